@@ -1,0 +1,192 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// Outgoing is a message the browser must POST somewhere: to the gateway or
+// back to an SP.
+type Outgoing struct {
+	URL    string
+	Fields []samlxml.Field
+}
+
+// Pending is a login waiting for the gateway's answer, kept in the store
+// under the ID of our upstream AuthnRequest and taken exactly once.
+type Pending struct {
+	ID         string    `json:"id"`
+	RelayState string    `json:"relay_state"` // what we sent upstream as RelayState
+	Request    Request   `json:"request"`
+	Created    time.Time `json:"created"`
+}
+
+// TakeFunc consumes the pending login with the given upstream request ID.
+type TakeFunc func(ctx context.Context, id string) (*Pending, error)
+
+// Upstream is the connector to the Cl@ve 2.0 gateway (SP role).
+type Upstream interface {
+	// Begin builds the signed request for p, to be POSTed to the gateway.
+	Begin(ctx context.Context, p *Pending) (Outgoing, error)
+	// Finish verifies the gateway's answer, consumes its pending login with
+	// take, and reads the result. A non-nil Pending with an error means the
+	// SP is known and must get an error status.
+	Finish(ctx context.Context, form url.Values, take TakeFunc) (*Pending, Result, error)
+}
+
+// Dialect renders results in one inbound protocol.
+type Dialect interface {
+	Name() string
+	// Render builds the signed answer to req, posted to req.ReturnURL.
+	Render(ctx context.Context, sp *ServiceProvider, req *Request, res Result) (Outgoing, error)
+}
+
+// ErrUnknownSP is returned for an SP that is not registered.
+var ErrUnknownSP = errors.New("unknown service provider")
+
+// Registry finds registered SPs.
+type Registry interface {
+	Lookup(dialect, id string) (*ServiceProvider, error)
+}
+
+// Flow runs logins: inbound request → policy → upstream → result → SP.
+type Flow struct {
+	Store      store.Store
+	Upstream   Upstream
+	Registry   Registry
+	Log        *zap.Logger
+	Now        func() time.Time
+	Rand       io.Reader
+	PendingTTL time.Duration
+	dialects   map[string]Dialect
+}
+
+// Register makes d the renderer for requests of its dialect.
+func (f *Flow) Register(d Dialect) {
+	if f.dialects == nil {
+		f.dialects = map[string]Dialect{}
+	}
+	f.dialects[d.Name()] = d
+}
+
+// Begin applies the SP's policy to req and returns the login request to
+// post to the gateway, or, when the policy refuses the request, the error
+// answer to post back to the SP.
+func (f *Flow) Begin(ctx context.Context, sp *ServiceProvider, req Request) (Outgoing, error) {
+	log := f.Log.With(zap.String("sp", sp.ID), zap.String("dialect", req.Dialect))
+	if err := sp.Policy.Apply(&req); err != nil {
+		var denied *RequestDenied
+		if errors.As(err, &denied) {
+			log.Info("request refused by policy", zap.String("reason", denied.Reason))
+			return f.render(ctx, sp, &req, Failure(denied.Code, denied.Reason))
+		}
+		return Outgoing{}, err
+	}
+	id, err := samlxml.NewID(f.Rand)
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("new upstream request id: %w", err)
+	}
+	relay, err := samlxml.NewID(f.Rand)
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("new upstream relay state: %w", err)
+	}
+	p := &Pending{ID: id, RelayState: relay[1:9], Request: req, Created: f.Now()}
+	out, err := f.Upstream.Begin(ctx, p)
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("sp %s: build upstream request: %w", sp.ID, err)
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("encode pending login: %w", err)
+	}
+	if err := f.Store.PutPending(ctx, p.ID, data, f.PendingTTL); err != nil {
+		return Outgoing{}, fmt.Errorf("sp %s: store pending login: %w", sp.ID, err)
+	}
+	log.Info("login sent upstream", zap.String("upstream_id", p.ID), zap.String("min_loa", req.MinLoA.String()))
+	return out, nil
+}
+
+// take consumes a pending login from the store.
+func (f *Flow) take(ctx context.Context, id string) (*Pending, error) {
+	data, err := f.Store.TakePending(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("pending login %q: %w", id, err)
+	}
+	var p Pending
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("decode pending login: %w", err)
+	}
+	return &p, nil
+}
+
+// Complete handles the gateway's answer and returns the answer to post to
+// the SP that started the login.
+func (f *Flow) Complete(ctx context.Context, form url.Values) (Outgoing, error) {
+	p, res, err := f.Upstream.Finish(ctx, form, f.take)
+	if p == nil {
+		if err == nil {
+			err = errors.New("upstream gave no pending login")
+		}
+		return Outgoing{}, fmt.Errorf("upstream response refused: %w", err)
+	}
+	req := &p.Request
+	log := f.Log.With(zap.String("sp", req.SP), zap.String("dialect", req.Dialect), zap.String("upstream_id", p.ID))
+	sp, lookupErr := f.Registry.Lookup(req.Dialect, req.SP)
+	if lookupErr != nil {
+		return Outgoing{}, fmt.Errorf("sp %s vanished from the registry: %w", req.SP, lookupErr)
+	}
+	if err != nil {
+		log.Warn("upstream response refused", zap.Error(err))
+		res = Failure(StatusResponder, "the identity gateway's answer could not be accepted")
+	}
+	res = f.check(req, sp, res, log)
+	return f.render(ctx, sp, req, sp.Policy.Release(req, res))
+}
+
+// check turns a success that does not meet the request into a failure.
+func (f *Flow) check(req *Request, sp *ServiceProvider, res Result, log *zap.Logger) Result {
+	if !res.Status.OK() {
+		log.Info("login failed upstream", zap.String("status", string(res.Status.Code)), zap.String("message", res.Status.Message))
+		return res
+	}
+	if res.LoA < req.MinLoA {
+		log.Warn("upstream LoA below request", zap.String("got", res.LoA.String()), zap.String("want", req.MinLoA.String()))
+		return Failure(StatusNoAuthnContext, "the level of assurance reached is below the one requested")
+	}
+	if req.IdPDisabled(res.IdP) {
+		log.Warn("upstream used a disabled IdP", zap.String("idp", string(res.IdP)))
+		return Failure(StatusRequestDenied, "the identity provider used is not allowed")
+	}
+	if res.LegalPerson && !(req.LegalPerson && sp.Policy.LegalPersons) {
+		return Failure(StatusRequestDenied, "a legal person authenticated where only natural persons are allowed")
+	}
+	if a, missing := MissingRequired(req, &res); missing {
+		return Failure(StatusInvalidAttr, fmt.Sprintf("required attribute %s is not available", a))
+	}
+	log.Info("login succeeded", zap.String("subject", translate.Mask(res.Subject)),
+		zap.String("idp", string(res.IdP)), zap.String("loa", res.LoA.String()))
+	return res
+}
+
+func (f *Flow) render(ctx context.Context, sp *ServiceProvider, req *Request, res Result) (Outgoing, error) {
+	d, ok := f.dialects[req.Dialect]
+	if !ok {
+		return Outgoing{}, fmt.Errorf("sp %s: no renderer for dialect %q", sp.ID, req.Dialect)
+	}
+	out, err := d.Render(ctx, sp, req, res)
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("sp %s: render %s answer: %w", sp.ID, req.Dialect, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,148 @@
+package bridge
+
+import (
+	"crypto/x509"
+	"fmt"
+	"slices"
+
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// Policy is what an operator allows one SP.
+type Policy struct {
+	MinLoA       LoA
+	AllowIdPs    []IdP  // empty: every IdP
+	DenyIdPs     []IdP  // always hidden
+	Attributes   []Attr // releasable attributes; empty: every known attribute
+	LegalPersons bool
+}
+
+// Endpoint is one registered return URL (an ACS) of an SP.
+type Endpoint struct {
+	URL     string
+	Binding string // SAML binding URI; empty for dialects with one binding
+	Index   int
+}
+
+// ServiceProvider is one registered SP with its keys and policy, resolved
+// from the configuration and any metadata.
+type ServiceProvider struct {
+	ID      string
+	Name    string
+	Dialect string
+	// SigningCerts verify the SP's requests; nothing else is ever trusted.
+	SigningCerts   []*x509.Certificate
+	EncryptionCert *x509.Certificate
+	ACS            []Endpoint
+	Policy         Policy
+	// RequireSignedRequests refuses unsigned AuthnRequests.
+	RequireSignedRequests bool
+	EncryptAssertions     bool
+	SignatureAlgorithm    string // signature method URI for our answers
+	KeyTransport          string // xmlenc key transport URI
+	DataEncryption        string // xmlenc data encryption URI
+	AllowSHA1             bool
+	AttributeNames        string // friendly or uri
+}
+
+// ACSByURL returns the registered endpoint with exactly this URL.
+func (sp *ServiceProvider) ACSByURL(u string) (Endpoint, bool) {
+	for _, e := range sp.ACS {
+		if e.URL == u {
+			return e, true
+		}
+	}
+	return Endpoint{}, false
+}
+
+// RequestDenied is a policy refusal, rendered to the SP as RequestDenied or NoAuthnContext.
+type RequestDenied struct {
+	Code   StatusCode
+	Reason string
+}
+
+func (e *RequestDenied) Error() string { return string(e.Code) + ": " + e.Reason }
+
+// Apply raises the request to the SP's floor LoA, hides the IdPs the SP may
+// not use, refuses legal persons if not allowed, and drops attributes the SP
+// may not receive (refusing the request if one of them was required).
+func (p Policy) Apply(r *Request) error {
+	if !r.MinLoA.Valid() || r.MinLoA < p.MinLoA {
+		r.MinLoA = p.MinLoA
+	}
+	if r.LegalPerson && !p.LegalPersons {
+		return &RequestDenied{StatusRequestDenied, "legal persons are not allowed for this service"}
+	}
+	r.DisabledIdPs = p.disabledIdPs(r.DisabledIdPs)
+	if len(r.DisabledIdPs) == len(translate.AllIdPs()) {
+		return &RequestDenied{StatusRequestDenied, "no identity provider is left after applying the request and the policy"}
+	}
+	kept := r.Attributes[:0:0]
+	for _, a := range r.Attributes {
+		if p.Releasable(a.Name) {
+			kept = append(kept, a)
+			continue
+		}
+		if a.Required {
+			return &RequestDenied{StatusInvalidAttr, fmt.Sprintf("attribute %s is required but not releasable to this service", a.Name)}
+		}
+	}
+	r.Attributes = kept
+	return nil
+}
+
+// disabledIdPs intersects the IdPs the request allows with those the policy
+// allows and returns the complement, in a fixed order.
+func (p Policy) disabledIdPs(requested []IdP) []IdP {
+	var out []IdP
+	for _, idp := range translate.AllIdPs() {
+		allowed := len(p.AllowIdPs) == 0 || slices.Contains(p.AllowIdPs, idp)
+		if !allowed || slices.Contains(p.DenyIdPs, idp) || slices.Contains(requested, idp) {
+			out = append(out, idp)
+		}
+	}
+	return out
+}
+
+// Releasable reports whether the SP may receive attribute a.
+func (p Policy) Releasable(a Attr) bool {
+	return len(p.Attributes) == 0 || slices.Contains(p.Attributes, a)
+}
+
+// Release filters a successful result down to what the SP asked for (or,
+// if it asked for nothing specific, everything) and may receive.
+func (p Policy) Release(req *Request, res Result) Result {
+	if !res.Status.OK() {
+		return res
+	}
+	out := res
+	out.Attributes = nil
+	for _, a := range res.Attributes {
+		if p.Releasable(a.Name) && requested(req, a.Name) {
+			out.Attributes = append(out.Attributes, a)
+		}
+	}
+	return out
+}
+
+func requested(req *Request, a Attr) bool {
+	if len(req.Attributes) == 0 {
+		return true
+	}
+	for _, r := range req.Attributes {
+		if r.Name == a {
+			return true
+		}
+	}
+	return false
+}
+
+// MissingRequired returns the first required attribute the result lacks.
+func MissingRequired(req *Request, res *Result) (Attr, bool) {
+	for _, a := range req.Attributes {
+		if a.Required && res.Value(a.Name) == "" {
+			return a.Name, true
+		}
+	}
+	return "", false
+}

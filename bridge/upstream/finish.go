@@ -1,0 +1,154 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+)
+
+// Finish verifies the gateway's POSTed answer before reading anything from
+// it, consumes the pending login it answers (once), then checks and reads it.
+// Errors before the pending login is taken return a nil Pending.
+func (c *Connector) Finish(ctx context.Context, form url.Values, take bridge.TakeFunc) (*bridge.Pending, bridge.Result, error) {
+	resp, enc, err := c.readVerified(ctx, form)
+	if err != nil {
+		return nil, bridge.Result{}, err
+	}
+	p, err := take(ctx, resp.InResponseTo)
+	if err != nil {
+		return nil, bridge.Result{}, fmt.Errorf("response to an unknown or already answered request: %w", err)
+	}
+	res, err := c.check(ctx, p, form.Get("RelayState"), resp, enc)
+	if err != nil {
+		return p, bridge.Result{}, err
+	}
+	return p, res, nil
+}
+
+// readVerified decodes, parses and verifies the Response, and refuses a
+// response ID seen before.
+func (c *Connector) readVerified(ctx context.Context, form url.Values) (*eidasxml.Response, *etree.Element, error) {
+	if len(form["SAMLResponse"]) != 1 {
+		return nil, nil, errors.New("want exactly one SAMLResponse form field")
+	}
+	raw, err := samlxml.DecodePostValue(form.Get("SAMLResponse"), samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode SAMLResponse: %w", err)
+	}
+	doc, err := samlxml.Parse(raw, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse SAMLResponse: %w", err)
+	}
+	v := samlxml.Verifier{Certs: c.cfg.GatewayCerts, Policy: c.cfg.Policy}
+	verified, err := v.Verify(doc.Root())
+	if err != nil {
+		return nil, nil, fmt.Errorf("response signature: %w", err)
+	}
+	resp, enc, err := eidasxml.ParseResponse(verified.Element)
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.ID == "" || resp.InResponseTo == "" {
+		return nil, nil, errors.New("response lacks ID or InResponseTo")
+	}
+	first, err := c.cfg.Replay.MarkSeen(ctx, "upstream-response:"+resp.ID, c.cfg.MaxResponseAge+2*c.cfg.ClockSkew)
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay cache: %w", err)
+	}
+	if !first {
+		return nil, nil, fmt.Errorf("response %s replayed", resp.ID)
+	}
+	return resp, enc, nil
+}
+
+// check validates the response against the pending login and reads its result.
+func (c *Connector) check(ctx context.Context, p *bridge.Pending, relay string, resp *eidasxml.Response, enc *etree.Element) (bridge.Result, error) {
+	now := c.cfg.Now()
+	if resp.Destination != c.cfg.ACSURL {
+		return bridge.Result{}, fmt.Errorf("response Destination %q is not our ACS", resp.Destination)
+	}
+	if relay != p.RelayState {
+		return bridge.Result{}, errors.New("RelayState form field does not match the request")
+	}
+	if err := c.checkInstant(now, resp.IssueInstant); err != nil {
+		return bridge.Result{}, err
+	}
+	if resp.Status.Code != eidasxml.StatusSuccess {
+		if enc != nil {
+			return bridge.Result{}, errors.New("error response carries an assertion")
+		}
+		return failure(resp.Status), nil
+	}
+	if enc == nil {
+		return bridge.Result{}, errors.New("success response without an encrypted assertion")
+	}
+	plain, err := c.decrypt(enc)
+	if err != nil {
+		return bridge.Result{}, fmt.Errorf("assertion: %w", err)
+	}
+	a, err := eidasxml.ParseAssertion(plain)
+	if err != nil {
+		return bridge.Result{}, err
+	}
+	if err := c.checkAssertion(ctx, now, p, a); err != nil {
+		return bridge.Result{}, err
+	}
+	return result(p, a)
+}
+
+func (c *Connector) checkInstant(now, issued time.Time) error {
+	skew := c.cfg.ClockSkew
+	if issued.After(now.Add(skew)) {
+		return fmt.Errorf("response issued in the future (%s)", issued.Format(time.RFC3339))
+	}
+	if issued.Before(now.Add(-c.cfg.MaxResponseAge - skew)) {
+		return fmt.Errorf("response is stale (issued %s)", issued.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkAssertion applies the bearer, audience, window and replay rules.
+func (c *Connector) checkAssertion(ctx context.Context, now time.Time, p *bridge.Pending, a *eidasxml.Assertion) error {
+	skew := c.cfg.ClockSkew
+	switch {
+	case a.InResponseTo != p.ID:
+		return fmt.Errorf("assertion answers %q, not our request", a.InResponseTo)
+	case a.Recipient != c.cfg.ACSURL:
+		return fmt.Errorf("assertion Recipient %q is not our ACS", a.Recipient)
+	case a.Audience != c.cfg.ACSURL:
+		return fmt.Errorf("assertion Audience %q is not our ACS", a.Audience)
+	case now.Add(skew).Before(a.NotBefore):
+		return errors.New("assertion not yet valid (NotBefore)")
+	case !now.Add(-skew).Before(a.NotOnOrAfter):
+		return errors.New("assertion expired (Conditions NotOnOrAfter)")
+	case !now.Add(-skew).Before(a.ConfirmationNotOnOrAfter):
+		return errors.New("assertion expired (SubjectConfirmationData NotOnOrAfter)")
+	}
+	ttl := a.NotOnOrAfter.Sub(now) + skew
+	first, err := c.cfg.Replay.MarkSeen(ctx, "upstream-assertion:"+a.ID, max(ttl, time.Second))
+	if err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	}
+	if !first {
+		return fmt.Errorf("assertion %s replayed", a.ID)
+	}
+	return nil
+}
+
+// decrypt opens the assertion with the first of our keys that fits.
+func (c *Connector) decrypt(enc *etree.Element) (*etree.Element, error) {
+	for _, key := range c.cfg.DecryptionKeys {
+		if plain, err := samlxml.Decrypt(enc, key, samlxml.DefaultMaxMessageBytes); err == nil {
+			return plain, nil
+		}
+	}
+	return nil, samlxml.ErrDecrypt
+}

@@ -1,0 +1,81 @@
+package bridge
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+)
+
+const traceKey = "trace_id"
+
+// TraceMiddleware gives every request a random trace id (echoed in the
+// X-Trace-Id header and on error pages) and sets the security headers every
+// page carries.
+func TraceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		c.Set(traceKey, id)
+		h := c.Response().Header()
+		h.Set("X-Trace-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// TraceID returns the request's trace id.
+func TraceID(c echo.Context) string {
+	id, _ := c.Get(traceKey).(string)
+	return id
+}
+
+// WritePost sends the auto-submitting POST form for out.
+func WritePost(c echo.Context, out Outgoing) error {
+	c.Response().Header().Set("Content-Security-Policy", samlxml.PostFormCSP())
+	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(out.URL, out.Fields))
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>clavebridge: request refused</title></head>
+<body><h1>The request could not be processed</h1><p>{{.Message}}</p>
+<p>If you need help, quote this trace id: <code>{{.Trace}}</code></p></body></html>`))
+
+// ErrorPage answers a request that cannot be sent back to a known SP: an
+// HTML page with the trace id, and a log line with the reason.
+func ErrorPage(c echo.Context, log *zap.Logger, status int, message string, reason error) error {
+	trace := TraceID(c)
+	log.Warn("request refused", zap.String("trace_id", trace), zap.String("path", c.Path()),
+		zap.Int("status", status), zap.Error(reason))
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	if err := errorPage.Execute(c.Response(), map[string]string{"Message": message, "Trace": trace}); err != nil {
+		return fmt.Errorf("render error page: %w", err)
+	}
+	return nil
+}
+
+// ACSHandler receives the gateway's answer at /upstream/acs.
+func (f *Flow) ACSHandler(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return ErrorPage(c, f.Log, http.StatusBadRequest, "The identity gateway's answer could not be read.", err)
+	}
+	out, err := f.Complete(c.Request().Context(), form)
+	if err != nil {
+		return ErrorPage(c, f.Log, http.StatusBadRequest, "The identity gateway's answer was refused.", err)
+	}
+	return WritePost(c, out)
+}

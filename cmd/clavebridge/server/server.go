@@ -1,0 +1,290 @@
+// Package server assembles a running clavebridge from its configuration:
+// store, SP registry, upstream connector, simulator, inbound endpoints and
+// the demo SP, behind one echo instance.
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/simulator"
+	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/upstream"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/demosp"
+	"github.com/clavebridge/clavebridge/endpoints/saml2"
+	"github.com/clavebridge/clavebridge/metadata"
+)
+
+// Options are the injectable parts (tests pin the clock).
+type Options struct {
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Server is an assembled bridge.
+type Server struct {
+	Echo      *echo.Echo
+	Flow      *bridge.Flow
+	Store     store.Store
+	Simulator *simulator.Simulator // nil when upstream.mode is clave2
+	Registry  *metadata.Registry
+	publisher metadata.Publisher
+	baseURL   string
+}
+
+// Metadata returns the bridge's signed IdP metadata, or with upstream its
+// SP metadata towards the gateway.
+func (s *Server) Metadata(upstream bool) ([]byte, error) {
+	if upstream {
+		return s.publisher.SP(s.baseURL+"/upstream/metadata", s.baseURL+"/upstream/acs")
+	}
+	return s.publisher.IdP(s.baseURL+"/saml2/metadata", s.baseURL+"/saml2/sso")
+}
+
+// New builds every part from cfg.
+func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStore(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := metadata.NewRegistry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	base := cfg.Server.BaseURL
+	s := &Server{
+		Echo: newEcho(cfg), Store: st, Registry: reg, baseURL: base,
+		publisher: metadata.Publisher{Signer: keys.signer, EncryptionCert: keys.encCert, Now: opts.Now, Rand: opts.Rand},
+	}
+	conn, err := s.upstream(cfg, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.Flow = &bridge.Flow{
+		Store: st, Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
+		PendingTTL: cfg.Upstream.RequestLifetime.D(),
+	}
+	ep := saml2.New(saml2.Config{
+		Flow: s.Flow, Registry: reg, Replay: st, Signer: keys.signer,
+		EntityID: base + "/saml2/metadata", SSOURL: base + "/saml2/sso",
+		Metadata:  func() ([]byte, error) { return s.Metadata(false) },
+		ClockSkew: cfg.Upstream.ClockSkew.D(), Now: opts.Now, Rand: opts.Rand, Log: log,
+	})
+	s.Flow.Register(ep)
+	ep.Mount(s.Echo)
+	s.Echo.POST("/upstream/acs", s.Flow.ACSHandler)
+	s.Echo.GET("/upstream/metadata", func(c echo.Context) error {
+		md, err := s.Metadata(true)
+		if err != nil {
+			return bridge.ErrorPage(c, log, http.StatusInternalServerError, "Metadata is not available.", err)
+		}
+		return c.Blob(http.StatusOK, "application/samlmetadata+xml", md)
+	})
+	if err := s.mountSimulator(cfg, keys, log, opts); err != nil {
+		return nil, err
+	}
+	if cfg.Demo.Enabled {
+		if err := s.mountDemo(cfg, keys, log, opts); err != nil {
+			return nil, err
+		}
+	}
+	s.mountHealth()
+	return s, nil
+}
+
+func newEcho(cfg *bridge.Config) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(bridge.TraceMiddleware)
+	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", cfg.Server.MaxBodyBytes)))
+	e.Use(middleware.Recover())
+	e.Server.ReadTimeout = cfg.Server.ReadTimeout.D()
+	e.Server.WriteTimeout = cfg.Server.WriteTimeout.D()
+	e.Server.MaxHeaderBytes = 16 << 10
+	return e
+}
+
+func newStore(cfg *bridge.Config, opts Options) (store.Store, error) {
+	switch cfg.Store.Type {
+	case "memory":
+		return store.NewMemory(opts.Now, 0), nil
+	default:
+		return nil, fmt.Errorf("store type %q is not available yet", cfg.Store.Type)
+	}
+}
+
+func (s *Server) upstream(cfg *bridge.Config, k *keySet, opts Options) (*upstream.Connector, error) {
+	method, err := bridge.SignatureMethod(cfg.Upstream.SignatureAlgorithm, "rsa-sha512")
+	if err != nil {
+		return nil, fmt.Errorf("upstream.signature_algorithm: %w", err)
+	}
+	signer := k.signer
+	signer.Method, signer.IncludeCert = method, true
+	gateway, err := gatewayCerts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return upstream.New(upstream.Config{
+		SSOURL: cfg.Upstream.SSOURL, ACSURL: cfg.Server.BaseURL + "/upstream/acs",
+		ProviderName: cfg.Upstream.ProviderName, Application: cfg.Upstream.Application,
+		Signer: signer, DecryptionKeys: k.decrypters, GatewayCerts: gateway,
+		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now,
+	})
+}
+
+// gatewayCerts are the configured gateway certificates, or, with the
+// simulator, the simulator's own certificate.
+func gatewayCerts(cfg *bridge.Config) ([]*x509.Certificate, error) {
+	files := cfg.Upstream.GatewayCerts
+	if cfg.Upstream.Mode == "simulated" && len(files) == 0 {
+		files = []string{cfg.Simulator.Signing.Cert}
+	}
+	var out []*x509.Certificate
+	for _, f := range files {
+		c, err := readCert(cfg.Path(f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (s *Server) mountSimulator(cfg *bridge.Config, k *keySet, log *zap.Logger, opts Options) error {
+	if cfg.Upstream.Mode != "simulated" {
+		return nil
+	}
+	simKey, err := loadPair(cfg, cfg.Simulator.Signing)
+	if err != nil {
+		return fmt.Errorf("simulator.signing: %w", err)
+	}
+	citizens, err := simulator.LoadCitizens(cfg.Path(cfg.Simulator.Citizens))
+	if err != nil {
+		return err
+	}
+	sc := simulator.Config{
+		BaseURL: cfg.Server.BaseURL, Signer: samlxml.Signer{Key: simKey.key, Cert: simKey.cert, Method: samlxml.RSASHA512, IncludeCert: true},
+		BridgeCerts: []*x509.Certificate{k.signer.Cert}, Citizens: citizens,
+		Now: opts.Now, Rand: opts.Rand, Log: log.Named("simulator"),
+	}
+	if al := cfg.Simulator.AutoLogin; al != nil {
+		sc.AutoLogin = &simulator.AutoLogin{IdP: bridge.IdP(al.IdP), Citizen: al.Citizen, Method: al.Method}
+	}
+	if s.Simulator, err = simulator.New(sc); err != nil {
+		return err
+	}
+	s.Simulator.Mount(s.Echo)
+	return nil
+}
+
+func (s *Server) mountDemo(cfg *bridge.Config, k *keySet, log *zap.Logger, opts Options) error {
+	pair, err := loadPair(cfg, cfg.Demo.Keys)
+	if err != nil {
+		return fmt.Errorf("demo.keys: %w", err)
+	}
+	d, err := demosp.New(demosp.Config{
+		BaseURL: cfg.Server.BaseURL, Signer: samlxml.Signer{Key: pair.key, Cert: pair.cert, Method: samlxml.RSASHA256},
+		BridgeCert: k.signer.Cert, Now: opts.Now, Rand: opts.Rand, Log: log.Named("demo"),
+	})
+	if err != nil {
+		return err
+	}
+	d.Mount(s.Echo)
+	return nil
+}
+
+func (s *Server) mountHealth() {
+	s.Echo.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	s.Echo.GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Store.Ping(ctx); err != nil {
+			return c.String(http.StatusServiceUnavailable, "store unreachable\n")
+		}
+		return c.String(http.StatusOK, "ready\n")
+	})
+}
+
+// keySet is the bridge's own key material.
+type keySet struct {
+	signer     samlxml.Signer
+	decrypters []crypto.Decrypter // encryption key first, then the signing key
+	encCert    *x509.Certificate
+}
+
+type pair struct {
+	key  crypto.Signer
+	cert *x509.Certificate
+}
+
+func loadKeys(cfg *bridge.Config) (*keySet, error) {
+	sig, err := loadPair(cfg, cfg.Keys.Signing)
+	if err != nil {
+		return nil, fmt.Errorf("keys.signing: %w", err)
+	}
+	enc, err := loadPair(cfg, cfg.Keys.Encryption)
+	if err != nil {
+		return nil, fmt.Errorf("keys.encryption: %w", err)
+	}
+	ks := &keySet{signer: samlxml.Signer{Key: sig.key, Cert: sig.cert}, encCert: enc.cert}
+	for _, k := range []crypto.Signer{enc.key, sig.key} {
+		if dec, ok := k.(crypto.Decrypter); ok {
+			ks.decrypters = append(ks.decrypters, dec)
+		}
+	}
+	if len(ks.decrypters) == 0 {
+		return nil, fmt.Errorf("keys: no RSA key to decrypt assertions with")
+	}
+	return ks, nil
+}
+
+func loadPair(cfg *bridge.Config, kp bridge.KeyPair) (*pair, error) {
+	cert, err := readCert(cfg.Path(kp.Cert))
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(cfg.Path(kp.Key))
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	key, err := samlxml.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", kp.Key, err)
+	}
+	return &pair{key: key, cert: cert}, nil
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	cert, err := samlxml.ParseCertificatePEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", path, err)
+	}
+	return cert, nil
+}

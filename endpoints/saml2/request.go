@@ -1,0 +1,258 @@
+package saml2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/labstack/echo/v4"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/metadata"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// maxRelayState is the SAML bindings limit on RelayState.
+const maxRelayState = 80
+
+// inbound is an AuthnRequest whose sender is registered and whose signature
+// (where required or present) has been verified.
+type inbound struct {
+	sp         *bridge.ServiceProvider
+	req        *eidasxml.AuthnRequest
+	acs        bridge.Endpoint
+	relayState string
+}
+
+// refusal is a well-formed request from a known SP that we must refuse with
+// a SAML status posted back to its ACS.
+type refusal struct {
+	code   bridge.StatusCode
+	reason string
+}
+
+func (r *refusal) Error() string { return r.reason }
+
+func refuse(code bridge.StatusCode, format string, args ...any) error {
+	return &refusal{code: code, reason: fmt.Sprintf(format, args...)}
+}
+
+// readRequest decodes either binding, finds the SP, verifies the signature
+// and resolves the ACS.
+func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
+	var (
+		doc   *etree.Document
+		relay string
+		err   error
+		check func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, error)
+	)
+	if c.Request().Method == "GET" {
+		doc, relay, check, err = e.readRedirect(c.Request().URL.RawQuery)
+	} else {
+		doc, relay, check, err = e.readPost(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(relay) > maxRelayState {
+		return nil, fmt.Errorf("RelayState is %d bytes, more than %d", len(relay), maxRelayState)
+	}
+	issuer, err := unverifiedIssuer(doc.Root())
+	if err != nil {
+		return nil, err
+	}
+	sp, err := e.cfg.Registry.Lookup(DialectName, issuer)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := check(sp, doc)
+	if err != nil {
+		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
+	}
+	ar, err := eidasxml.ParseAuthnRequest(trusted)
+	if err != nil {
+		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
+	}
+	acs, err := resolveACS(sp, ar)
+	if err != nil {
+		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
+	}
+	return &inbound{sp: sp, req: ar, acs: acs, relayState: relay}, nil
+}
+
+func (e *Endpoint) readRedirect(rawQuery string) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, error), error) {
+	msg, err := samlxml.DecodeRedirect(rawQuery, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if msg.Param != "SAMLRequest" {
+		return nil, "", nil, errors.New("redirect binding carries no SAMLRequest")
+	}
+	doc, err := samlxml.Parse(msg.XML, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	check := func(sp *bridge.ServiceProvider, doc *etree.Document) (*etree.Element, error) {
+		if msg.SigAlg == "" && len(msg.Signature) == 0 {
+			if sp.RequireSignedRequests {
+				return nil, errors.New("request is not signed but the SP must sign")
+			}
+			return doc.Root(), nil
+		}
+		if _, err := msg.Verify(verifier(sp)); err != nil {
+			return nil, fmt.Errorf("redirect signature: %w", err)
+		}
+		return doc.Root(), nil
+	}
+	return doc, msg.RelayState, check, nil
+}
+
+func (e *Endpoint) readPost(c echo.Context) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, error), error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("read form: %w", err)
+	}
+	if len(form["SAMLRequest"]) != 1 || len(form["RelayState"]) > 1 {
+		return nil, "", nil, errors.New("want exactly one SAMLRequest and at most one RelayState")
+	}
+	raw, err := samlxml.DecodePostValue(form.Get("SAMLRequest"), samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	doc, err := samlxml.Parse(raw, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	check := func(sp *bridge.ServiceProvider, doc *etree.Document) (*etree.Element, error) {
+		root := doc.Root()
+		if len(samlxml.Children(root, samlxml.NSDSig, "Signature")) == 0 {
+			if sp.RequireSignedRequests {
+				return nil, errors.New("request is not signed but the SP must sign")
+			}
+			return root, nil
+		}
+		v, err := verifier(sp).Verify(root)
+		if err != nil {
+			return nil, fmt.Errorf("request signature: %w", err)
+		}
+		return v.Element, nil
+	}
+	return doc, form.Get("RelayState"), check, nil
+}
+
+func verifier(sp *bridge.ServiceProvider) samlxml.Verifier {
+	return samlxml.Verifier{Certs: sp.SigningCerts, Policy: samlxml.AlgorithmPolicy{AllowSHA1: sp.AllowSHA1}}
+}
+
+// unverifiedIssuer reads the Issuer only to choose which keys verify the
+// request; nothing else is read before verification.
+func unverifiedIssuer(root *etree.Element) (string, error) {
+	if !samlxml.Is(root, samlxml.NSProtocol, "AuthnRequest") {
+		return "", fmt.Errorf("message is %s, not an AuthnRequest", root.FullTag())
+	}
+	issuer, err := samlxml.ChildText(root, samlxml.NSAssertion, "Issuer")
+	if err != nil {
+		return "", err
+	}
+	if issuer == "" {
+		return "", errors.New("AuthnRequest has no Issuer")
+	}
+	return issuer, nil
+}
+
+// resolveACS picks the registered ACS the request names (by URL or index),
+// or the SP's first one. An unregistered URL is never answered to.
+func resolveACS(sp *bridge.ServiceProvider, ar *eidasxml.AuthnRequest) (bridge.Endpoint, error) {
+	if ar.ProtocolBinding != "" && ar.ProtocolBinding != metadata.BindingPOST {
+		return bridge.Endpoint{}, fmt.Errorf("ProtocolBinding %q is not supported (HTTP-POST only)", ar.ProtocolBinding)
+	}
+	switch {
+	case ar.ACS != "":
+		if acs, ok := sp.ACSByURL(ar.ACS); ok {
+			return acs, nil
+		}
+		return bridge.Endpoint{}, fmt.Errorf("AssertionConsumerServiceURL %q is not registered for the SP", ar.ACS)
+	case ar.ACSIndex != "":
+		i, err := strconv.Atoi(ar.ACSIndex)
+		if err != nil {
+			return bridge.Endpoint{}, fmt.Errorf("AssertionConsumerServiceIndex %q is not a number", ar.ACSIndex)
+		}
+		for _, acs := range sp.ACS {
+			if acs.Index == i {
+				return acs, nil
+			}
+		}
+		return bridge.Endpoint{}, fmt.Errorf("AssertionConsumerServiceIndex %d is not registered for the SP", i)
+	}
+	return sp.ACS[0], nil
+}
+
+// normalize checks the request's semantics and builds the canonical request.
+// It returns the partial request with a *refusal for errors the SP must be told.
+func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request, error) {
+	ar := in.req
+	req := &bridge.Request{
+		SP: in.sp.ID, Dialect: DialectName, ID: ar.ID, ReturnURL: in.acs.URL, RelayState: in.relayState,
+		ForceAuthn: ar.ForceAuthn, Extra: map[string]string{extraNameIDFormat: ar.NameIDFormat},
+	}
+	if err := e.checkFreshness(ctx, in); err != nil {
+		return req, err
+	}
+	if ar.IsPassive {
+		return req, refuse(statusNoPassive, "passive authentication is not possible through Cl@ve")
+	}
+	if !supportedNameIDFormat(ar.NameIDFormat) {
+		return req, refuse(statusInvalidNameIDPolicy, "NameID format %q is not supported", ar.NameIDFormat)
+	}
+	loa, err := requestedLoA(ar)
+	if err != nil {
+		return req, refuse(bridge.StatusNoAuthnContext, "%v", err)
+	}
+	req.MinLoA = loa
+	return req, nil
+}
+
+// checkFreshness applies the Destination, time window and replay rules.
+func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
+	ar, now, skew := in.req, e.cfg.Now(), e.cfg.ClockSkew
+	if ar.Destination != "" && ar.Destination != e.cfg.SSOURL {
+		return fmt.Errorf("sp %s: Destination %q is not our SSO URL", in.sp.ID, ar.Destination)
+	}
+	if ar.IssueInstant.After(now.Add(skew)) || ar.IssueInstant.Before(now.Add(-e.cfg.MaxRequestAge-skew)) {
+		return fmt.Errorf("sp %s: IssueInstant %s is outside the accepted window", in.sp.ID, ar.IssueInstant.Format(time.RFC3339))
+	}
+	first, err := e.cfg.Replay.MarkSeen(ctx, "saml2-request:"+in.sp.ID+":"+ar.ID, e.cfg.MaxRequestAge+2*skew)
+	if err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	}
+	if !first {
+		return fmt.Errorf("sp %s: request %s replayed", in.sp.ID, ar.ID)
+	}
+	return nil
+}
+
+// requestedLoA reads RequestedAuthnContext: eIDAS LoA URIs only, and the
+// lowest listed level is the minimum (for "minimum" and "exact" alike, since
+// the gateway can only be asked for a minimum).
+func requestedLoA(ar *eidasxml.AuthnRequest) (translate.LoA, error) {
+	if len(ar.LoAs) == 0 {
+		return translate.LoANone, nil
+	}
+	if ar.Comparison != "minimum" && ar.Comparison != "exact" {
+		return translate.LoANone, fmt.Errorf("comparison %q is not supported", ar.Comparison)
+	}
+	lowest := translate.LoAHigh + 1
+	for _, uri := range ar.LoAs {
+		l, err := translate.LoAFromEIDAS(uri)
+		if err != nil {
+			return translate.LoANone, err
+		}
+		lowest = min(lowest, l)
+	}
+	return lowest, nil
+}

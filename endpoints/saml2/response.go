@@ -1,0 +1,149 @@
+package saml2
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/beevik/etree"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// NameID formats and status codes of plain SAML2.
+const (
+	nameIDTransient     = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+	nameIDPersistent    = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+	nameIDUnspecified   = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+	attrNameFormatBasic = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+	extraNameIDFormat   = "nameid_format"
+
+	statusNoPassive           bridge.StatusCode = "NoPassive"
+	statusInvalidNameIDPolicy bridge.StatusCode = "InvalidNameIDPolicy"
+)
+
+func supportedNameIDFormat(f string) bool {
+	return f == "" || f == nameIDTransient || f == nameIDPersistent || f == nameIDUnspecified
+}
+
+// statusCodes maps canonical outcomes to SAML top-level and second-level codes.
+var statusCodes = map[bridge.StatusCode][2]string{
+	bridge.StatusSuccess:        {eidasxml.StatusSuccess, ""},
+	bridge.StatusAuthnFailed:    {eidasxml.StatusResponder, eidasxml.StatusPrefix + "AuthnFailed"},
+	bridge.StatusRequestDenied:  {eidasxml.StatusRequester, eidasxml.StatusPrefix + "RequestDenied"},
+	bridge.StatusNoAuthnContext: {eidasxml.StatusRequester, eidasxml.StatusPrefix + "NoAuthnContext"},
+	bridge.StatusInvalidAttr:    {eidasxml.StatusRequester, eidasxml.StatusPrefix + "InvalidAttrNameOrValue"},
+	bridge.StatusResponder:      {eidasxml.StatusResponder, ""},
+	statusNoPassive:             {eidasxml.StatusResponder, eidasxml.StatusPrefix + "NoPassive"},
+	statusInvalidNameIDPolicy:   {eidasxml.StatusRequester, eidasxml.StatusPrefix + "InvalidNameIDPolicy"},
+}
+
+func samlStatus(s bridge.Status) eidasxml.Status {
+	codes, ok := statusCodes[s.Code]
+	if !ok {
+		codes = statusCodes[bridge.StatusResponder]
+	}
+	return eidasxml.Status{Code: codes[0], SubCode: codes[1], Message: s.Message}
+}
+
+// Render builds the signed Response for req: a signed (and, if the SP wants
+// it, encrypted) assertion on success, a bare status otherwise.
+func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
+	id, err := samlxml.NewID(e.cfg.Rand)
+	if err != nil {
+		return bridge.Outgoing{}, err
+	}
+	signer := e.cfg.Signer
+	signer.Method, signer.Digest = sp.SignatureAlgorithm, ""
+	var assertion *etree.Element
+	if res.Status.OK() {
+		if assertion, err = e.assertion(sp, req, res, signer); err != nil {
+			return bridge.Outgoing{}, err
+		}
+	}
+	resp := &eidasxml.Response{
+		ID: id, InResponseTo: req.ID, IssueInstant: e.cfg.Now(), Destination: req.ReturnURL,
+		Issuer: e.cfg.EntityID, Status: samlStatus(res.Status),
+	}
+	el := resp.Element(assertion)
+	if err := signer.Sign(el); err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sign response: %w", err)
+	}
+	xml, err := samlxml.Serialize(el)
+	if err != nil {
+		return bridge.Outgoing{}, err
+	}
+	fields := []samlxml.Field{{Name: "SAMLResponse", Value: base64.StdEncoding.EncodeToString(xml)}}
+	if req.RelayState != "" {
+		fields = append(fields, samlxml.Field{Name: "RelayState", Value: req.RelayState})
+	}
+	return bridge.Outgoing{URL: req.ReturnURL, Fields: fields}, nil
+}
+
+// assertion builds, signs and optionally encrypts the success assertion.
+func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result, signer samlxml.Signer) (*etree.Element, error) {
+	now := e.cfg.Now()
+	id, err := samlxml.NewID(e.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	session, err := samlxml.NewID(e.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	nameID, format, err := e.nameID(req, res)
+	if err != nil {
+		return nil, err
+	}
+	a := &eidasxml.Assertion{
+		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
+		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now.Add(-e.cfg.ClockSkew),
+		NotOnOrAfter: now.Add(e.cfg.AssertionLifetime), Audience: sp.ID, AuthnInstant: res.AuthnInstant,
+		SessionIndex: session, LoA: res.LoA.EIDAS(), Attributes: attributes(sp, res),
+	}
+	el := a.Element()
+	if err := signer.Sign(el); err != nil {
+		return nil, fmt.Errorf("sign assertion: %w", err)
+	}
+	if !sp.EncryptAssertions {
+		return el, nil
+	}
+	enc := samlxml.Encrypter{Cert: sp.EncryptionCert, KeyTransport: sp.KeyTransport, Data: sp.DataEncryption, Rand: e.cfg.Rand}
+	encrypted, err := enc.Encrypt(el)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt assertion: %w", err)
+	}
+	return encrypted, nil
+}
+
+// nameID is the PersonIdentifier for persistent requests and a fresh random
+// transient identifier otherwise, so that SPs that did not ask for a stable
+// identifier do not get one in the NameID.
+func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, string, error) {
+	if req.Extra[extraNameIDFormat] == nameIDPersistent {
+		return res.Subject, nameIDPersistent, nil
+	}
+	id, err := samlxml.NewID(e.cfg.Rand)
+	return id, nameIDTransient, err
+}
+
+// attributes names the released attributes the way the SP is configured:
+// eIDAS FriendlyNames with the basic name format, or eIDAS URIs.
+func attributes(sp *bridge.ServiceProvider, res bridge.Result) []eidasxml.Attribute {
+	var out []eidasxml.Attribute
+	for _, at := range res.Attributes {
+		w, ok := translate.Wire(at.Name)
+		if !ok {
+			continue
+		}
+		a := eidasxml.Attribute{Name: w.FriendlyName, NameFormat: attrNameFormatBasic, XSIType: "xs:string", Values: at.Values}
+		if sp.AttributeNames == "uri" {
+			a.Name, a.NameFormat, a.FriendlyName = w.Name, eidasxml.AttrNameFormat, w.FriendlyName
+		}
+		out = append(out, a)
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package metadata
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// Publisher writes the bridge's own signed metadata.
+type Publisher struct {
+	Signer         samlxml.Signer
+	EncryptionCert *x509.Certificate
+	Validity       time.Duration // validUntil = now + Validity (default 24h)
+	Now            func() time.Time
+	Rand           io.Reader
+}
+
+// IdP returns the signed metadata of the plain SAML2 IdP at entityID.
+func (p Publisher) IdP(entityID, ssoURL string) ([]byte, error) {
+	ed, err := p.entity(entityID)
+	if err != nil {
+		return nil, err
+	}
+	d := ed.CreateElement("md:IDPSSODescriptor")
+	d.CreateAttr("protocolSupportEnumeration", samlxml.NSProtocol)
+	d.CreateAttr("WantAuthnRequestsSigned", "false")
+	p.keyDescriptors(d, false)
+	for _, f := range []string{nameIDTransient, nameIDPersistent} {
+		d.CreateElement("md:NameIDFormat").SetText(f)
+	}
+	for _, b := range []string{BindingRedirect, BindingPOST} {
+		s := d.CreateElement("md:SingleSignOnService")
+		s.CreateAttr("Binding", b)
+		s.CreateAttr("Location", ssoURL)
+	}
+	for _, w := range translate.Attrs() {
+		a := d.CreateElement("saml:Attribute")
+		a.CreateAttr("Name", w.FriendlyName)
+		a.CreateAttr("NameFormat", "urn:oasis:names:tc:SAML:2.0:attrname-format:basic")
+		a.CreateAttr("FriendlyName", w.FriendlyName)
+	}
+	return p.sign(ed)
+}
+
+// SP returns the signed metadata of the bridge's upstream (SP) side.
+func (p Publisher) SP(entityID, acsURL string) ([]byte, error) {
+	ed, err := p.entity(entityID)
+	if err != nil {
+		return nil, err
+	}
+	d := ed.CreateElement("md:SPSSODescriptor")
+	d.CreateAttr("protocolSupportEnumeration", samlxml.NSProtocol)
+	d.CreateAttr("AuthnRequestsSigned", "true")
+	d.CreateAttr("WantAssertionsSigned", "false")
+	p.keyDescriptors(d, true)
+	acs := d.CreateElement("md:AssertionConsumerService")
+	acs.CreateAttr("Binding", BindingPOST)
+	acs.CreateAttr("Location", acsURL)
+	acs.CreateAttr("index", "0")
+	acs.CreateAttr("isDefault", "true")
+	return p.sign(ed)
+}
+
+const (
+	nameIDTransient  = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+	nameIDPersistent = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+)
+
+func (p Publisher) entity(entityID string) (*etree.Element, error) {
+	id, err := samlxml.NewID(p.Rand)
+	if err != nil {
+		return nil, err
+	}
+	validity := p.Validity
+	if validity == 0 {
+		validity = 24 * time.Hour
+	}
+	ed := etree.NewElement("md:EntityDescriptor")
+	ed.CreateAttr("xmlns:md", samlxml.NSMetadata)
+	ed.CreateAttr("xmlns:saml", samlxml.NSAssertion)
+	ed.CreateAttr("ID", id)
+	ed.CreateAttr("entityID", entityID)
+	ed.CreateAttr("validUntil", samlxml.FormatTime(p.Now().Add(validity)))
+	return ed, nil
+}
+
+func (p Publisher) keyDescriptors(d *etree.Element, withEncryption bool) {
+	keyDescriptor(d, "signing", p.Signer.Cert)
+	if withEncryption && p.EncryptionCert != nil {
+		kd := keyDescriptor(d, "encryption", p.EncryptionCert)
+		for _, alg := range []string{samlxml.AES256GCM, samlxml.AES128GCM, samlxml.RSAOAEP, samlxml.RSAOAEPMGF1P} {
+			kd.CreateElement("md:EncryptionMethod").CreateAttr("Algorithm", alg)
+		}
+	}
+}
+
+func keyDescriptor(d *etree.Element, use string, cert *x509.Certificate) *etree.Element {
+	kd := d.CreateElement("md:KeyDescriptor")
+	kd.CreateAttr("use", use)
+	ki := kd.CreateElement("ds:KeyInfo")
+	ki.CreateAttr("xmlns:ds", samlxml.NSDSig)
+	ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(cert.Raw))
+	return kd
+}
+
+func (p Publisher) sign(ed *etree.Element) ([]byte, error) {
+	if err := p.Signer.Sign(ed); err != nil {
+		return nil, fmt.Errorf("sign metadata: %w", err)
+	}
+	return samlxml.Serialize(ed)
+}
