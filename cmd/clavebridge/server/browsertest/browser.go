@@ -1,0 +1,123 @@
+// Package browsertest is a minimal browser for end-to-end tests: it keeps
+// cookies, follows redirects, and submits the auto-posting SAML forms the
+// bridge, the simulator and the SPs render, as a browser would.
+package browsertest
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Browser is a cookie-keeping HTTP client.
+type Browser struct {
+	Client *http.Client
+}
+
+// New returns a browser whose requests go through client's transport.
+func New(transport http.RoundTripper) *Browser {
+	jar, _ := cookiejar.New(nil)
+	return &Browser{Client: &http.Client{Jar: jar, Transport: transport}}
+}
+
+// Page is a fetched page.
+type Page struct {
+	URL    *url.URL
+	Status int
+	Body   string
+}
+
+// Form is an HTML form with its inputs.
+type Form struct {
+	Action string
+	Fields url.Values
+}
+
+var (
+	formRe  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
+	inputRe = regexp.MustCompile(`<input[^>]*>`)
+	attrRe  = regexp.MustCompile(`(\w+)="([^"]*)"`)
+)
+
+// Forms lists the page's forms with their hidden and text inputs' values.
+func (p *Page) Forms() []Form {
+	var out []Form
+	for _, m := range formRe.FindAllStringSubmatch(p.Body, -1) {
+		f := Form{Action: html.UnescapeString(m[1]), Fields: url.Values{}}
+		for _, in := range inputRe.FindAllString(m[2], -1) {
+			attrs := map[string]string{}
+			for _, a := range attrRe.FindAllStringSubmatch(in, -1) {
+				attrs[a[1]] = html.UnescapeString(a[2])
+			}
+			if attrs["name"] != "" && attrs["type"] != "submit" {
+				f.Fields.Add(attrs["name"], attrs["value"])
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Get fetches u.
+func (b *Browser) Get(u string) (*Page, error) {
+	return b.do(http.NewRequest(http.MethodGet, u, nil))
+}
+
+// Post submits fields to u.
+func (b *Browser) Post(u string, fields url.Values) (*Page, error) {
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(fields.Encode()))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return b.do(req, err)
+}
+
+func (b *Browser) do(req *http.Request, err error) (*Page, error) {
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &Page{URL: resp.Request.URL, Status: resp.StatusCode, Body: string(body)}, nil
+}
+
+// IsAutoPost reports whether the page is a SAML auto-submitting POST form.
+func (p *Page) IsAutoPost() bool {
+	return strings.Contains(p.Body, "<script>") && strings.Contains(p.Body, "document.forms[0]") && len(p.Forms()) == 1
+}
+
+// FollowPosts submits auto-posting forms until a page is not one, or until
+// stop says the next form's action should not be followed (the form is then
+// returned for the caller to inspect). It never follows more than ten hops.
+func (b *Browser) FollowPosts(p *Page, stop func(Form) bool) (*Page, *Form, error) {
+	for hop := 0; hop < 10; hop++ {
+		if p.Status != http.StatusOK || !p.IsAutoPost() {
+			return p, nil, nil
+		}
+		f := p.Forms()[0]
+		action, err := p.URL.Parse(f.Action)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Action = action.String()
+		if stop != nil && stop(f) {
+			return p, &f, nil
+		}
+		if p, err = b.Post(f.Action, f.Fields); err != nil {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, fmt.Errorf("more than ten auto-posted forms in a row")
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/server/browsertest"
+)
+
+// harness is a whole bridge (with simulator and demo SP) on a loopback port.
+type harness struct {
+	URL     string
+	Server  *Server
+	Browser *browsertest.Browser
+	Logs    *observer.ObservedLogs
+}
+
+// exampleConfig is config.example.yaml moved to base, with extra YAML
+// appended (later keys of the same top-level name are not allowed, so extra
+// must only add new top-level sections or service_providers entries through
+// spYAML).
+func exampleConfig(t testing.TB, base string, edit func(*bridge.Config)) *bridge.Config {
+	t.Helper()
+	root := samlxmltest.RepoRoot()
+	data, err := os.ReadFile(filepath.Join(root, "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(data), "http://localhost:8080", base)
+	cfg, err := bridge.ParseConfig([]byte(text), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	return cfg
+}
+
+// startHarness runs the bridge on a fresh loopback port; edit may change
+// the configuration before the server is built.
+func startHarness(t testing.TB, edit func(*bridge.Config)) *harness {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	cfg := exampleConfig(t, base, edit)
+	core, logs := observer.New(zap.InfoLevel)
+	srv, err := New(cfg, zap.New(core), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Echo}}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return &harness{URL: base, Server: srv, Browser: browsertest.New(http.DefaultTransport), Logs: logs}
+}
+
+func autoLogin(idp, citizen, method string) func(*bridge.Config) {
+	return func(cfg *bridge.Config) {
+		cfg.Simulator.AutoLogin = &bridge.AutoLoginConfig{IdP: idp, Citizen: citizen, Method: method}
+	}
+}
+
+// demoLogin runs the demo SP's login with the given options to its result page.
+func (h *harness) demoLogin(t testing.TB, options url.Values) *browsertest.Page {
+	t.Helper()
+	page, err := h.Browser.Post(h.URL+"/demo/saml2/login", options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _, err = h.Browser.FollowPosts(page, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
+func TestDemoLoginEndToEnd(t *testing.T) {
+	tests := []struct {
+		name    string
+		options url.Values
+		auto    func(*bridge.Config)
+		want    []string
+	}{
+		{"post, DNIe, high", url.Values{"loa": {"high"}, "binding": {"post"}, "nameid": {"persistent"}},
+			autoLogin("AFIRMA", "99999999R", "dnie"),
+			[]string{"Logged in", "ES/ES/99999999R", "http://eidas.europa.eu/LoA/high", "JUAN", "ESPAÑOL PRUEBAS", "AFIRMA"}},
+		{"redirect, Cl@ve permanente", url.Values{"loa": {"substantial"}, "binding": {"redirect"}},
+			autoLogin("SEGSOC", "00000000T", ""),
+			[]string{"Logged in", "ES/ES/00000000T", "http://eidas.europa.eu/LoA/substantial", "SEGSOC"}},
+		{"LoA above what the IdP reaches", url.Values{"loa": {"high"}, "binding": {"post"}},
+			autoLogin("SEGSOC", "00000000T", ""),
+			[]string{"Login failed", "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"}},
+		{"IdP denied by the SP's policy", url.Values{"loa": {"low"}, "binding": {"post"}},
+			autoLogin("PIN24H", "12345678Z", ""),
+			[]string{"Login failed", "RequestDenied"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startHarness(t, tt.auto)
+			page := h.demoLogin(t, tt.options)
+			if page.Status != http.StatusOK {
+				t.Fatalf("status %d: %s", page.Status, page.Body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(page.Body, w) {
+					t.Errorf("result page lacks %q:\n%.2000s", w, page.Body)
+				}
+			}
+			assertNoPersonalData(t, h.Logs, "99999999R", "00000000T", "JUAN", "PRUEBAS")
+		})
+	}
+}
+
+// assertNoPersonalData fails if any log line carries one of the values.
+func assertNoPersonalData(t testing.TB, logs *observer.ObservedLogs, values ...string) {
+	t.Helper()
+	for _, entry := range logs.All() {
+		line := entry.Message
+		for k, v := range entry.ContextMap() {
+			line += " " + k + "=" + fmt.Sprint(v)
+		}
+		for _, v := range values {
+			if strings.Contains(line, v) {
+				t.Errorf("log line leaks %q: %s", v, line)
+			}
+		}
+	}
+}
