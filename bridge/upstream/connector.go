@@ -27,10 +27,10 @@ type Config struct {
 	ProviderName string // <NIF>_<DIR3> registered with Cl@ve
 	Application  string // shown after ';' in ProviderName
 	Signer       samlxml.Signer
-	// DecryptionKeys open the assertions the gateway encrypts to us, tried in
-	// order: Cl@ve 2.0 encrypts to the certificate that signed the request,
-	// an eIDAS node to the encryption key of our metadata.
-	DecryptionKeys []crypto.Decrypter
+	// DecryptionKeys open the assertions the gateway encrypts to us: Cl@ve
+	// 2.0 encrypts to the certificate that signed the request, an eIDAS node
+	// to the encryption key of our metadata.
+	DecryptionKeys []DecryptionKey
 	GatewayCerts   []*x509.Certificate
 	Policy         samlxml.AlgorithmPolicy
 	ClockSkew      time.Duration
@@ -38,6 +38,12 @@ type Config struct {
 	MaxResponseAge time.Duration
 	Replay         store.Store
 	Now            func() time.Time
+}
+
+// DecryptionKey is one of our private keys with its certificate.
+type DecryptionKey struct {
+	Key  crypto.Decrypter
+	Cert *x509.Certificate
 }
 
 // Connector implements bridge.Upstream for Cl@ve 2.0.

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
@@ -43,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 	f.store = store.NewMemory(func() time.Time { return f.now }, 0)
 	conn, err := New(Config{
 		SSOURL: ssoURL, ACSURL: acsURL, ProviderName: "Q2891006E_EA0009994", Application: "test",
-		Signer: f.bridge.Signer(samlxml.RSASHA512), DecryptionKeys: []crypto.Decrypter{f.bridge.Decrypter()},
+		Signer: f.bridge.Signer(samlxml.RSASHA512), DecryptionKeys: []DecryptionKey{{Key: f.bridge.Decrypter(), Cert: f.bridge.Cert}},
 		GatewayCerts: []*x509.Certificate{f.gateway.Cert}, ClockSkew: 5 * time.Second, Replay: f.store,
 		Now: func() time.Time { return f.now },
 	})

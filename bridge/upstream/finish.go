@@ -143,10 +143,19 @@ func (c *Connector) checkAssertion(ctx context.Context, now time.Time, p *bridge
 	return nil
 }
 
-// decrypt opens the assertion with the first of our keys that fits.
+// decrypt opens the assertion with the key whose certificate it names, or
+// else with the first of our keys that fits.
 func (c *Connector) decrypt(enc *etree.Element) (*etree.Element, error) {
-	for _, key := range c.cfg.DecryptionKeys {
-		if plain, err := samlxml.Decrypt(enc, key, samlxml.DefaultMaxMessageBytes); err == nil {
+	keys := c.cfg.DecryptionKeys
+	for _, cert := range samlxml.RecipientCertificates(enc) {
+		for _, k := range keys {
+			if k.Cert.Equal(cert) {
+				keys = []DecryptionKey{k}
+			}
+		}
+	}
+	for _, k := range keys {
+		if plain, err := samlxml.Decrypt(enc, k.Key, samlxml.DefaultMaxMessageBytes); err == nil {
 			return plain, nil
 		}
 	}

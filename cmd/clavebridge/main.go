@@ -30,7 +30,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.PersistentFlags().StringP("config", "c", "config.example.yaml", "configuration file")
-	root.AddCommand(serveCommand(), keysCommand(), metadataCommand(), checkCommand(), versionCommand())
+	root.AddCommand(serveCommand(), keysCommand(), metadataCommand(), checkCommand(), loadCommand(), versionCommand())
 	return root
 }
 

@@ -231,7 +231,7 @@ func (s *Server) mountHealth() {
 // keySet is the bridge's own key material.
 type keySet struct {
 	signer     samlxml.Signer
-	decrypters []crypto.Decrypter // encryption key first, then the signing key
+	decrypters []upstream.DecryptionKey // encryption key, then the signing key
 	encCert    *x509.Certificate
 }
 
@@ -250,9 +250,9 @@ func loadKeys(cfg *bridge.Config) (*keySet, error) {
 		return nil, fmt.Errorf("keys.encryption: %w", err)
 	}
 	ks := &keySet{signer: samlxml.Signer{Key: sig.key, Cert: sig.cert}, encCert: enc.cert}
-	for _, k := range []crypto.Signer{enc.key, sig.key} {
-		if dec, ok := k.(crypto.Decrypter); ok {
-			ks.decrypters = append(ks.decrypters, dec)
+	for _, p := range []*pair{enc, sig} {
+		if dec, ok := p.key.(crypto.Decrypter); ok {
+			ks.decrypters = append(ks.decrypters, upstream.DecryptionKey{Key: dec, Cert: p.cert})
 		}
 	}
 	if len(ks.decrypters) == 0 {

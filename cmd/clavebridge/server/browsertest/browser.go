@@ -5,13 +5,13 @@ package browsertest
 
 import (
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"golang.org/x/net/html"
 )
 
 // Browser is a cookie-keeping HTTP client.
@@ -38,29 +38,29 @@ type Form struct {
 	Fields url.Values
 }
 
-var (
-	formRe  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
-	inputRe = regexp.MustCompile(`<input[^>]*>`)
-	attrRe  = regexp.MustCompile(`(\w+)="([^"]*)"`)
-)
-
-// Forms lists the page's forms with their hidden and text inputs' values.
+// Forms lists the page's forms with their named inputs' values (submit
+// buttons excluded).
 func (p *Page) Forms() []Form {
 	var out []Form
-	for _, m := range formRe.FindAllStringSubmatch(p.Body, -1) {
-		f := Form{Action: html.UnescapeString(m[1]), Fields: url.Values{}}
-		for _, in := range inputRe.FindAllString(m[2], -1) {
+	z := html.NewTokenizer(strings.NewReader(p.Body))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return out
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
 			attrs := map[string]string{}
-			for _, a := range attrRe.FindAllStringSubmatch(in, -1) {
-				attrs[a[1]] = html.UnescapeString(a[2])
+			for _, a := range tok.Attr {
+				attrs[a.Key] = a.Val
 			}
-			if attrs["name"] != "" && attrs["type"] != "submit" {
-				f.Fields.Add(attrs["name"], attrs["value"])
+			switch {
+			case tok.Data == "form":
+				out = append(out, Form{Action: attrs["action"], Fields: url.Values{}})
+			case tok.Data == "input" && len(out) > 0 && attrs["name"] != "" && attrs["type"] != "submit":
+				out[len(out)-1].Fields.Add(attrs["name"], attrs["value"])
 			}
 		}
-		out = append(out, f)
 	}
-	return out
 }
 
 // Get fetches u.

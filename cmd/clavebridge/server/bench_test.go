@@ -1,0 +1,41 @@
+package server
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+)
+
+// BenchmarkLogin is one complete login: demo SP request → bridge → upstream
+// request → simulator (auto-login) → encrypted response → bridge → signed
+// answer → demo SP, over loopback HTTP in one process. It costs six RSA
+// private-key operations (demo SP, bridge ×3, simulator, one decryption).
+func BenchmarkLogin(b *testing.B) {
+	h := startHarness(b, autoLogin("AFIRMA", "99999999R", "dnie"))
+	options := url.Values{"loa": {"low"}, "binding": {"post"}}
+	b.ResetTimer()
+	for b.Loop() {
+		page := h.demoLogin(b, options)
+		if !strings.Contains(page.Body, "Logged in") {
+			b.Fatalf("login failed: %.500s", page.Body)
+		}
+	}
+}
+
+// BenchmarkRSA3072PrivateKeyOp is the floor: one RSA-3072 PKCS#1 v1.5
+// signature with the bridge's test key (the size the example config uses).
+func BenchmarkRSA3072PrivateKeyOp(b *testing.B) {
+	key := samlxmltest.Committed(b, "bridge-sign").Key.(*rsa.PrivateKey)
+	digest := sha256.Sum256([]byte("clavebridge"))
+	for b.Loop() {
+		if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
