@@ -70,6 +70,8 @@ func (r *AuthnRequest) Element() *etree.Element {
 	el.CreateAttr("ForceAuthn", boolString(r.ForceAuthn))
 	el.CreateAttr("IsPassive", boolString(r.IsPassive))
 	setOpt(el, "AssertionConsumerServiceURL", r.ACS)
+	setOpt(el, "AssertionConsumerServiceIndex", r.ACSIndex)
+	setOpt(el, "ProtocolBinding", r.ProtocolBinding)
 	setOpt(el, "ProviderName", r.ProviderName)
 	if r.Issuer != "" {
 		iss := el.CreateElement("saml2:Issuer")

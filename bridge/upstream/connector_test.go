@@ -36,9 +36,9 @@ type fixture struct {
 	now     time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{bridge: samlxmltest.NewRSA(t, "bridge"), gateway: samlxmltest.NewRSA(t, "gateway"), now: t0}
+	f := &fixture{bridge: samlxmltest.Committed(t, "bridge-sign"), gateway: samlxmltest.Committed(t, "simulator-sign"), now: t0}
 	f.store = store.NewMemory(func() time.Time { return f.now }, 0)
 	conn, err := New(Config{
 		SSOURL: ssoURL, ACSURL: acsURL, ProviderName: "Q2891006E_EA0009994", Application: "test",
@@ -150,7 +150,7 @@ func (f *fixture) goodAnswer() *answer {
 	}
 }
 
-func (f *fixture) form(t *testing.T, ans *answer) url.Values {
+func (f *fixture) form(t testing.TB, ans *answer) url.Values {
 	t.Helper()
 	var content *etree.Element
 	if ans.assertion != nil {
@@ -215,7 +215,7 @@ func TestFinishSuccess(t *testing.T) {
 // TestFinishRefusals: every bad answer is refused; those refused before the
 // pending login is identified leave it in the store.
 func TestFinishRefusals(t *testing.T) {
-	other := samlxmltest.NewRSA(t, "other")
+	other := samlxmltest.Committed(t, "demo-sp")
 	tests := []struct {
 		name        string
 		mutate      func(*answer)
