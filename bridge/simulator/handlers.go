@@ -1,0 +1,156 @@
+package simulator
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// maxPageFormBytes caps the body of a submitted login page.
+const maxPageFormBytes = 16 << 10
+
+// cancelled answers a login the citizen cancelled. Simulated choice: the
+// real gateway's code and text for a cancelled login are not public.
+func cancelled() eidasxml.Status {
+	return eidasxml.Status{
+		Code:    eidasxml.StatusResponder,
+		SubCode: eidasxml.StatusPrefix + "AuthnFailed",
+		Message: "001 Authentication cancelled by the user",
+	}
+}
+
+// denied answers a request no identity provider can serve.
+func denied(message string) eidasxml.Status {
+	return eidasxml.Status{
+		Code:    eidasxml.StatusRequester,
+		SubCode: eidasxml.StatusPrefix + "RequestDenied",
+		Message: message,
+	}
+}
+
+// handleSSO receives the bridge's AuthnRequest (POST or Redirect binding).
+func (s *Simulator) handleSSO(c echo.Context) error {
+	p, err := s.readRequest(c)
+	if err != nil {
+		return s.refuse(c, http.StatusBadRequest, "The authentication request was refused.", err)
+	}
+	s.log.Info("authentication request accepted", zap.String("request_id", p.ID),
+		zap.String("provider", p.Provider), zap.String("application", p.App), zap.Stringer("loa", p.LoA))
+	if s.auto != nil {
+		return s.autoAuthenticate(c, p)
+	}
+	if len(s.available(p.Disabled, p.LoA)) == 0 {
+		return s.answerFailure(c, p, denied("No identity provider is available for the requested level of assurance"))
+	}
+	id, err := s.newLoginID()
+	if err != nil {
+		return s.refuse(c, http.StatusInternalServerError, "The gateway cannot start a login.", err)
+	}
+	l := login{req: *p, step: stepSelect}
+	if err := s.logins.put(id, l, s.now()); err != nil {
+		return s.refuse(c, http.StatusServiceUnavailable, "The gateway is busy; try again later.",
+			fmt.Errorf("store login: %w", err))
+	}
+	return s.renderStep(c, id, l, "", "")
+}
+
+// newLoginID draws the random id that carries a login between pages.
+func (s *Simulator) newLoginID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("draw login id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// handleLogin receives a submitted page.
+func (s *Simulator) handleLogin(c echo.Context) error {
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxPageFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return s.refuse(c, http.StatusBadRequest, "The page could not be read.", fmt.Errorf("login form: %w", err))
+	}
+	id, now := r.PostForm.Get("login"), s.now()
+	l, ok := s.logins.get(id, now)
+	if !ok {
+		return s.refuse(c, http.StatusBadRequest, "This login is unknown or has expired.", errors.New("unknown or expired login id"))
+	}
+	if r.PostForm.Get("cancel") != "" {
+		return s.cancel(c, id)
+	}
+	o, err := s.advance(l, r.PostForm)
+	if err != nil {
+		return s.refuse(c, http.StatusInternalServerError, "The login failed.", err)
+	}
+	if o.done == nil {
+		if !s.logins.update(id, o.next, now) {
+			return s.refuse(c, http.StatusBadRequest, "This login has expired.", errors.New("login expired while in use"))
+		}
+		return s.renderStep(c, id, o.next, o.error, typedUser(o, r.PostForm))
+	}
+	if _, ok := s.logins.take(id, now); !ok {
+		return s.refuse(c, http.StatusBadRequest, "This login has already finished.", errors.New("login consumed twice"))
+	}
+	return s.answerSuccess(c, &l.req, o.done)
+}
+
+// typedUser is the identifier the citizen typed, shown again with an error.
+func typedUser(o outcome, f url.Values) string {
+	if o.error == "" {
+		return ""
+	}
+	if u := f.Get("user"); u != "" {
+		return u
+	}
+	return f.Get("identifier")
+}
+
+// cancel ends a login at the citizen's request.
+func (s *Simulator) cancel(c echo.Context, id string) error {
+	l, ok := s.logins.take(id, s.now())
+	if !ok {
+		return s.refuse(c, http.StatusBadRequest, "This login has already finished.", errors.New("login consumed twice"))
+	}
+	return s.answerFailure(c, &l.req, cancelled())
+}
+
+// answerSuccess posts the signed response with the encrypted assertion.
+func (s *Simulator) answerSuccess(c echo.Context, p *pending, a *authn) error {
+	value, err := s.successResponse(p, a)
+	if err != nil {
+		return s.refuse(c, http.StatusInternalServerError, "The gateway could not build its answer.", err)
+	}
+	s.count.Add(1)
+	s.log.Info("authentication completed", zap.String("request_id", p.ID), zap.String("application", p.App),
+		zap.String("idp", string(a.idp)), zap.Stringer("loa", a.loa),
+		zap.String("subject", translate.Mask(a.citizen.ID)))
+	return post(c, p, value)
+}
+
+// answerFailure posts a signed error response.
+func (s *Simulator) answerFailure(c echo.Context, p *pending, st eidasxml.Status) error {
+	value, err := s.signedResponse(p, st, nil, s.now())
+	if err != nil {
+		return s.refuse(c, http.StatusInternalServerError, "The gateway could not build its answer.", err)
+	}
+	s.log.Info("authentication not completed", zap.String("request_id", p.ID),
+		zap.String("application", p.App), zap.String("status", st.SubCode), zap.String("message", st.Message))
+	return post(c, p, value)
+}
+
+// post sends the HTTP-POST binding form to the service provider's ACS.
+func post(c echo.Context, p *pending, samlResponse string) error {
+	securityHeaders(c.Response().Header(), samlxml.PostFormCSP())
+	fields := []samlxml.Field{{Name: "SAMLResponse", Value: samlResponse}, {Name: "RelayState", Value: p.RelayState}}
+	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(p.ACS, fields))
+}
