@@ -3,6 +3,7 @@ package bridge
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -65,6 +66,29 @@ func ErrorPage(c echo.Context, log *zap.Logger, status int, message string, reas
 		return fmt.Errorf("render error page: %w", err)
 	}
 	return nil
+}
+
+// ErrorHandler renders every error echo itself raises (unknown path, wrong
+// method, body over the limit, a recovered panic) as the same error page,
+// with a trace id and a log line, instead of echo's JSON.
+func ErrorHandler(log *zap.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, message := http.StatusInternalServerError, "The request could not be processed."
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			status = he.Code
+			message = http.StatusText(status) + "."
+		}
+		if status == http.StatusRequestEntityTooLarge {
+			message = "The request is larger than this service accepts."
+		}
+		if perr := ErrorPage(c, log, status, message, err); perr != nil {
+			log.Error("error page failed", zap.Error(perr))
+		}
+	}
 }
 
 // ACSHandler receives the gateway's answer at /upstream/acs.

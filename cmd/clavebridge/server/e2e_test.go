@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -140,5 +141,58 @@ func assertNoPersonalData(t testing.TB, logs *observer.ObservedLogs, values ...s
 				t.Errorf("log line leaks %q: %s", v, line)
 			}
 		}
+	}
+}
+
+// TestHTTPErrorsArePagesWithTraceIDs: whatever fails, the browser gets our
+// error page with a trace id and the security headers, never echo's JSON.
+func TestHTTPErrorsArePagesWithTraceIDs(t *testing.T) {
+	h := startHarness(t, nil)
+	big := url.Values{"SAMLRequest": {strings.Repeat("A", 600<<10)}}
+	tests := []struct {
+		name   string
+		do     func() (*http.Response, error)
+		status int
+	}{
+		{"body over the limit", func() (*http.Response, error) { return http.PostForm(h.URL+"/saml2/sso", big) }, http.StatusRequestEntityTooLarge},
+		{"unknown path", func() (*http.Response, error) { return http.Get(h.URL + "/nope") }, http.StatusNotFound},
+		{"wrong method", func() (*http.Response, error) { return http.Get(h.URL + "/upstream/acs") }, http.StatusMethodNotAllowed},
+		{"garbage SAMLRequest", func() (*http.Response, error) {
+			return http.PostForm(h.URL+"/saml2/sso", url.Values{"SAMLRequest": {"%%%"}})
+		}, http.StatusBadRequest},
+		{"garbage upstream response", func() (*http.Response, error) {
+			return http.PostForm(h.URL+"/upstream/acs", url.Values{"SAMLResponse": {"PHg+PC94Pg=="}})
+		}, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := tt.do()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body := new(strings.Builder)
+			_, _ = io.Copy(body, resp.Body)
+			trace := resp.Header.Get("X-Trace-Id")
+			if resp.StatusCode != tt.status || trace == "" || !strings.Contains(body.String(), trace) ||
+				!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("status %d (want %d), trace %q, body %.300s", resp.StatusCode, tt.status, trace, body)
+			}
+			for header, want := range map[string]string{
+				"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+				"Content-Security-Policy": "frame-ancestors 'none'",
+			} {
+				if !strings.Contains(resp.Header.Get(header), want) {
+					t.Errorf("%s = %q, want %q", header, resp.Header.Get(header), want)
+				}
+			}
+		})
+	}
+	found := false
+	for _, e := range h.Logs.All() {
+		found = found || (e.Message == "request refused" && e.ContextMap()["status"] == int64(http.StatusRequestEntityTooLarge))
+	}
+	if !found {
+		t.Error("no log line for the oversized body")
 	}
 }

@@ -76,7 +76,7 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	}
 	base := cfg.Server.BaseURL
 	s := &Server{
-		Echo: newEcho(cfg), Store: st, Registry: reg, baseURL: base,
+		Echo: newEcho(cfg, log), Store: st, Registry: reg, baseURL: base,
 		publisher: metadata.Publisher{Signer: keys.signer, EncryptionCert: keys.encCert, Now: opts.Now, Rand: opts.Rand},
 	}
 	conn, err := s.upstream(cfg, keys, opts)
@@ -115,9 +115,10 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	return s, nil
 }
 
-func newEcho(cfg *bridge.Config) *echo.Echo {
+func newEcho(cfg *bridge.Config, log *zap.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = bridge.ErrorHandler(log)
 	e.Use(bridge.TraceMiddleware)
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", cfg.Server.MaxBodyBytes)))
 	e.Use(middleware.Recover())
