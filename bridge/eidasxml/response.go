@@ -17,6 +17,13 @@ const (
 	StatusSuccess   = StatusPrefix + "Success"
 	StatusRequester = StatusPrefix + "Requester"
 	StatusResponder = StatusPrefix + "Responder"
+
+	StatusAuthnFailed         = StatusPrefix + "AuthnFailed"
+	StatusRequestDenied       = StatusPrefix + "RequestDenied"
+	StatusNoAuthnContext      = StatusPrefix + "NoAuthnContext"
+	StatusInvalidAttr         = StatusPrefix + "InvalidAttrNameOrValue"
+	StatusNoPassive           = StatusPrefix + "NoPassive"
+	StatusInvalidNameIDPolicy = StatusPrefix + "InvalidNameIDPolicy"
 )
 
 // Status is a two-level SAML status with its message.

@@ -24,7 +24,7 @@ const maxPageFormBytes = 16 << 10
 func cancelled() eidasxml.Status {
 	return eidasxml.Status{
 		Code:    eidasxml.StatusResponder,
-		SubCode: eidasxml.StatusPrefix + "AuthnFailed",
+		SubCode: eidasxml.StatusAuthnFailed,
 		Message: "001 Authentication cancelled by the user",
 	}
 }
@@ -33,7 +33,7 @@ func cancelled() eidasxml.Status {
 func denied(message string) eidasxml.Status {
 	return eidasxml.Status{
 		Code:    eidasxml.StatusRequester,
-		SubCode: eidasxml.StatusPrefix + "RequestDenied",
+		SubCode: eidasxml.StatusRequestDenied,
 		Message: message,
 	}
 }

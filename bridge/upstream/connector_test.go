@@ -265,10 +265,10 @@ func TestFinishRefusals(t *testing.T) {
 
 func TestFinishErrorStatusMapsSubCode(t *testing.T) {
 	tests := map[string]bridge.StatusCode{
-		eidasxml.StatusPrefix + "AuthnFailed":    bridge.StatusAuthnFailed,
-		eidasxml.StatusPrefix + "RequestDenied":  bridge.StatusRequestDenied,
-		eidasxml.StatusPrefix + "NoAuthnContext": bridge.StatusNoAuthnContext,
-		"urn:example:unknown":                    bridge.StatusResponder,
+		eidasxml.StatusAuthnFailed:    bridge.StatusAuthnFailed,
+		eidasxml.StatusRequestDenied:  bridge.StatusRequestDenied,
+		eidasxml.StatusNoAuthnContext: bridge.StatusNoAuthnContext,
+		"urn:example:unknown":         bridge.StatusResponder,
 	}
 	for sub, want := range tests {
 		f := newFixture(t)

@@ -11,10 +11,10 @@ import (
 
 // subStatuses maps the gateway's second-level status codes.
 var subStatuses = map[string]bridge.StatusCode{
-	eidasxml.StatusPrefix + "AuthnFailed":            bridge.StatusAuthnFailed,
-	eidasxml.StatusPrefix + "RequestDenied":          bridge.StatusRequestDenied,
-	eidasxml.StatusPrefix + "NoAuthnContext":         bridge.StatusNoAuthnContext,
-	eidasxml.StatusPrefix + "InvalidAttrNameOrValue": bridge.StatusInvalidAttr,
+	eidasxml.StatusAuthnFailed:    bridge.StatusAuthnFailed,
+	eidasxml.StatusRequestDenied:  bridge.StatusRequestDenied,
+	eidasxml.StatusNoAuthnContext: bridge.StatusNoAuthnContext,
+	eidasxml.StatusInvalidAttr:    bridge.StatusInvalidAttr,
 }
 
 // failure maps an error status from the gateway.

@@ -32,13 +32,13 @@ func supportedNameIDFormat(f string) bool {
 // statusCodes maps canonical outcomes to SAML top-level and second-level codes.
 var statusCodes = map[bridge.StatusCode][2]string{
 	bridge.StatusSuccess:        {eidasxml.StatusSuccess, ""},
-	bridge.StatusAuthnFailed:    {eidasxml.StatusResponder, eidasxml.StatusPrefix + "AuthnFailed"},
-	bridge.StatusRequestDenied:  {eidasxml.StatusRequester, eidasxml.StatusPrefix + "RequestDenied"},
-	bridge.StatusNoAuthnContext: {eidasxml.StatusRequester, eidasxml.StatusPrefix + "NoAuthnContext"},
-	bridge.StatusInvalidAttr:    {eidasxml.StatusRequester, eidasxml.StatusPrefix + "InvalidAttrNameOrValue"},
+	bridge.StatusAuthnFailed:    {eidasxml.StatusResponder, eidasxml.StatusAuthnFailed},
+	bridge.StatusRequestDenied:  {eidasxml.StatusRequester, eidasxml.StatusRequestDenied},
+	bridge.StatusNoAuthnContext: {eidasxml.StatusRequester, eidasxml.StatusNoAuthnContext},
+	bridge.StatusInvalidAttr:    {eidasxml.StatusRequester, eidasxml.StatusInvalidAttr},
 	bridge.StatusResponder:      {eidasxml.StatusResponder, ""},
-	statusNoPassive:             {eidasxml.StatusResponder, eidasxml.StatusPrefix + "NoPassive"},
-	statusInvalidNameIDPolicy:   {eidasxml.StatusRequester, eidasxml.StatusPrefix + "InvalidNameIDPolicy"},
+	statusNoPassive:             {eidasxml.StatusResponder, eidasxml.StatusNoPassive},
+	statusInvalidNameIDPolicy:   {eidasxml.StatusRequester, eidasxml.StatusInvalidNameIDPolicy},
 }
 
 func samlStatus(s bridge.Status) eidasxml.Status {
