@@ -61,10 +61,6 @@ const DefaultMaxMessageBytes = 256 << 10
 // ErrDecrypt is the one error every decryption failure returns.
 var ErrDecrypt = errors.New("samlxml: cannot decrypt")
 
-// Parse reads one XML document from data with the hardened settings: at most
-// maxBytes, no DOCTYPE, the round-trip validator, and one etree document.
-func Parse(data []byte, maxBytes int) (*etree.Document, error) { panic("samlxml") }
-
 // AlgorithmPolicy is a peer's allow-list. The zero value allows
 // rsa-sha256/512, the PSS and ECDSA methods with SHA-256/512 digests.
 type AlgorithmPolicy struct {
@@ -85,17 +81,9 @@ type Signer struct {
 	InclusivePrefixes []string
 }
 
-// Sign inserts an enveloped ds:Signature into el (which must carry an ID
-// attribute): right after the saml Issuer child if there is one, otherwise as
-// the first child.
-func (s Signer) Sign(el *etree.Element) error { panic("samlxml") }
-
-// SignBytes signs raw bytes with Method (for the Redirect binding query).
-func (s Signer) SignBytes(data []byte) ([]byte, error) { panic("samlxml") }
-
 // Verified is what a successful verification gives the caller.
 type Verified struct {
-	Element *etree.Element   // the signed element, rebuilt from the verified bytes
+	Element *etree.Element    // the signed element, rebuilt from the verified bytes
 	Cert    *x509.Certificate // the configured certificate that verified it
 	Method  string            // the signature method used
 }
@@ -106,18 +94,6 @@ type Verifier struct {
 	Policy AlgorithmPolicy
 }
 
-// Verify checks the ds:Signature that is a direct child of el: exactly one
-// Reference to el's own ID, enveloped + exc-c14n transforms only, algorithms
-// allowed by the policy, no comments or processing instructions in el, unique
-// IDs in el's document, and a signature made by one of Certs (a certificate in
-// KeyInfo only selects among them). Callers must consume only Verified.Element.
-func (v Verifier) Verify(el *etree.Element) (*Verified, error) { panic("samlxml") }
-
-// VerifyBytes checks a detached signature over data (Redirect binding).
-func (v Verifier) VerifyBytes(data, sig []byte, method string) (*x509.Certificate, error) {
-	panic("samlxml")
-}
-
 // Encrypter encrypts elements to a peer's certificate.
 type Encrypter struct {
 	Cert         *x509.Certificate
@@ -126,30 +102,8 @@ type Encrypter struct {
 	Rand         io.Reader
 }
 
-// Encrypt returns an xenc:EncryptedData element (Type Element) holding el,
-// with the EncryptedKey inside its ds:KeyInfo.
-func (e Encrypter) Encrypt(el *etree.Element) (*etree.Element, error) { panic("samlxml") }
-
-// Decrypt opens an xenc:EncryptedData element with key and returns the
-// plaintext element parsed with the hardened parser. Every failure is ErrDecrypt.
-func Decrypt(encryptedData *etree.Element, key crypto.Decrypter, maxBytes int) (*etree.Element, error) {
-	panic("samlxml")
-}
-
 // Field is one hidden input of a POST form.
 type Field struct{ Name, Value string }
-
-// PostForm renders the HTTP-POST binding page: an auto-submitting form (one
-// constant inline script, allowed by hash in PostFormCSP) that also works with
-// JavaScript off. Everything is HTML-escaped.
-func PostForm(action string, fields []Field) []byte { panic("samlxml") }
-
-// PostFormCSP is the Content-Security-Policy header value for PostForm pages.
-func PostFormCSP() string { panic("samlxml") }
-
-// DecodePostValue base64-decodes a SAMLRequest/SAMLResponse form value,
-// refusing anything that decodes to more than maxBytes.
-func DecodePostValue(value string, maxBytes int) ([]byte, error) { panic("samlxml") }
 
 // RedirectMessage is a decoded HTTP-Redirect binding message.
 type RedirectMessage struct {
@@ -160,22 +114,6 @@ type RedirectMessage struct {
 	Signature  []byte
 	SignedData []byte // the exact query bytes the signature covers
 }
-
-// EncodeRedirect returns location with the DEFLATEd message, RelayState and,
-// if signer is not nil, SigAlg and Signature appended to its query.
-func EncodeRedirect(location, param string, xml []byte, relayState string, signer *Signer) (string, error) {
-	panic("samlxml")
-}
-
-// DecodeRedirect decodes the raw query of a Redirect-binding request, with the
-// inflated message capped at maxBytes.
-func DecodeRedirect(rawQuery string, maxBytes int) (*RedirectMessage, error) { panic("samlxml") }
-
-// Verify checks the query signature against v (algorithm allow-list applies).
-func (m *RedirectMessage) Verify(v Verifier) (*x509.Certificate, error) { panic("samlxml") }
-
-// NewID returns a fresh xs:ID value ("_" and 40 hex digits) from r.
-func NewID(r io.Reader) (string, error) { panic("samlxml") }
 
 // FormatTime writes t as SAML xs:dateTime in UTC with milliseconds.
 func FormatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

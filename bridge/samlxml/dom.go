@@ -1,8 +1,6 @@
 package samlxml
 
 import (
-	"crypto"
-	"crypto/x509"
 	"fmt"
 	"strings"
 
@@ -48,13 +46,3 @@ func ChildText(el *etree.Element, ns, tag string) (string, error) {
 	}
 	return strings.TrimSpace(c.Text()), nil
 }
-
-// ParseCertificatePEM reads the first CERTIFICATE block of a PEM file.
-func ParseCertificatePEM(data []byte) (*x509.Certificate, error) { panic("samlxml") }
-
-// ParseCertificateBase64 reads a base64 DER certificate as found in
-// ds:X509Certificate and metadata (white space allowed).
-func ParseCertificateBase64(s string) (*x509.Certificate, error) { panic("samlxml") }
-
-// ParsePrivateKeyPEM reads an RSA or EC private key (PKCS#1, SEC1 or PKCS#8).
-func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) { panic("samlxml") }

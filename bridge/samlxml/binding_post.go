@@ -1,0 +1,68 @@
+package samlxml
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"strings"
+)
+
+// autoSubmitScript is the only script a PostForm page runs; PostFormCSP
+// allows exactly this text by its hash. It calls the prototype's submit so a
+// field named "submit" cannot shadow it.
+const autoSubmitScript = `HTMLFormElement.prototype.submit.call(document.forms[0]);`
+
+// PostForm renders the HTTP-POST binding page: an auto-submitting form (one
+// constant inline script, allowed by hash in PostFormCSP) that also works with
+// JavaScript off. Everything is HTML-escaped.
+func PostForm(action string, fields []Field) []byte {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue</title></head>\n<body>\n")
+	fmt.Fprintf(&b, "<form method=\"post\" action=\"%s\">\n", html.EscapeString(action))
+	for _, f := range fields {
+		fmt.Fprintf(&b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n",
+			html.EscapeString(f.Name), html.EscapeString(f.Value))
+	}
+	b.WriteString("<noscript><button type=\"submit\">Continue</button></noscript>\n</form>\n")
+	b.WriteString("<script>" + autoSubmitScript + "</script>\n</body>\n</html>\n")
+	return []byte(b.String())
+}
+
+// PostFormCSP is the Content-Security-Policy header value for PostForm pages.
+func PostFormCSP() string {
+	sum := sha256.Sum256([]byte(autoSubmitScript))
+	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; form-action http: https:; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// postLineSlack allows for line breaks in a base64 form value.
+const postLineSlack = 1024
+
+// DecodePostValue base64-decodes a SAMLRequest/SAMLResponse form value,
+// refusing anything that decodes to more than maxBytes.
+//
+// White space (line breaks included) is ignored; the length is checked
+// before decoding.
+func DecodePostValue(value string, maxBytes int) ([]byte, error) {
+	limit := base64.StdEncoding.EncodedLen(max(maxBytes, 0))
+	if len(value) > limit+limit/32+postLineSlack {
+		return nil, fmt.Errorf("samlxml: POST value of %d bytes is too long for a %d byte message", len(value), maxBytes)
+	}
+	compact := stripSpace(value)
+	if len(compact) > limit {
+		return nil, fmt.Errorf("samlxml: POST value decodes to more than %d bytes", maxBytes)
+	}
+	if compact == "" {
+		return nil, errors.New("samlxml: empty POST value")
+	}
+	data, err := base64.StdEncoding.DecodeString(compact)
+	if err != nil {
+		return nil, fmt.Errorf("samlxml: POST value is not base64: %w", err)
+	}
+	if len(data) > maxBytes {
+		return nil, fmt.Errorf("samlxml: POST value decodes to more than %d bytes", maxBytes)
+	}
+	return data, nil
+}
