@@ -1,15 +1,23 @@
 package samlxml
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/beevik/etree"
 )
 
-// Serialize writes el as a standalone document (no XML declaration), the
-// form every binding carries.
+// Serialize writes el, which must be a root element (no parent: its
+// namespace context would be lost), as a standalone document without an XML
+// declaration, the form every binding carries. Attribute values and text
+// are escaped canonically (CR, LF and TAB as character references), so a
+// receiving parser reads exactly what was signed.
 func Serialize(el *etree.Element) ([]byte, error) {
+	if el.Parent() != nil {
+		return nil, errors.New("samlxml: serialize a root element, not a nested one")
+	}
 	doc := etree.NewDocument()
+	doc.WriteSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalText: true}
 	doc.SetRoot(el.Copy())
 	data, err := doc.WriteToBytes()
 	if err != nil {
