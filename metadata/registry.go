@@ -4,7 +4,6 @@
 package metadata
 
 import (
-	"crypto/x509"
 	"encoding/xml"
 	"fmt"
 	"os"
@@ -136,14 +135,14 @@ func algorithms(sp *bridge.ServiceProvider, c bridge.SPConfig) error {
 
 func applyKeys(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPConfig) error {
 	for _, f := range c.Certs {
-		cert, err := readCert(cfg.Path(f))
+		cert, err := cfg.ReadCertificate(f)
 		if err != nil {
 			return err
 		}
 		sp.SigningCerts = append(sp.SigningCerts, cert)
 	}
 	if c.EncryptionCert != "" {
-		cert, err := readCert(cfg.Path(c.EncryptionCert))
+		cert, err := cfg.ReadCertificate(c.EncryptionCert)
 		if err != nil {
 			return err
 		}
@@ -153,18 +152,6 @@ func applyKeys(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPConfig
 		return fmt.Errorf("encrypt_assertions is set but no encryption certificate is known")
 	}
 	return nil
-}
-
-func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read certificate: %w", err)
-	}
-	cert, err := samlxml.ParseCertificatePEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("certificate %s: %w", path, err)
-	}
-	return cert, nil
 }
 
 // SAML binding URIs.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -165,7 +164,7 @@ func gatewayCerts(cfg *bridge.Config) ([]*x509.Certificate, error) {
 	}
 	var out []*x509.Certificate
 	for _, f := range files {
-		c, err := readCert(cfg.Path(f))
+		c, err := cfg.ReadCertificate(f)
 		if err != nil {
 			return nil, err
 		}
@@ -263,29 +262,9 @@ func loadKeys(cfg *bridge.Config) (*keySet, error) {
 }
 
 func loadPair(cfg *bridge.Config, kp bridge.KeyPair) (*pair, error) {
-	cert, err := readCert(cfg.Path(kp.Cert))
+	key, cert, err := cfg.ReadKeyPair(kp)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(cfg.Path(kp.Key))
-	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
-	}
-	key, err := samlxml.ParsePrivateKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", kp.Key, err)
-	}
 	return &pair{key: key, cert: cert}, nil
-}
-
-func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read certificate: %w", err)
-	}
-	cert, err := samlxml.ParseCertificatePEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("certificate %s: %w", path, err)
-	}
-	return cert, nil
 }
