@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -104,14 +103,14 @@ func readBinding(c echo.Context) ([]byte, string, error) {
 
 // check applies the Cl@ve 2.0 rules to a request read from verified XML.
 func (s *Simulator) check(req *eidasxml.AuthnRequest, relay string) (*pending, error) {
-	provider, app, ok := strings.Cut(req.ProviderName, ";")
-	if !ok || strings.TrimSpace(provider) == "" || strings.TrimSpace(app) == "" {
-		return nil, errors.New(`ProviderName must be "<provider>;<application>"`)
+	provider, app, err := eidasxml.SplitProviderName(req.ProviderName)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.checkEnvelope(req); err != nil {
 		return nil, err
 	}
-	loa, err := checkAuthnContext(req)
+	loa, err := req.MinimumLoA()
 	if err != nil {
 		return nil, err
 	}
@@ -157,48 +156,27 @@ func checkACS(raw string) error {
 	return nil
 }
 
-// checkAuthnContext requires Comparison minimum with one notified LoA.
-func checkAuthnContext(req *eidasxml.AuthnRequest) (translate.LoA, error) {
-	if len(req.LoAs) == 0 {
-		return translate.LoANone, errors.New("RequestedAuthnContext is missing")
-	}
-	if req.Comparison != "minimum" {
-		return translate.LoANone, fmt.Errorf("RequestedAuthnContext Comparison %q is not minimum", req.Comparison)
-	}
-	if len(req.LoAs) != 1 {
-		return translate.LoANone, fmt.Errorf("RequestedAuthnContext has %d levels, want exactly one", len(req.LoAs))
-	}
-	loa, err := translate.LoAFromEIDAS(req.LoAs[0])
-	if err != nil {
-		return translate.LoANone, fmt.Errorf("RequestedAuthnContext: %w", err)
-	}
-	return loa, nil
-}
-
 // readAttributes sorts the requested attributes into eIDAS attributes,
 // IdP-disable flags and the RelayState, which must equal the form field.
 // Unknown attributes are dropped, as the gateway does.
 func (p *pending) readAttributes(req *eidasxml.AuthnRequest) error {
-	p.Requested = map[translate.Attr]bool{}
-	p.Disabled = map[translate.IdP]bool{}
-	relaySeen := false
-	for _, a := range req.Attributes {
-		if idp, ok := translate.IdPFromDisableAttribute(a.Name); ok {
-			p.Disabled[idp] = true
-		} else if at, ok := translate.AttrFromName(a.Name); ok {
-			p.Requested[at] = true
-		} else if a.Name == translate.ClaveRelayStateAttr {
-			if relaySeen || len(a.Values) != 1 || a.Values[0] == "" {
-				return errors.New("the RelayState attribute needs exactly one value")
-			}
-			relaySeen = true
-			if a.Values[0] != p.RelayState {
-				return errors.New("the RelayState attribute does not match the RelayState field")
-			}
-		}
+	sorted, err := req.Sort()
+	if err != nil {
+		return err
 	}
-	if !relaySeen {
+	if !sorted.HasRelay {
 		return errors.New("the RelayState attribute is missing")
+	}
+	if sorted.RelayState != p.RelayState {
+		return errors.New("the RelayState attribute does not match the RelayState field")
+	}
+	p.Requested = map[translate.Attr]bool{}
+	for _, a := range sorted.Attributes {
+		p.Requested[a.Attr] = true
+	}
+	p.Disabled = map[translate.IdP]bool{}
+	for _, idp := range sorted.Disabled {
+		p.Disabled[idp] = true
 	}
 	return nil
 }
