@@ -62,6 +62,8 @@ const (
 	StatusNoAuthnContext StatusCode = "NoAuthnContext" // the LoA cannot be met
 	StatusInvalidAttr    StatusCode = "InvalidAttrNameOrValue"
 	StatusResponder      StatusCode = "Responder" // an internal or upstream failure
+	StatusNoPassive      StatusCode = "NoPassive" // passive authentication was asked for
+	StatusInvalidNameID  StatusCode = "InvalidNameIDPolicy"
 )
 
 // Status is the outcome of a login with a human-readable message.

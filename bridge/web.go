@@ -91,6 +91,38 @@ func ErrorHandler(log *zap.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+// Start answers an inbound login request once an endpoint has read it: a
+// refusal (*RequestDenied) goes back to the SP as a status in its dialect,
+// any other error gets the error page, and an acceptable request starts the
+// login upstream.
+func (f *Flow) Start(c echo.Context, sp *ServiceProvider, req *Request, err error) error {
+	ctx := c.Request().Context()
+	var denied *RequestDenied
+	switch {
+	case errors.As(err, &denied):
+		f.Log.Info("request refused", zap.String("sp", sp.ID), zap.String("dialect", req.Dialect),
+			zap.String("trace_id", TraceID(c)), zap.String("reason", denied.Reason))
+		out, rerr := f.render(ctx, sp, req, Failure(denied.Code, denied.Reason))
+		if rerr != nil {
+			return ErrorPage(c, f.Log, http.StatusInternalServerError, "The request could not be answered.", rerr)
+		}
+		return WritePost(c, out)
+	case err != nil:
+		return ErrorPage(c, f.Log, http.StatusBadRequest, "The authentication request is not valid.", err)
+	}
+	out, err := f.Begin(ctx, sp, *req)
+	if err != nil {
+		return ErrorPage(c, f.Log, http.StatusInternalServerError, "The login could not be started.", err)
+	}
+	return WritePost(c, out)
+}
+
+// Deny builds the refusal an endpoint returns for a request it must answer
+// with an error status.
+func Deny(code StatusCode, format string, args ...any) error {
+	return &RequestDenied{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
 // ACSHandler receives the gateway's answer at /upstream/acs.
 func (f *Flow) ACSHandler(c echo.Context) error {
 	form, err := c.FormParams()

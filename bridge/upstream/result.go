@@ -9,21 +9,9 @@ import (
 	"github.com/clavebridge/clavebridge/translate"
 )
 
-// subStatuses maps the gateway's second-level status codes.
-var subStatuses = map[string]bridge.StatusCode{
-	eidasxml.StatusAuthnFailed:    bridge.StatusAuthnFailed,
-	eidasxml.StatusRequestDenied:  bridge.StatusRequestDenied,
-	eidasxml.StatusNoAuthnContext: bridge.StatusNoAuthnContext,
-	eidasxml.StatusInvalidAttr:    bridge.StatusInvalidAttr,
-}
-
 // failure maps an error status from the gateway.
 func failure(s eidasxml.Status) bridge.Result {
-	code, ok := subStatuses[s.SubCode]
-	if !ok {
-		code = bridge.StatusResponder
-	}
-	return bridge.Failure(code, s.Message)
+	return bridge.Result{Status: eidasxml.CanonicalStatus(s)}
 }
 
 // result reads the canonical result out of a checked assertion.

@@ -4,7 +4,6 @@
 package saml2
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -81,24 +80,6 @@ func (e *Endpoint) handleSSO(c echo.Context) error {
 	if err != nil {
 		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The authentication request is not valid.", err)
 	}
-	ctx := c.Request().Context()
-	req, err := e.normalize(ctx, in)
-	var refusal *refusal
-	switch {
-	case errors.As(err, &refusal):
-		e.cfg.Log.Info("request refused", zap.String("sp", in.sp.ID), zap.String("trace_id", bridge.TraceID(c)),
-			zap.String("reason", refusal.reason))
-		out, rerr := e.Render(ctx, in.sp, req, bridge.Failure(refusal.code, refusal.reason))
-		if rerr != nil {
-			return bridge.ErrorPage(c, e.cfg.Log, http.StatusInternalServerError, "The request could not be answered.", rerr)
-		}
-		return bridge.WritePost(c, out)
-	case err != nil:
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The authentication request is not valid.", err)
-	}
-	out, err := e.cfg.Flow.Begin(ctx, in.sp, *req)
-	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusInternalServerError, "The login could not be started.", err)
-	}
-	return bridge.WritePost(c, out)
+	req, err := e.normalize(c.Request().Context(), in)
+	return e.cfg.Flow.Start(c, in.sp, req, err)
 }

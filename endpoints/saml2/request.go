@@ -29,19 +29,6 @@ type inbound struct {
 	relayState string
 }
 
-// refusal is a well-formed request from a known SP that we must refuse with
-// a SAML status posted back to its ACS.
-type refusal struct {
-	code   bridge.StatusCode
-	reason string
-}
-
-func (r *refusal) Error() string { return r.reason }
-
-func refuse(code bridge.StatusCode, format string, args ...any) error {
-	return &refusal{code: code, reason: fmt.Sprintf(format, args...)}
-}
-
 // readRequest decodes either binding, finds the SP, verifies the signature
 // and resolves the ACS.
 func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
@@ -193,7 +180,8 @@ func resolveACS(sp *bridge.ServiceProvider, ar *eidasxml.AuthnRequest) (bridge.E
 }
 
 // normalize checks the request's semantics and builds the canonical request.
-// It returns the partial request with a *refusal for errors the SP must be told.
+// It returns the partial request with a *bridge.RequestDenied for errors the
+// SP must be told.
 func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request, error) {
 	ar := in.req
 	req := &bridge.Request{
@@ -204,14 +192,14 @@ func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request,
 		return req, err
 	}
 	if ar.IsPassive {
-		return req, refuse(statusNoPassive, "passive authentication is not possible through Cl@ve")
+		return req, bridge.Deny(bridge.StatusNoPassive, "passive authentication is not possible through Cl@ve")
 	}
 	if !supportedNameIDFormat(ar.NameIDFormat) {
-		return req, refuse(statusInvalidNameIDPolicy, "NameID format %q is not supported", ar.NameIDFormat)
+		return req, bridge.Deny(bridge.StatusInvalidNameID, "NameID format %q is not supported", ar.NameIDFormat)
 	}
 	loa, err := requestedLoA(ar)
 	if err != nil {
-		return req, refuse(bridge.StatusNoAuthnContext, "%v", err)
+		return req, bridge.Deny(bridge.StatusNoAuthnContext, "%v", err)
 	}
 	req.MinLoA = loa
 	return req, nil

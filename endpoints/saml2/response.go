@@ -20,33 +20,10 @@ const (
 	nameIDUnspecified   = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 	attrNameFormatBasic = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 	extraNameIDFormat   = "nameid_format"
-
-	statusNoPassive           bridge.StatusCode = "NoPassive"
-	statusInvalidNameIDPolicy bridge.StatusCode = "InvalidNameIDPolicy"
 )
 
 func supportedNameIDFormat(f string) bool {
 	return f == "" || f == nameIDTransient || f == nameIDPersistent || f == nameIDUnspecified
-}
-
-// statusCodes maps canonical outcomes to SAML top-level and second-level codes.
-var statusCodes = map[bridge.StatusCode][2]string{
-	bridge.StatusSuccess:        {eidasxml.StatusSuccess, ""},
-	bridge.StatusAuthnFailed:    {eidasxml.StatusResponder, eidasxml.StatusAuthnFailed},
-	bridge.StatusRequestDenied:  {eidasxml.StatusRequester, eidasxml.StatusRequestDenied},
-	bridge.StatusNoAuthnContext: {eidasxml.StatusRequester, eidasxml.StatusNoAuthnContext},
-	bridge.StatusInvalidAttr:    {eidasxml.StatusRequester, eidasxml.StatusInvalidAttr},
-	bridge.StatusResponder:      {eidasxml.StatusResponder, ""},
-	statusNoPassive:             {eidasxml.StatusResponder, eidasxml.StatusNoPassive},
-	statusInvalidNameIDPolicy:   {eidasxml.StatusRequester, eidasxml.StatusInvalidNameIDPolicy},
-}
-
-func samlStatus(s bridge.Status) eidasxml.Status {
-	codes, ok := statusCodes[s.Code]
-	if !ok {
-		codes = statusCodes[bridge.StatusResponder]
-	}
-	return eidasxml.Status{Code: codes[0], SubCode: codes[1], Message: s.Message}
 }
 
 // Render builds the signed Response for req: a signed (and, if the SP wants
@@ -66,7 +43,7 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 	}
 	resp := &eidasxml.Response{
 		ID: id, InResponseTo: req.ID, IssueInstant: e.cfg.Now(), Destination: req.ReturnURL,
-		Issuer: e.cfg.EntityID, Status: samlStatus(res.Status),
+		Issuer: e.cfg.EntityID, Status: eidasxml.StatusOf(res.Status),
 	}
 	el := resp.Element(assertion)
 	if err := signer.Sign(el); err != nil {
