@@ -101,25 +101,32 @@ type LogConfig struct {
 
 // SPConfig is one service provider's registration and policy.
 type SPConfig struct {
-	ID                 string   `yaml:"id"`
-	Name               string   `yaml:"name"`
-	Dialect            string   `yaml:"dialect"` // saml2, eidas, stork
-	Metadata           string   `yaml:"metadata"`
-	Certs              []string `yaml:"certs"`
-	EncryptionCert     string   `yaml:"encryption_cert"`
-	ReturnURLs         []string `yaml:"return_urls"`
-	MinLoA             string   `yaml:"min_loa"`
-	AllowIdPs          []string `yaml:"allow_idps"`
-	DenyIdPs           []string `yaml:"deny_idps"`
-	Attributes         []string `yaml:"attributes"`
-	LegalPersons       bool     `yaml:"legal_persons"`
-	RequireSigned      *bool    `yaml:"require_signed_requests"`
-	EncryptAssertions  bool     `yaml:"encrypt_assertions"`
-	SignatureAlgorithm string   `yaml:"signature_algorithm"`
-	KeyTransport       string   `yaml:"key_transport"`
-	DataEncryption     string   `yaml:"data_encryption"`
-	LegacySHA1         bool     `yaml:"legacy_sha1"`
-	AttributeNames     string   `yaml:"attribute_names"` // friendly (default) or uri
+	ID      string `yaml:"id"`
+	Name    string `yaml:"name"`
+	Dialect string `yaml:"dialect"` // saml2, eidas, stork
+	// Profile, for the eidas dialect: clave2 (metadata-less Cl@ve 2.0 kit,
+	// identified by ProviderName; the default) or eidas (identified by the
+	// Issuer = its metadata URL).
+	Profile  string `yaml:"profile"`
+	Metadata string `yaml:"metadata"` // file, or https URL
+	// MetadataSigningCert verifies the metadata's signature (required for
+	// metadata fetched from a URL and for eIDAS-profile SPs).
+	MetadataSigningCert string   `yaml:"metadata_signing_cert"`
+	Certs               []string `yaml:"certs"`
+	EncryptionCert      string   `yaml:"encryption_cert"`
+	ReturnURLs          []string `yaml:"return_urls"`
+	MinLoA              string   `yaml:"min_loa"`
+	AllowIdPs           []string `yaml:"allow_idps"`
+	DenyIdPs            []string `yaml:"deny_idps"`
+	Attributes          []string `yaml:"attributes"`
+	LegalPersons        bool     `yaml:"legal_persons"`
+	RequireSigned       *bool    `yaml:"require_signed_requests"`
+	EncryptAssertions   bool     `yaml:"encrypt_assertions"`
+	SignatureAlgorithm  string   `yaml:"signature_algorithm"`
+	KeyTransport        string   `yaml:"key_transport"`
+	DataEncryption      string   `yaml:"data_encryption"`
+	LegacySHA1          bool     `yaml:"legacy_sha1"`
+	AttributeNames      string   `yaml:"attribute_names"` // friendly (default) or uri
 }
 
 // Duration is a time.Duration written as "30s", "1h".
@@ -206,6 +213,9 @@ func (c *Config) applyDefaults() {
 		sp := &c.ServiceProviders[i]
 		setDefault(&sp.MinLoA, "low")
 		setDefault(&sp.AttributeNames, "friendly")
+		if sp.Dialect == "eidas" {
+			setDefault(&sp.Profile, "clave2")
+		}
 	}
 }
 
@@ -317,9 +327,7 @@ func (c *Config) validateSP(path string, sp SPConfig) []error {
 	if sp.Metadata == "" && len(sp.Certs) == 0 && len(sp.ReturnURLs) == 0 {
 		add(fieldErr(path, "needs metadata, or certs and return_urls"))
 	}
-	if sp.Metadata != "" {
-		add(c.checkFile(path+".metadata", sp.Metadata))
-	}
+	errs = append(errs, c.validateMetadata(path, sp)...)
 	for i, f := range sp.Certs {
 		add(c.checkFile(fmt.Sprintf("%s.certs[%d]", path, i), f))
 	}
@@ -348,6 +356,42 @@ func (c *Config) validateSP(path string, sp SPConfig) []error {
 		add(fieldErr(path+".attribute_names", "%q is not friendly or uri", sp.AttributeNames))
 	}
 	return errs
+}
+
+func (c *Config) validateMetadata(path string, sp SPConfig) []error {
+	var errs []error
+	remote := IsURL(sp.Metadata)
+	switch {
+	case remote:
+		if err := checkURL(path+".metadata", sp.Metadata); err != nil {
+			errs = append(errs, err)
+		}
+	case sp.Metadata != "":
+		if err := c.checkFile(path+".metadata", sp.Metadata); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if sp.MetadataSigningCert != "" {
+		if err := c.checkFile(path+".metadata_signing_cert", sp.MetadataSigningCert); err != nil {
+			errs = append(errs, err)
+		}
+	} else if remote || sp.Profile == "eidas" {
+		errs = append(errs, fieldErr(path+".metadata_signing_cert", "required to check the metadata's signature"))
+	}
+	switch {
+	case sp.Dialect != "eidas" && sp.Profile != "":
+		errs = append(errs, fieldErr(path+".profile", "only the eidas dialect has profiles"))
+	case sp.Dialect == "eidas" && sp.Profile != "clave2" && sp.Profile != "eidas":
+		errs = append(errs, fieldErr(path+".profile", "%q is not clave2 or eidas", sp.Profile))
+	case sp.Profile == "eidas" && sp.Metadata == "":
+		errs = append(errs, fieldErr(path+".metadata", "an eIDAS-profile SP is registered by its signed metadata"))
+	}
+	return errs
+}
+
+// IsURL reports whether a configured metadata source is a URL, not a file.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
 func (c *Config) checkKeyPair(path string, kp KeyPair) error {

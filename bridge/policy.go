@@ -30,6 +30,8 @@ type ServiceProvider struct {
 	ID      string
 	Name    string
 	Dialect string
+	Profile string // eidas dialect: clave2 or eidas
+	SPType  string // eIDAS SPType from the SP's metadata (public or private), if any
 	// SigningCerts verify the SP's requests; nothing else is ever trusted.
 	SigningCerts   []*x509.Certificate
 	EncryptionCert *x509.Certificate

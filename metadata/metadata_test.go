@@ -18,7 +18,7 @@ import (
 
 const spEntity = "https://sp.example/metadata"
 
-func spMetadata(cert *x509.Certificate, entityID, acsBinding, acsLocation string, signed bool) string {
+func spMetadataXML(cert *x509.Certificate, entityID, acsBinding, acsLocation string, signed bool) string {
 	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
 	return `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="` + entityID + `">
 <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="` + map[bool]string{true: "true", false: "false"}[signed] + `">
@@ -47,12 +47,12 @@ func registryFor(t *testing.T, metadataXML string, sp bridge.SPConfig) (*Registr
 		t.Fatal(err)
 	}
 	cfg.ServiceProviders = []bridge.SPConfig{sp}
-	return NewRegistry(cfg)
+	return NewRegistry(cfg, time.Now())
 }
 
 func TestRegistryFromMetadata(t *testing.T) {
 	pair := samlxmltest.Committed(t, "demo-sp")
-	reg, err := registryFor(t, spMetadata(pair.Cert, spEntity, BindingPOST, "https://sp.example/acs", true), bridge.SPConfig{})
+	reg, err := registryFor(t, spMetadataXML(pair.Cert, spEntity, BindingPOST, "https://sp.example/acs", true), bridge.SPConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +80,10 @@ func TestRegistryRefusesBadMetadata(t *testing.T) {
 		name, xml, want string
 		sp              bridge.SPConfig
 	}{
-		{"other entity", spMetadata(cert, "https://evil.example", BindingPOST, "https://sp.example/acs", true), "describes", bridge.SPConfig{}},
-		{"javascript ACS", spMetadata(cert, spEntity, BindingPOST, "javascript:alert(1)", true), "javascript", bridge.SPConfig{}},
-		{"redirect-only ACS", spMetadata(cert, spEntity, BindingRedirect, "https://sp.example/acs", true), "no return URL", bridge.SPConfig{}},
-		{"doctype", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` + spMetadata(cert, spEntity, BindingPOST, "https://sp.example/acs", true), "DOCTYPE", bridge.SPConfig{}},
+		{"other entity", spMetadataXML(cert, "https://evil.example", BindingPOST, "https://sp.example/acs", true), "describes", bridge.SPConfig{}},
+		{"javascript ACS", spMetadataXML(cert, spEntity, BindingPOST, "javascript:alert(1)", true), "javascript", bridge.SPConfig{}},
+		{"redirect-only ACS", spMetadataXML(cert, spEntity, BindingRedirect, "https://sp.example/acs", true), "no return URL", bridge.SPConfig{}},
+		{"doctype", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` + spMetadataXML(cert, spEntity, BindingPOST, "https://sp.example/acs", true), "DOCTYPE", bridge.SPConfig{}},
 		{"encryption without a key", "", "encryption certificate", bridge.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, EncryptAssertions: true}},
 		{"signing required without a key", "", "no signing certificate", bridge.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, RequireSigned: ptr(true)}},
 		{"unknown algorithm", "", "unknown signature algorithm", bridge.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, SignatureAlgorithm: "hmac-sha1"}},

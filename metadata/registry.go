@@ -4,15 +4,13 @@
 package metadata
 
 import (
-	"encoding/xml"
+	"context"
+	"crypto/x509"
 	"fmt"
-	"os"
-	"strings"
-
-	"github.com/crewjam/saml"
+	"net/http"
+	"time"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -41,11 +39,12 @@ func (r *Registry) All() []*bridge.ServiceProvider {
 	return out
 }
 
-// NewRegistry resolves every SP of cfg: certificates, metadata and policy.
-func NewRegistry(cfg *bridge.Config) (*Registry, error) {
+// NewRegistry resolves every SP of cfg: certificates, metadata and policy;
+// now decides whether metadata has expired.
+func NewRegistry(cfg *bridge.Config, now time.Time) (*Registry, error) {
 	r := &Registry{sps: map[string]*bridge.ServiceProvider{}}
 	for i, spc := range cfg.ServiceProviders {
-		sp, err := resolve(cfg, spc)
+		sp, err := resolve(cfg, spc, now)
 		if err != nil {
 			return nil, fmt.Errorf("service_providers[%d] (%s): %w", i, spc.ID, err)
 		}
@@ -54,9 +53,9 @@ func NewRegistry(cfg *bridge.Config) (*Registry, error) {
 	return r, nil
 }
 
-func resolve(cfg *bridge.Config, c bridge.SPConfig) (*bridge.ServiceProvider, error) {
+func resolve(cfg *bridge.Config, c bridge.SPConfig, now time.Time) (*bridge.ServiceProvider, error) {
 	sp := &bridge.ServiceProvider{
-		ID: c.ID, Name: c.Name, Dialect: c.Dialect,
+		ID: c.ID, Name: c.Name, Dialect: c.Dialect, Profile: c.Profile,
 		EncryptAssertions: c.EncryptAssertions, AllowSHA1: c.LegacySHA1, AttributeNames: c.AttributeNames,
 	}
 	if sp.Name == "" {
@@ -70,7 +69,7 @@ func resolve(cfg *bridge.Config, c bridge.SPConfig) (*bridge.ServiceProvider, er
 		return nil, err
 	}
 	if c.Metadata != "" {
-		if err := applyMetadata(sp, cfg.Path(c.Metadata)); err != nil {
+		if err := applyMetadata(sp, cfg, c, now); err != nil {
 			return nil, err
 		}
 	}
@@ -121,12 +120,27 @@ func policy(c bridge.SPConfig) (bridge.Policy, error) {
 	return p, nil
 }
 
+// algorithmDefaults are per dialect and profile: plain SAML2 SPs get
+// rsa-sha256; Cl@ve kits rsa-sha512 and rsa-oaep-mgf1p, as the gateway
+// sends; stock eIDAS peers RSA-PSS and xmlenc11#rsa-oaep, as node 2.9 needs.
+func algorithmDefaults(c bridge.SPConfig) (signature, keyTransport string) {
+	switch {
+	case c.Dialect == "eidas" && c.Profile == "eidas":
+		return "rsa-pss-sha512", "rsa-oaep"
+	case c.Dialect == "eidas":
+		return "rsa-sha512", "rsa-oaep-mgf1p"
+	default:
+		return "rsa-sha256", "rsa-oaep-mgf1p"
+	}
+}
+
 func algorithms(sp *bridge.ServiceProvider, c bridge.SPConfig) error {
+	sigDefault, ktDefault := algorithmDefaults(c)
 	var err error
-	if sp.SignatureAlgorithm, err = bridge.SignatureMethod(c.SignatureAlgorithm, "rsa-sha256"); err != nil {
+	if sp.SignatureAlgorithm, err = bridge.SignatureMethod(c.SignatureAlgorithm, sigDefault); err != nil {
 		return err
 	}
-	if sp.KeyTransport, err = bridge.KeyTransport(c.KeyTransport, "rsa-oaep-mgf1p"); err != nil {
+	if sp.KeyTransport, err = bridge.KeyTransport(c.KeyTransport, ktDefault); err != nil {
 		return err
 	}
 	sp.DataEncryption, err = bridge.DataEncryption(c.DataEncryption, "aes256-gcm")
@@ -148,7 +162,13 @@ func applyKeys(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPConfig
 		}
 		sp.EncryptionCert = cert
 	}
-	if sp.EncryptAssertions && sp.EncryptionCert == nil {
+	if c.Dialect == "eidas" {
+		sp.EncryptAssertions = true // the eIDAS profile always encrypts
+	}
+	// A Cl@ve 2.0 kit gets its assertion encrypted to the certificate that
+	// signed its request, as the gateway does, unless one is configured.
+	needCert := sp.EncryptAssertions && !(c.Dialect == "eidas" && c.Profile == "clave2")
+	if needCert && sp.EncryptionCert == nil {
 		return fmt.Errorf("encrypt_assertions is set but no encryption certificate is known")
 	}
 	return nil
@@ -160,56 +180,40 @@ const (
 	BindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 )
 
-// applyMetadata reads an SP's SAML metadata: its ACS endpoints, keys and
-// whether it signs its requests.
-func applyMetadata(sp *bridge.ServiceProvider, path string) error {
-	data, err := os.ReadFile(path)
+// applyMetadata reads an SP's SAML metadata (file or URL): its ACS
+// endpoints, keys, whether it signs its requests and its eIDAS SPType.
+func applyMetadata(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPConfig, now time.Time) error {
+	source := c.Metadata
+	if !bridge.IsURL(source) {
+		source = cfg.Path(source)
+	}
+	var signers []*x509.Certificate
+	if c.MetadataSigningCert != "" {
+		cert, err := cfg.ReadCertificate(c.MetadataSigningCert)
+		if err != nil {
+			return err
+		}
+		signers = append(signers, cert)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	data, err := fetchMetadata(ctx, &http.Client{Timeout: 15 * time.Second}, source)
 	if err != nil {
-		return fmt.Errorf("read metadata: %w", err)
+		return err
 	}
-	if _, err := samlxml.Parse(data, 1<<20); err != nil {
-		return fmt.Errorf("metadata %s: %w", path, err)
+	md, err := parseSPMetadata(data, signers, now)
+	if err != nil {
+		return fmt.Errorf("metadata %s: %w", c.Metadata, err)
 	}
-	var ed saml.EntityDescriptor
-	if err := xml.Unmarshal(data, &ed); err != nil {
-		return fmt.Errorf("metadata %s: %w", path, err)
+	if md.EntityID != sp.ID {
+		return fmt.Errorf("metadata %s describes %q, not %q", c.Metadata, md.EntityID, sp.ID)
 	}
-	if ed.EntityID != sp.ID {
-		return fmt.Errorf("metadata %s describes %q, not %q", path, ed.EntityID, sp.ID)
+	sp.ACS = append(sp.ACS, md.ACS...)
+	sp.SigningCerts = append(sp.SigningCerts, md.SigningCerts...)
+	if sp.EncryptionCert == nil {
+		sp.EncryptionCert = md.EncryptionCert
 	}
-	if len(ed.SPSSODescriptors) != 1 {
-		return fmt.Errorf("metadata %s has %d SPSSODescriptors, want 1", path, len(ed.SPSSODescriptors))
-	}
-	d := ed.SPSSODescriptors[0]
-	for _, acs := range d.AssertionConsumerServices {
-		if acs.Binding != BindingPOST {
-			continue // we answer by POST only
-		}
-		if !strings.HasPrefix(acs.Location, "https://") && !strings.HasPrefix(acs.Location, "http://") {
-			return fmt.Errorf("metadata %s: ACS %q is not an http(s) URL", path, acs.Location)
-		}
-		sp.ACS = append(sp.ACS, bridge.Endpoint{URL: acs.Location, Binding: acs.Binding, Index: acs.Index})
-	}
-	if d.AuthnRequestsSigned != nil && *d.AuthnRequestsSigned {
-		sp.RequireSignedRequests = true
-	}
-	return applyKeyDescriptors(sp, d.KeyDescriptors)
-}
-
-func applyKeyDescriptors(sp *bridge.ServiceProvider, kds []saml.KeyDescriptor) error {
-	for _, kd := range kds {
-		for _, xc := range kd.KeyInfo.X509Data.X509Certificates {
-			cert, err := samlxml.ParseCertificateBase64(xc.Data)
-			if err != nil {
-				return fmt.Errorf("metadata key: %w", err)
-			}
-			if kd.Use == "" || kd.Use == "signing" {
-				sp.SigningCerts = append(sp.SigningCerts, cert)
-			}
-			if (kd.Use == "" || kd.Use == "encryption") && sp.EncryptionCert == nil {
-				sp.EncryptionCert = cert
-			}
-		}
-	}
+	sp.RequireSignedRequests = sp.RequireSignedRequests || md.AuthnRequestsSigned
+	sp.SPType = md.SPType
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +34,7 @@ func runCheck(w io.Writer, path string) error {
 		}
 		return errors.New("configuration is not valid")
 	}
-	reg, err := metadata.NewRegistry(cfg)
+	reg, err := metadata.NewRegistry(cfg, time.Now())
 	if err != nil {
 		fmt.Fprintln(w, "error:", err)
 		return errors.New("configuration is not valid")

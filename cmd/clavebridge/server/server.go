@@ -69,7 +69,7 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := metadata.NewRegistry(cfg)
+	reg, err := metadata.NewRegistry(cfg, opts.Now())
 	if err != nil {
 		return nil, err
 	}

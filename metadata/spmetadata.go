@@ -1,0 +1,167 @@
+package metadata
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+)
+
+// maxMetadataBytes caps an SP's metadata document.
+const maxMetadataBytes = 1 << 20
+
+// spMetadata is what the bridge takes from an SP's SAML metadata.
+type spMetadata struct {
+	EntityID            string
+	ACS                 []bridge.Endpoint
+	SigningCerts        []*x509.Certificate
+	EncryptionCert      *x509.Certificate
+	AuthnRequestsSigned bool
+	SPType              string
+}
+
+// fetchMetadata reads metadata from a file or an https URL (http only on
+// loopback, for tests and development).
+func fetchMetadata(ctx context.Context, client *http.Client, source string) ([]byte, error) {
+	if !bridge.IsURL(source) {
+		data, err := os.ReadFile(source)
+		if err != nil {
+			return nil, fmt.Errorf("read metadata: %w", err)
+		}
+		return data, nil
+	}
+	u, err := url.Parse(source)
+	if err != nil {
+		return nil, fmt.Errorf("metadata URL: %w", err)
+	}
+	if u.Scheme != "https" && u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1" {
+		return nil, fmt.Errorf("metadata URL %s: https is required", source)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch metadata: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch metadata %s: HTTP %d", source, resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch metadata: %w", err)
+	}
+	if len(data) > maxMetadataBytes {
+		return nil, fmt.Errorf("metadata %s is larger than %d bytes", source, maxMetadataBytes)
+	}
+	return data, nil
+}
+
+// parseSPMetadata reads an EntityDescriptor with one SPSSODescriptor. With
+// signers, the document must be signed by one of them and only the
+// verified element is read; it must not have expired.
+func parseSPMetadata(data []byte, signers []*x509.Certificate, now time.Time) (*spMetadata, error) {
+	doc, err := samlxml.Parse(data, maxMetadataBytes)
+	if err != nil {
+		return nil, err
+	}
+	ed := doc.Root()
+	if len(signers) > 0 {
+		v, err := samlxml.Verifier{Certs: signers}.Verify(ed)
+		if err != nil {
+			return nil, fmt.Errorf("metadata signature: %w", err)
+		}
+		ed = v.Element
+	}
+	if !samlxml.Is(ed, samlxml.NSMetadata, "EntityDescriptor") {
+		return nil, fmt.Errorf("metadata root is %s, not an EntityDescriptor", ed.FullTag())
+	}
+	if vu := ed.SelectAttrValue("validUntil", ""); vu != "" {
+		t, err := samlxml.ParseTime(vu)
+		if err != nil || !now.Before(t) {
+			return nil, fmt.Errorf("metadata validUntil %q has passed or is not a time", vu)
+		}
+	}
+	md := &spMetadata{EntityID: ed.SelectAttrValue("entityID", "")}
+	if ext, _ := samlxml.Child(ed, samlxml.NSMetadata, "Extensions"); ext != nil {
+		if md.SPType, err = samlxml.ChildText(ext, eidasxml.NSEIDAS, "SPType"); err != nil {
+			return nil, err
+		}
+	}
+	sps := samlxml.Children(ed, samlxml.NSMetadata, "SPSSODescriptor")
+	if len(sps) != 1 {
+		return nil, fmt.Errorf("metadata has %d SPSSODescriptors, want 1", len(sps))
+	}
+	return md, md.readDescriptor(sps[0])
+}
+
+func (md *spMetadata) readDescriptor(d *etree.Element) error {
+	md.AuthnRequestsSigned = d.SelectAttrValue("AuthnRequestsSigned", "false") == "true"
+	for _, acs := range samlxml.Children(d, samlxml.NSMetadata, "AssertionConsumerService") {
+		if acs.SelectAttrValue("Binding", "") != BindingPOST {
+			continue // we answer by POST only
+		}
+		loc := acs.SelectAttrValue("Location", "")
+		if err := checkReturnURL(loc); err != nil {
+			return err
+		}
+		index, _ := parseIndex(acs.SelectAttrValue("index", "0"))
+		md.ACS = append(md.ACS, bridge.Endpoint{URL: loc, Binding: BindingPOST, Index: index})
+	}
+	for _, kd := range samlxml.Children(d, samlxml.NSMetadata, "KeyDescriptor") {
+		if err := md.readKey(kd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (md *spMetadata) readKey(kd *etree.Element) error {
+	use := kd.SelectAttrValue("use", "")
+	ki, _ := samlxml.Child(kd, samlxml.NSDSig, "KeyInfo")
+	if ki == nil {
+		return errors.New("metadata KeyDescriptor without KeyInfo")
+	}
+	for _, xd := range samlxml.Children(ki, samlxml.NSDSig, "X509Data") {
+		for _, xc := range samlxml.Children(xd, samlxml.NSDSig, "X509Certificate") {
+			cert, err := samlxml.ParseCertificateBase64(xc.Text())
+			if err != nil {
+				return fmt.Errorf("metadata key: %w", err)
+			}
+			if use == "" || use == "signing" {
+				md.SigningCerts = append(md.SigningCerts, cert)
+			}
+			if (use == "" || use == "encryption") && md.EncryptionCert == nil {
+				md.EncryptionCert = cert
+			}
+		}
+	}
+	return nil
+}
+
+func checkReturnURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return fmt.Errorf("metadata ACS %q is not an absolute http(s) URL", raw)
+	}
+	return nil
+}
+
+func parseIndex(s string) (int, error) {
+	var i int
+	_, err := fmt.Sscanf(s, "%d", &i)
+	return i, err
+}
