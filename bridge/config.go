@@ -92,6 +92,9 @@ type AutoLoginConfig struct {
 type DemoConfig struct {
 	Enabled bool    `yaml:"enabled"`
 	Keys    KeyPair `yaml:"keys"`
+	// Clave2Provider is the ProviderName ("<NIF>_<DIR3>") of the Cl@ve 2.0
+	// kit-like demo SP; register an eidas SP with this id to use it.
+	Clave2Provider string `yaml:"clave2_provider"`
 }
 
 // LogConfig chooses the log format.

@@ -116,3 +116,30 @@ func (p Publisher) sign(ed *etree.Element) ([]byte, error) {
 	}
 	return samlxml.Serialize(ed)
 }
+
+// Clave2Certificates is the document Cl@ve 2.0 kits fetch daily from
+// /Proxy2/Certificates as their trust store: an IDPSSODescriptor whose
+// KeyDescriptors carry a ds:KeyName, the certificate and ds:MgmtData
+// "active".
+func (p Publisher) Clave2Certificates() ([]byte, error) {
+	d := etree.NewElement("md:IDPSSODescriptor")
+	d.CreateAttr("xmlns:md", samlxml.NSMetadata)
+	d.CreateAttr("xmlns:ds", samlxml.NSDSig)
+	d.CreateAttr("protocolSupportEnumeration", samlxml.NSProtocol)
+	keys := []struct {
+		use, name string
+		cert      *x509.Certificate
+	}{{"signing", "proxy_sign_clavebridge", p.Signer.Cert}, {"encryption", "proxy_cipher_clavebridge", p.EncryptionCert}}
+	for _, k := range keys {
+		if k.cert == nil {
+			continue
+		}
+		kd := d.CreateElement("md:KeyDescriptor")
+		kd.CreateAttr("use", k.use)
+		ki := kd.CreateElement("ds:KeyInfo")
+		ki.CreateElement("ds:KeyName").SetText(k.name)
+		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.cert.Raw))
+		ki.CreateElement("ds:MgmtData").SetText("active")
+	}
+	return samlxml.Serialize(d)
+}

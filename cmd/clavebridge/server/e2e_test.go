@@ -196,3 +196,41 @@ func TestHTTPErrorsArePagesWithTraceIDs(t *testing.T) {
 		t.Error("no log line for the oversized body")
 	}
 }
+
+// TestDemoClave2LoginEndToEnd: the Cl@ve 2.0 kit-like demo SP logs in
+// through /Proxy2/ServiceProvider and validates the answer as the kit does.
+func TestDemoClave2LoginEndToEnd(t *testing.T) {
+	tests := []struct {
+		name    string
+		options url.Values
+		auto    func(*bridge.Config)
+		want    []string
+	}{
+		{"DNIe with PartialAfirma", url.Values{"loa": {"high"}, "afirma": {"true"}},
+			autoLogin("AFIRMA", "99999999R", "dnie"),
+			[]string{"Logged in", "ES/ES/99999999R", "http://eidas.europa.eu/LoA/high", "PartialAfirma", "SelectedIdP", "AFIRMA", "FirstSurname", "RelayState"}},
+		{"Cl@ve permanente, certificate hidden", url.Values{"loa": {"substantial"}, "disable": {"AFIRMA", "PIN24H"}},
+			autoLogin("SEGSOC", "00000000T", ""),
+			[]string{"Logged in", "ES/ES/00000000T", "SEGSOC"}},
+		{"the IdP used is hidden by the SP", url.Values{"loa": {"low"}, "disable": {"SEGSOC"}},
+			autoLogin("SEGSOC", "00000000T", ""),
+			[]string{"Login failed", "RequestDenied"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startHarness(t, tt.auto)
+			page, err := h.Browser.Post(h.URL+"/demo/clave2/login", tt.options)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page, _, err = h.Browser.FollowPosts(page, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(page.Body, w) {
+					t.Errorf("result page lacks %q:\n%.2000s", w, page.Body)
+				}
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/bridge/upstream"
 	"github.com/clavebridge/clavebridge/cmd/clavebridge/demosp"
+	"github.com/clavebridge/clavebridge/endpoints/eidas"
 	"github.com/clavebridge/clavebridge/endpoints/saml2"
 	"github.com/clavebridge/clavebridge/metadata"
 )
@@ -31,6 +32,8 @@ import (
 type Options struct {
 	Now  func() time.Time
 	Rand io.Reader
+	// Store replaces the configured store (tests observe what is stored).
+	Store store.Store
 }
 
 // Server is an assembled bridge.
@@ -94,6 +97,15 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	})
 	s.Flow.Register(ep)
 	ep.Mount(s.Echo)
+	proxy := eidas.New(eidas.Config{
+		Flow: s.Flow, Registry: reg, Replay: st, Signer: keys.signer,
+		EntityID: base + eidas.MetadataPath, SSOURL: base + eidas.SSOPath,
+		Metadata:     func() ([]byte, error) { return s.publisher.IdP(base+eidas.MetadataPath, base+eidas.SSOPath) },
+		Certificates: s.publisher.Clave2Certificates,
+		ClockSkew:    cfg.Upstream.ClockSkew.D(), Now: opts.Now, Rand: opts.Rand, Log: log,
+	})
+	s.Flow.Register(proxy)
+	proxy.Mount(s.Echo)
 	s.Echo.POST("/upstream/acs", s.Flow.ACSHandler)
 	s.Echo.GET("/upstream/metadata", func(c echo.Context) error {
 		md, err := s.Metadata(true)
@@ -128,6 +140,9 @@ func newEcho(cfg *bridge.Config, log *zap.Logger) *echo.Echo {
 }
 
 func newStore(cfg *bridge.Config, opts Options) (store.Store, error) {
+	if opts.Store != nil {
+		return opts.Store, nil
+	}
 	switch cfg.Store.Type {
 	case "memory":
 		return store.NewMemory(opts.Now, 0), nil
@@ -207,6 +222,7 @@ func (s *Server) mountDemo(cfg *bridge.Config, k *keySet, log *zap.Logger, opts 
 	}
 	d, err := demosp.New(demosp.Config{
 		BaseURL: cfg.Server.BaseURL, Signer: samlxml.Signer{Key: pair.key, Cert: pair.cert, Method: samlxml.RSASHA256},
+		ProviderName: cfg.Demo.Clave2Provider, Application: "demo-sp",
 		BridgeCert: k.signer.Cert, Now: opts.Now, Rand: opts.Rand, Log: log.Named("demo"),
 	})
 	if err != nil {

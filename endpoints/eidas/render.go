@@ -1,0 +1,136 @@
+package eidas
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/beevik/etree"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// Render builds the answer the Cl@ve 2.0 gateway (or an eIDAS node) would
+// give: the Response signed over an encrypted assertion (encrypt, then
+// sign), posted to the registered ACS with the RelayState echoed.
+func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
+	id, err := samlxml.NewID(e.cfg.Rand)
+	if err != nil {
+		return bridge.Outgoing{}, err
+	}
+	var encrypted *etree.Element
+	if res.Status.OK() {
+		if encrypted, err = e.encryptedAssertion(sp, req, res); err != nil {
+			return bridge.Outgoing{}, fmt.Errorf("sp %s: %w", sp.ID, err)
+		}
+	}
+	resp := &eidasxml.Response{
+		ID: id, InResponseTo: req.ID, IssueInstant: e.cfg.Now(), Destination: req.ReturnURL,
+		Issuer: e.cfg.EntityID, Status: eidasxml.StatusOf(res.Status),
+	}
+	el := resp.Element(encrypted)
+	signer := e.cfg.Signer
+	signer.Method, signer.Digest, signer.IncludeCert = sp.SignatureAlgorithm, "", true
+	if err := signer.Sign(el); err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sign response: %w", err)
+	}
+	xml, err := samlxml.Serialize(el)
+	if err != nil {
+		return bridge.Outgoing{}, err
+	}
+	fields := []samlxml.Field{{Name: "SAMLResponse", Value: base64.StdEncoding.EncodeToString(xml)}}
+	if req.RelayState != "" {
+		fields = append(fields, samlxml.Field{Name: "RelayState", Value: req.RelayState})
+	}
+	return bridge.Outgoing{URL: req.ReturnURL, Fields: fields}, nil
+}
+
+// encryptedAssertion builds the assertion and encrypts it to the SP.
+func (e *Endpoint) encryptedAssertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (*etree.Element, error) {
+	a, err := e.assertion(sp, req, res)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := encryptionCert(sp, req)
+	if err != nil {
+		return nil, err
+	}
+	enc := samlxml.Encrypter{Cert: cert, KeyTransport: sp.KeyTransport, Data: sp.DataEncryption, Rand: e.cfg.Rand}
+	encrypted, err := enc.Encrypt(a.Element())
+	if err != nil {
+		return nil, fmt.Errorf("encrypt assertion: %w", err)
+	}
+	return encrypted, nil
+}
+
+// encryptionCert is the configured or metadata encryption certificate, or,
+// for a Cl@ve 2.0 kit without one, the certificate that signed its request,
+// as the gateway does.
+func encryptionCert(sp *bridge.ServiceProvider, req *bridge.Request) (*x509.Certificate, error) {
+	if sp.EncryptionCert != nil {
+		return sp.EncryptionCert, nil
+	}
+	for _, c := range sp.SigningCerts {
+		if fingerprint(c) == req.Extra[extraSigner] {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("no encryption certificate: the request's signing certificate is no longer registered")
+}
+
+func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (*eidasxml.Assertion, error) {
+	now := e.cfg.Now()
+	id, err := samlxml.NewID(e.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	nameID, format, err := e.nameID(req, res)
+	if err != nil {
+		return nil, err
+	}
+	audience := req.ReturnURL // Cl@ve 2.0: the request's ACS
+	if req.Extra[extraProfile] == ProfileEIDAS {
+		audience = sp.ID // eIDAS: the requester's metadata URL
+	}
+	return &eidasxml.Assertion{
+		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
+		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now, NotOnOrAfter: now.Add(e.cfg.AssertionLifetime),
+		Audience: audience, AuthnInstant: res.AuthnInstant, LoA: res.LoA.EIDAS(), Attributes: attributes(req, res),
+	}, nil
+}
+
+// nameID follows the requested format: a fresh identifier for transient,
+// the PersonIdentifier otherwise (persistent, or unspecified as Cl@ve sends).
+func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, string, error) {
+	switch f := req.Extra[extraNameIDFormat]; f {
+	case nameIDTransient:
+		id, err := samlxml.NewID(e.cfg.Rand)
+		return id, f, err
+	case eidasxml.NameIDPersist:
+		return res.Subject, f, nil
+	default:
+		return res.Subject, eidasxml.NameIDUnspec, nil
+	}
+}
+
+// attributes are the released attributes with their eIDAS names and types,
+// and the echoed RelayState attribute.
+func attributes(req *bridge.Request, res bridge.Result) []eidasxml.Attribute {
+	var out []eidasxml.Attribute
+	for _, at := range res.Attributes {
+		if a, ok := eidasxml.WireAttribute(at.Name, at.Values...); ok {
+			out = append(out, a)
+		}
+	}
+	if req.Extra[extraHasRelayAttr] == "true" {
+		out = append(out, eidasxml.Attribute{
+			Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", XSIType: "xs:string",
+			Values: []string{req.Extra[extraRelayAttr]},
+		})
+	}
+	return out
+}
