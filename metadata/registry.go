@@ -16,7 +16,8 @@ import (
 
 // Registry holds the registered SPs, keyed by dialect and identifier.
 type Registry struct {
-	sps map[string]*bridge.ServiceProvider
+	sps   map[string]*bridge.ServiceProvider
+	order []*bridge.ServiceProvider // as configured
 }
 
 func key(dialect, id string) string { return dialect + "\x00" + id }
@@ -30,13 +31,9 @@ func (r *Registry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
 	return sp, nil
 }
 
-// All lists the registered SPs.
+// All lists the registered SPs in configuration order.
 func (r *Registry) All() []*bridge.ServiceProvider {
-	out := make([]*bridge.ServiceProvider, 0, len(r.sps))
-	for _, sp := range r.sps {
-		out = append(out, sp)
-	}
-	return out
+	return append([]*bridge.ServiceProvider(nil), r.order...)
 }
 
 // NewRegistry resolves every SP of cfg: certificates, metadata and policy;
@@ -49,6 +46,7 @@ func NewRegistry(cfg *bridge.Config, now time.Time) (*Registry, error) {
 			return nil, fmt.Errorf("service_providers[%d] (%s): %w", i, spc.ID, err)
 		}
 		r.sps[key(sp.Dialect, sp.ID)] = sp
+		r.order = append(r.order, sp)
 	}
 	return r, nil
 }

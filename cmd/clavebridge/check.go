@@ -57,7 +57,11 @@ func flatten(err error) []error {
 
 func printPolicy(w io.Writer, sp *bridge.ServiceProvider) {
 	p := sp.Policy
-	fmt.Fprintf(w, "\n%s (%s, %s)\n", sp.ID, sp.Dialect, sp.Name)
+	dialect := sp.Dialect
+	if sp.Profile != "" {
+		dialect += "/" + sp.Profile
+	}
+	fmt.Fprintf(w, "\n%s (%s, %s)\n", sp.ID, dialect, sp.Name)
 	fmt.Fprintf(w, "  minimum LoA:        %s\n", p.MinLoA)
 	fmt.Fprintf(w, "  identity providers: %s\n", idpSummary(p))
 	fmt.Fprintf(w, "  attributes:         %s\n", attrSummary(p))
@@ -65,6 +69,9 @@ func printPolicy(w io.Writer, sp *bridge.ServiceProvider) {
 	fmt.Fprintf(w, "  signed requests:    %t (%d certificates)\n", sp.RequireSignedRequests, len(sp.SigningCerts))
 	fmt.Fprintf(w, "  encrypt assertions: %t\n", sp.EncryptAssertions)
 	fmt.Fprintf(w, "  signature:          %s\n", sp.SignatureAlgorithm)
+	if sp.EncryptAssertions {
+		fmt.Fprintf(w, "  encryption:         %s, %s\n", sp.KeyTransport, sp.DataEncryption)
+	}
 	for _, acs := range sp.ACS {
 		fmt.Fprintf(w, "  return URL:         %s\n", acs.URL)
 	}
