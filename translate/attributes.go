@@ -15,8 +15,24 @@ const (
 	AttrPlaceOfBirth          Attr = "PlaceOfBirth"
 	AttrCurrentAddress        Attr = "CurrentAddress"
 	AttrGender                Attr = "Gender"
+	AttrPhoneNumber           Attr = "PhoneNumber"
+	AttrNationality           Attr = "Nationality"
+	AttrCountryOfBirth        Attr = "CountryOfBirth"
+	AttrTownOfBirth           Attr = "TownOfBirth"
+	AttrCountryOfResidence    Attr = "CountryOfResidence"
+	AttrEmailAddress          Attr = "EmailAddress"
 	AttrLegalPersonIdentifier Attr = "LegalPersonIdentifier"
 	AttrLegalName             Attr = "LegalName"
+	AttrLegalPersonAddress    Attr = "LegalPersonAddress"
+	AttrVATRegistration       Attr = "VATRegistrationNumber"
+	AttrTaxReference          Attr = "TaxReference"
+	AttrEUIdentifier          Attr = "D-2012-17-EUIdentifier"
+	AttrLEI                   Attr = "LEI"
+	AttrEORI                  Attr = "EORI"
+	AttrSEED                  Attr = "SEED"
+	AttrSIC                   Attr = "SIC"
+	AttrLegalPhoneNumber      Attr = "LegalPhoneNumber"
+	AttrLegalEmailAddress     Attr = "LegalEmailAddress"
 	AttrSelectedIdP           Attr = "SelectedIdP"
 	AttrPartialAfirma         Attr = "PartialAfirma"
 )
@@ -67,8 +83,24 @@ var wireTable = []WireAttr{
 	natural(AttrPlaceOfBirth, "PlaceOfBirth", ""),
 	natural(AttrCurrentAddress, "CurrentAddress", ""),
 	natural(AttrGender, "Gender", ""),
+	natural(AttrPhoneNumber, "PhoneNumber", ""),
+	natural(AttrNationality, "Nationality", ""),
+	natural(AttrCountryOfBirth, "CountryOfBirth", ""),
+	natural(AttrTownOfBirth, "TownOfBirth", ""),
+	natural(AttrCountryOfResidence, "CountryOfResidence", ""),
+	natural(AttrEmailAddress, "EmailAddress", "eMail"),
 	legal(AttrLegalPersonIdentifier, "LegalPersonIdentifier"),
 	legal(AttrLegalName, "LegalName"),
+	legal(AttrLegalPersonAddress, "LegalAddress"),
+	legal(AttrVATRegistration, "VATRegistration"),
+	legal(AttrTaxReference, "TaxReference"),
+	legal(AttrEUIdentifier, "D-2012-17-EUIdentifier"),
+	legal(AttrLEI, "LEI"),
+	legal(AttrEORI, "EORI"),
+	legal(AttrSEED, "SEED"),
+	legal(AttrSIC, "SIC"),
+	legal(AttrLegalPhoneNumber, "LegalPhoneNumber"),
+	legal(AttrLegalEmailAddress, "LegalEmailAddress"),
 	clave(AttrFirstSurname, "inheritedFamilyName"),
 	clave(AttrSelectedIdP, "usedIdP"),
 	clave(AttrPartialAfirma, "afirmaResponse"),
@@ -76,6 +108,12 @@ var wireTable = []WireAttr{
 
 // Attrs lists every known attribute in a fixed order.
 func Attrs() []WireAttr { return append([]WireAttr(nil), wireTable...) }
+
+// IsLegalPerson reports whether a is a legal-person attribute.
+func (a Attr) IsLegalPerson() bool {
+	w, ok := Wire(a)
+	return ok && w.TypeNS == NSLegalPerson
+}
 
 // Wire returns how a travels in the eIDAS dialect.
 func Wire(a Attr) (WireAttr, bool) {

@@ -131,6 +131,7 @@ func TestAttributeNamesBothWays(t *testing.T) {
 		{"usedIdP", AttrSelectedIdP, "http://es.minhafp.clave/SelectedIdP", "SelectedIdP", "xs:string"},
 		{"afirmaResponse", AttrPartialAfirma, "http://es.minhafp.clave/PartialAfirma", "PartialAfirma", "xs:string"},
 		{"dateOfBirth", AttrDateOfBirth, NSNaturalPerson + "/DateOfBirth", "DateOfBirth", "eidas-natural:DateOfBirthType"},
+		{"eMail", AttrEmailAddress, NSNaturalPerson + "/EmailAddress", "EmailAddress", "eidas-natural:EmailAddressType"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stork, func(t *testing.T) {
@@ -148,6 +149,23 @@ func TestAttributeNamesBothWays(t *testing.T) {
 				t.Errorf("AttrFromFriendlyName(%q) = %q, %v", tt.friendly, got, ok)
 			}
 		})
+	}
+	// Legal-person attributes use the eIDAS URIs (the RedIRIS table has
+	// LegalAddress and VATRegistration as names: those are FriendlyNames).
+	for _, tt := range []struct {
+		a             Attr
+		uri, friendly string
+	}{
+		{AttrLegalPersonAddress, NSLegalPerson + "/LegalPersonAddress", "LegalAddress"},
+		{AttrVATRegistration, NSLegalPerson + "/VATRegistrationNumber", "VATRegistration"},
+		{AttrLegalName, NSLegalPerson + "/LegalName", "LegalName"},
+	} {
+		if w, ok := Wire(tt.a); !ok || w.Name != tt.uri || w.FriendlyName != tt.friendly || !tt.a.IsLegalPerson() {
+			t.Errorf("legal attribute %s = %+v", tt.a, w)
+		}
+	}
+	if AttrPersonIdentifier.IsLegalPerson() || Attr("nope").IsLegalPerson() {
+		t.Error("IsLegalPerson true for a non-legal attribute")
 	}
 	// The RedIRIS table's wrong legal-person URIs must not be recognised.
 	for _, wrong := range []string{NSLegalPerson + "/LegalAddress", NSLegalPerson + "/VATRegistration", "eIdentifier", ""} {

@@ -126,7 +126,7 @@ func (e *Endpoint) readAttributes(in *inbound, req *bridge.Request) error {
 	}
 	for _, a := range sorted.Attributes {
 		req.Attributes = append(req.Attributes, bridge.RequestedAttr{Name: a.Attr, Required: a.Required})
-		if a.Attr == translate.AttrLegalPersonIdentifier || a.Attr == translate.AttrLegalName {
+		if a.Attr.IsLegalPerson() {
 			req.LegalPerson = true
 		}
 	}
