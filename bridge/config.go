@@ -95,6 +95,8 @@ type DemoConfig struct {
 	// Clave2Provider is the ProviderName ("<NIF>_<DIR3>") of the Cl@ve 2.0
 	// kit-like demo SP; register an eidas SP with this id to use it.
 	Clave2Provider string `yaml:"clave2_provider"`
+	// StorkProvider is the ProviderName of the Cl@ve 1 (STORK) demo SP.
+	StorkProvider string `yaml:"stork_provider"`
 }
 
 // LogConfig chooses the log format.
@@ -130,6 +132,7 @@ type SPConfig struct {
 	DataEncryption      string   `yaml:"data_encryption"`
 	LegacySHA1          bool     `yaml:"legacy_sha1"`
 	AttributeNames      string   `yaml:"attribute_names"` // friendly (default) or uri
+	UsedIdP             bool     `yaml:"used_idp"`        // stork: always send usedIdP
 }
 
 // Duration is a time.Duration written as "30s", "1h".

@@ -45,6 +45,7 @@ type ServiceProvider struct {
 	DataEncryption        string // xmlenc data encryption URI
 	AllowSHA1             bool
 	AttributeNames        string // friendly or uri
+	SendUsedIdP           bool   // Cl@ve 1: add usedIdP even when not requested
 }
 
 // ACSByURL returns the registered endpoint with exactly this URL.
@@ -75,6 +76,9 @@ func (p Policy) Apply(r *Request) error {
 	if r.LegalPerson && !p.LegalPersons {
 		return &RequestDenied{StatusRequestDenied, "legal persons are not allowed for this service"}
 	}
+	if r.LegalPerson {
+		r.Attributes = withLegalMDS(r.Attributes)
+	}
 	r.DisabledIdPs = p.disabledIdPs(r.DisabledIdPs)
 	if len(r.DisabledIdPs) == len(translate.AllIdPs()) {
 		return &RequestDenied{StatusRequestDenied, "no identity provider is left after applying the request and the policy"}
@@ -91,6 +95,17 @@ func (p Policy) Apply(r *Request) error {
 	}
 	r.Attributes = kept
 	return nil
+}
+
+// withLegalMDS adds the legal-person minimum data set to a request that
+// admits legal persons, so that it is asked for and released.
+func withLegalMDS(attrs []RequestedAttr) []RequestedAttr {
+	for _, a := range []Attr{translate.AttrLegalPersonIdentifier, translate.AttrLegalName} {
+		if !slices.ContainsFunc(attrs, func(r RequestedAttr) bool { return r.Name == a }) {
+			attrs = append(attrs, RequestedAttr{Name: a})
+		}
+	}
+	return attrs
 }
 
 // disabledIdPs intersects the IdPs the request allows with those the policy

@@ -138,10 +138,6 @@ func requestedAttributes(req *bridge.Request, relayState string) []eidasxml.Requ
 	for _, a := range req.Attributes {
 		add(a)
 	}
-	if req.LegalPerson {
-		add(bridge.RequestedAttr{Name: translate.AttrLegalPersonIdentifier})
-		add(bridge.RequestedAttr{Name: translate.AttrLegalName})
-	}
 	for _, idp := range req.DisabledIdPs {
 		out = append(out, eidasxml.RequestedAttribute{Name: idp.DisableAttribute(), FriendlyName: idp.DisableFriendlyName()})
 	}

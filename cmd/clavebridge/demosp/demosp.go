@@ -27,11 +27,13 @@ type Config struct {
 	// "<provider>;<application>" the kit-like demo sends.
 	ProviderName string
 	Application  string
-	Signer       samlxml.Signer
-	BridgeCert   *x509.Certificate
-	Now          func() time.Time
-	Rand         io.Reader
-	Log          *zap.Logger
+	// StorkProvider is the ProviderName of the Cl@ve 1 (STORK) demo SP.
+	StorkProvider string
+	Signer        samlxml.Signer
+	BridgeCert    *x509.Certificate
+	Now           func() time.Time
+	Rand          io.Reader
+	Log           *zap.Logger
 }
 
 // DemoSP is the demo service provider.
@@ -62,6 +64,8 @@ func (d *DemoSP) Mount(e *echo.Echo) {
 	e.POST("/demo/saml2/acs", d.acs)
 	e.POST("/demo/clave2/login", d.clave2Login)
 	e.POST("/demo/clave2/acs", d.clave2ACS)
+	e.POST("/demo/stork/login", d.storkLogin)
+	e.POST("/demo/stork/acs", d.storkACS)
 }
 
 var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
@@ -90,6 +94,19 @@ var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 <p><label><input type="checkbox" name="afirma" value="true"> Ask for PartialAfirma</label>
 <label><input type="checkbox" name="force" value="true"> Force authentication</label></p>
 <p><button type="submit">Log in with Cl@ve 2.0</button></p>
+</fieldset></form>
+<form method="post" action="/demo/stork/login">
+<fieldset><legend>Cl@ve 1 (STORK) login (as the Java STORK engine sends it)</legend>
+<p><label>QAA level <select name="qaa"><option value="2">2 (low)</option><option value="3">3 (substantial)</option><option value="4">4 (high)</option><option value="1">1</option></select></label></p>
+<p>excludedIdPList:
+<label><input type="checkbox" name="exclude" value="aFirma"> aFirma</label>
+<label><input type="checkbox" name="exclude" value="SS"> SS</label>
+<label><input type="checkbox" name="exclude" value="AEAT"> AEAT</label>
+<label><input type="checkbox" name="exclude" value="Stork"> Stork</label></p>
+<p><label>forcedIdP <select name="forced"><option value="none">none</option><option value="aFirma">aFirma</option><option value="SS">SS</option><option value="AEAT">AEAT</option><option value="Stork">Stork</option></select></label></p>
+<p><label><input type="checkbox" name="legal" value="true"> allowLegalPerson</label>
+<label><input type="checkbox" name="required_surname" value="true"> surname required</label></p>
+<p><button type="submit">Log in with Cl@ve 1</button></p>
 </fieldset></form></body></html>`))
 
 var resultPage = template.Must(template.New("result").Parse(`<!DOCTYPE html>

@@ -234,3 +234,45 @@ func TestDemoClave2LoginEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoStorkLoginEndToEnd: the Cl@ve 1 demo SP (Java STORK engine
+// layout) logs in through /Proxy/ServiceProvider.
+func TestDemoStorkLoginEndToEnd(t *testing.T) {
+	tests := []struct {
+		name    string
+		options url.Values
+		auto    func(*bridge.Config)
+		want    []string
+	}{
+		{"DNIe, QAA 4", url.Values{"qaa": {"4"}}, autoLogin("AFIRMA", "99999999R", "dnie"),
+			[]string{"Logged in", "issuer AFIRMA", "eIdentifier [Available]", "ES/ES/99999999R", "ESPAÑOL PRUEBAS",
+				"inheritedFamilyName [Available]", "citizenQAALevel [Available]", "isdnie [Available]", "<code>true</code>", "registerType [NotAvailable]"}},
+		{"one-surname foreigner", url.Values{"qaa": {"2"}}, autoLogin("PIN24H", "X1234567L", ""),
+			[]string{"Logged in", "issuer PIN24H", "ES/ES/X1234567L", "SMITH"}},
+		{"legal person", url.Values{"qaa": {"3"}, "legal": {"true"}}, autoLogin("AFIRMA", "11111111H", "legal"),
+			[]string{"Logged in", "ES/ES/B00000000", "EMPRESA DE PRUEBAS SL", "isLegalPerson (POST)", "<code>true</code>", "1.3.6.1.4.1.5734.3.11.1", "surname [NotAvailable]"}},
+		{"legal person with surname required", url.Values{"qaa": {"3"}, "legal": {"true"}, "required_surname": {"true"}},
+			autoLogin("AFIRMA", "11111111H", "legal"), []string{"Login failed", "InvalidAttrNameOrValue"}},
+		{"forced IdP excluded by the SP wins", url.Values{"qaa": {"2"}, "forced": {"SS"}, "exclude": {"SS"}},
+			autoLogin("SEGSOC", "00000000T", ""), []string{"Logged in", "issuer SEGSOC"}},
+		{"excluded IdP", url.Values{"qaa": {"2"}, "exclude": {"AEAT"}}, autoLogin("PIN24H", "12345678Z", ""),
+			[]string{"Login failed", "RequestDenied"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startHarness(t, tt.auto)
+			page, err := h.Browser.Post(h.URL+"/demo/stork/login", tt.options)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page, _, err = h.Browser.FollowPosts(page, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(page.Body, w) {
+					t.Errorf("result page lacks %q:\n%.3000s", w, page.Body)
+				}
+			}
+		})
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/clavebridge/clavebridge/cmd/clavebridge/demosp"
 	"github.com/clavebridge/clavebridge/endpoints/eidas"
 	"github.com/clavebridge/clavebridge/endpoints/saml2"
+	"github.com/clavebridge/clavebridge/endpoints/stork"
 	"github.com/clavebridge/clavebridge/metadata"
 )
 
@@ -106,6 +107,12 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	})
 	s.Flow.Register(proxy)
 	proxy.Mount(s.Echo)
+	legacy := stork.New(stork.Config{
+		Flow: s.Flow, Registry: reg, Replay: st, Signer: keys.signer, SSOURL: base + stork.SSOPath,
+		ClockSkew: cfg.Upstream.ClockSkew.D(), Now: opts.Now, Rand: opts.Rand, Log: log,
+	})
+	s.Flow.Register(legacy)
+	legacy.Mount(s.Echo)
 	s.Echo.POST("/upstream/acs", s.Flow.ACSHandler)
 	s.Echo.GET("/upstream/metadata", func(c echo.Context) error {
 		md, err := s.Metadata(true)
@@ -222,7 +229,7 @@ func (s *Server) mountDemo(cfg *bridge.Config, k *keySet, log *zap.Logger, opts 
 	}
 	d, err := demosp.New(demosp.Config{
 		BaseURL: cfg.Server.BaseURL, Signer: samlxml.Signer{Key: pair.key, Cert: pair.cert, Method: samlxml.RSASHA256},
-		ProviderName: cfg.Demo.Clave2Provider, Application: "demo-sp",
+		ProviderName: cfg.Demo.Clave2Provider, Application: "demo-sp", StorkProvider: cfg.Demo.StorkProvider,
 		BridgeCert: k.signer.Cert, Now: opts.Now, Rand: opts.Rand, Log: log.Named("demo"),
 	})
 	if err != nil {

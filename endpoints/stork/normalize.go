@@ -1,0 +1,99 @@
+package stork
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// Keys of bridge.Request.Extra this endpoint keeps for its answer.
+const (
+	extraIssuer     = "issuer"           // the request's Issuer: the Audience
+	extraAttributes = "stork_attributes" // JSON list of the requested STORK attributes
+	extraAllowLegal = "allow_legal_person"
+)
+
+// implicitAttributes are asked upstream for every Cl@ve 1 SP: the first
+// surname for the surname split, SelectedIdP for the Issuer, and
+// PartialAfirma for isdnie and the legal-person certificate OID.
+var implicitAttributes = []translate.Attr{translate.AttrFirstSurname, translate.AttrSelectedIdP, translate.AttrPartialAfirma}
+
+// normalize applies the gateway's rules and builds the canonical request.
+func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request, error) {
+	ar := in.req
+	attrs, err := json.Marshal(ar.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("encode requested attributes: %w", err)
+	}
+	req := &bridge.Request{
+		SP: in.sp.ID, Dialect: DialectName, ID: ar.ID, ReturnURL: ar.ACS, RelayState: in.params.RelayState,
+		ForceAuthn: ar.ForceAuthn, LegalPerson: in.params.AllowLegalPerson, DisabledIdPs: in.params.Disabled(),
+		Extra: map[string]string{extraIssuer: ar.Issuer, extraAttributes: string(attrs)},
+	}
+	if in.params.AllowLegalPerson {
+		req.Extra[extraAllowLegal] = "true"
+	}
+	if err := e.checkFreshness(ctx, in); err != nil {
+		return req, err
+	}
+	if ar.IsPassive {
+		return req, bridge.Deny(bridge.StatusRequestDenied, "IsPassive must be false")
+	}
+	if req.MinLoA, err = translate.LoAFromQAA(ar.QAA); err != nil {
+		return req, bridge.Deny(bridge.StatusNoAuthnContext, "%v", err)
+	}
+	if ar.QAA == "1" {
+		e.cfg.Log.Info("QAA 1 served as eIDAS low", zap.String("sp", in.sp.ID))
+	}
+	req.Attributes = canonicalAttributes(ar.Attributes)
+	return req, nil
+}
+
+// canonicalAttributes maps the STORK names that have a canonical attribute
+// (eIdentifier, givenName, surname, inheritedFamilyName, afirmaResponse,
+// usedIdP, dateOfBirth, eMail) and adds the implicit ones; names derived at
+// answer time (isdnie, citizenQAALevel, …) or unknown to Cl@ve 2.0 are
+// answered NotAvailable or, if required, refused then.
+func canonicalAttributes(requested []RequestedAttribute) []bridge.RequestedAttr {
+	var out []bridge.RequestedAttr
+	for _, a := range requested {
+		if attr, ok := translate.AttrFromStork(a.Name); ok {
+			out = append(out, bridge.RequestedAttr{Name: attr, Required: a.Required && !isLegalCompatible(a.Name)})
+		}
+	}
+	for _, a := range implicitAttributes {
+		out = append(out, bridge.RequestedAttr{Name: a})
+	}
+	return out
+}
+
+// isLegalCompatible names the attributes a legal-person certificate fills
+// with the legal person's data; their requiredness is checked at answer time.
+func isLegalCompatible(storkName string) bool {
+	return storkName == "eIdentifier" || storkName == "givenName"
+}
+
+// checkFreshness applies the Destination, time-window and replay rules.
+func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
+	ar, now, skew := in.req, e.cfg.Now(), e.cfg.ClockSkew
+	if ar.Destination != "" && ar.Destination != e.cfg.SSOURL {
+		return fmt.Errorf("sp %s: Destination %q is not our SSO URL", in.sp.ID, ar.Destination)
+	}
+	if ar.IssueInstant.After(now.Add(skew)) || ar.IssueInstant.Before(now.Add(-e.cfg.MaxRequestAge-skew)) {
+		return fmt.Errorf("sp %s: IssueInstant %s is outside the accepted window", in.sp.ID, ar.IssueInstant.Format(time.RFC3339))
+	}
+	first, err := e.cfg.Replay.MarkSeen(ctx, "stork-request:"+in.sp.ID+":"+ar.ID, e.cfg.MaxRequestAge+2*skew)
+	if err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	}
+	if !first {
+		return fmt.Errorf("sp %s: request %s replayed", in.sp.ID, ar.ID)
+	}
+	return nil
+}
