@@ -70,6 +70,7 @@ func (e *RequestDenied) Error() string { return string(e.Code) + ": " + e.Reason
 // not use, refuses legal persons if not allowed, and drops attributes the SP
 // may not receive (refusing the request if one of them was required).
 func (p Policy) Apply(r *Request) error {
+	asked := len(r.Attributes)
 	if !r.MinLoA.Valid() || r.MinLoA < p.MinLoA {
 		r.MinLoA = p.MinLoA
 	}
@@ -92,6 +93,9 @@ func (p Policy) Apply(r *Request) error {
 		if a.Required {
 			return &RequestDenied{StatusInvalidAttr, fmt.Sprintf("attribute %s is required but not releasable to this service", a.Name)}
 		}
+	}
+	if len(kept) == 0 && asked > 0 {
+		return &RequestDenied{StatusRequestDenied, "none of the requested attributes may be released to this service"}
 	}
 	r.Attributes = kept
 	return nil

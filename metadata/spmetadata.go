@@ -110,7 +110,7 @@ func parseSPMetadata(data []byte, signers []*x509.Certificate, now time.Time) (*
 
 func (md *spMetadata) readDescriptor(d *etree.Element) error {
 	md.AuthnRequestsSigned = d.SelectAttrValue("AuthnRequestsSigned", "false") == "true"
-	for _, acs := range samlxml.Children(d, samlxml.NSMetadata, "AssertionConsumerService") {
+	for _, acs := range defaultFirst(samlxml.Children(d, samlxml.NSMetadata, "AssertionConsumerService")) {
 		if acs.SelectAttrValue("Binding", "") != BindingPOST {
 			continue // we answer by POST only
 		}
@@ -150,6 +150,35 @@ func (md *spMetadata) readKey(kd *etree.Element) error {
 		}
 	}
 	return nil
+}
+
+// defaultFirst orders the POST ACS endpoints with the default one first:
+// the first with isDefault="true", else the first not marked "false", else
+// the first (SAML metadata §2.2.3); callers treat the first as the default.
+func defaultFirst(all []*etree.Element) []*etree.Element {
+	var post []*etree.Element
+	for _, acs := range all {
+		if acs.SelectAttrValue("Binding", "") == BindingPOST {
+			post = append(post, acs)
+		}
+	}
+	best := indexOf(post, func(acs *etree.Element) bool { return acs.SelectAttrValue("isDefault", "") == "true" })
+	if best < 0 {
+		best = indexOf(post, func(acs *etree.Element) bool { return acs.SelectAttrValue("isDefault", "") != "false" })
+	}
+	if best <= 0 {
+		return post
+	}
+	return append([]*etree.Element{post[best]}, append(post[:best:best], post[best+1:]...)...)
+}
+
+func indexOf(els []*etree.Element, match func(*etree.Element) bool) int {
+	for i, el := range els {
+		if match(el) {
+			return i
+		}
+	}
+	return -1
 }
 
 func checkReturnURL(raw string) error {

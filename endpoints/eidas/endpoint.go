@@ -15,7 +15,6 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/store"
 )
 
 // DialectName is the dialect key of SPs served by this endpoint.
@@ -38,17 +37,16 @@ const (
 type Config struct {
 	Flow     *bridge.Flow
 	Registry bridge.Registry
-	Replay   store.Store
 	// Signer signs our responses; its Method is chosen per SP.
 	Signer   samlxml.Signer
 	EntityID string // our Issuer (the metadata URL)
 	SSOURL   string // our /Proxy2/ServiceProvider
 	// Metadata returns our signed IdP metadata; Certificates the Cl@ve 2.0
 	// kit's trust document.
-	Metadata          func() ([]byte, error)
-	Certificates      func() ([]byte, error)
-	ClockSkew         time.Duration
-	MaxRequestAge     time.Duration
+	Metadata     func() ([]byte, error)
+	Certificates func() ([]byte, error)
+	// Guard judges request age and replays.
+	Guard             bridge.RequestGuard
 	AssertionLifetime time.Duration
 	Now               func() time.Time
 	Rand              io.Reader
@@ -62,9 +60,6 @@ type Endpoint struct {
 
 // New returns the endpoint with defaults filled in.
 func New(cfg Config) *Endpoint {
-	if cfg.MaxRequestAge == 0 {
-		cfg.MaxRequestAge = 5 * time.Minute
-	}
 	if cfg.AssertionLifetime == 0 {
 		cfg.AssertionLifetime = 5 * time.Minute // the eIDAS and Cl@ve timeNotOnOrAfter
 	}

@@ -125,8 +125,9 @@ func newFixture(t testing.TB) *fixture {
 	reg := registry{DialectName + " " + kitID: f.kit, DialectName + " " + eidasID: f.eidas}
 	f.flow = &bridge.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
 	f.ep = New(Config{
-		Flow: f.flow, Registry: reg, Replay: f.store, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
-		EntityID: entityID, SSOURL: ssoURL, ClockSkew: 10 * time.Second, Now: now, Rand: rand.Reader, Log: zap.NewNop(),
+		Flow: f.flow, Registry: reg, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
+		Guard:    bridge.RequestGuard{Replay: f.store, Now: now, Skew: 10 * time.Second},
+		EntityID: entityID, SSOURL: ssoURL, Now: now, Rand: rand.Reader, Log: zap.NewNop(),
 		Metadata:     func() ([]byte, error) { return []byte("<md/>"), nil },
 		Certificates: func() ([]byte, error) { return []byte("<certs/>"), nil },
 	})
@@ -647,5 +648,124 @@ func TestReplayRefusedWhileAcceptable(t *testing.T) {
 	}
 	if len(f.up.begun) != 1 {
 		t.Fatalf("upstream logins = %d, want 1", len(f.up.begun))
+	}
+}
+
+// TestClave2Accepts: what the Cl@ve 2.0 gateway accepts from a kit beyond
+// the canonical request.
+func TestClave2Accepts(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*eidasxml.AuthnRequest)
+		relay  string
+		check  func(t *testing.T, req bridge.Request)
+	}{
+		{"ForceAuthn false", func(a *eidasxml.AuthnRequest) { a.ForceAuthn = false }, "s", func(t *testing.T, req bridge.Request) {
+			if req.ForceAuthn {
+				t.Error("ForceAuthn set")
+			}
+		}},
+		{"no ACS: the first registered one", func(a *eidasxml.AuthnRequest) { a.ACS = "" }, "s", func(t *testing.T, req bridge.Request) {
+			if req.ReturnURL != kitACS {
+				t.Errorf("ReturnURL %q", req.ReturnURL)
+			}
+		}},
+		{"no RelayState field", func(*eidasxml.AuthnRequest) {}, "", func(t *testing.T, req bridge.Request) {
+			if req.RelayState != "" {
+				t.Errorf("RelayState %q", req.RelayState)
+			}
+		}},
+		{"no RelayState attribute", func(a *eidasxml.AuthnRequest) { a.Attributes = a.Attributes[:5] }, "s", func(t *testing.T, req bridge.Request) {
+			if req.Extra[extraHasRelayAttr] != "" || req.Extra[extraRelayAttr] != "" {
+				t.Errorf("Extra %v", req.Extra)
+			}
+		}},
+		{"NameIDPolicy without Format", func(a *eidasxml.AuthnRequest) { a.NameIDFormat = "" }, "s", func(t *testing.T, req bridge.Request) {
+			if req.Extra[extraNameIDFormat] != "" {
+				t.Errorf("format %q", req.Extra[extraNameIDFormat])
+			}
+		}},
+		{"transient NameID", func(a *eidasxml.AuthnRequest) { a.NameIDFormat = nameIDTransient }, "s", func(t *testing.T, req bridge.Request) {
+			if req.Extra[extraNameIDFormat] != nameIDTransient {
+				t.Errorf("format %q", req.Extra[extraNameIDFormat])
+			}
+		}},
+		{"unknown attribute dropped", func(a *eidasxml.AuthnRequest) {
+			a.Attributes = append(a.Attributes, eidasxml.RequestedAttribute{Name: "urn:example:shoeSize", Required: true})
+		}, "s", func(t *testing.T, req bridge.Request) {
+			if len(req.Attributes) != 5 {
+				t.Errorf("attributes %+v", req.Attributes)
+			}
+		}},
+		{"low LoA", func(a *eidasxml.AuthnRequest) { a.LoAs = []string{translate.LoALow.EIDAS()} }, "s", func(t *testing.T, req bridge.Request) {
+			if req.MinLoA != translate.LoALow {
+				t.Errorf("MinLoA %v", req.MinLoA)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ar := kitRequest()
+			tt.change(ar)
+			rec := f.postXML(f.signedKit(t, ar), tt.relay)
+			if rec.Code != http.StatusOK || len(f.up.begun) != 1 {
+				t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.begun), rec.Body)
+			}
+			tt.check(t, f.up.begun[0].Request)
+		})
+	}
+}
+
+// TestRedirectWithQuerySignature: a Redirect request may carry a query
+// signature besides the embedded one; both must then verify.
+func TestRedirectWithQuerySignature(t *testing.T) {
+	f := newFixture(t)
+	signer := f.kitKey.Signer(samlxml.RSASHA512)
+	loc, err := samlxml.EncodeRedirect(ssoURL, "SAMLRequest", f.signedKit(t, kitRequest()), "rs", &signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(loc)
+	if rec := f.get(u.RawQuery); rec.Code != http.StatusOK || len(f.up.begun) != 1 || f.up.begun[0].Request.RelayState != "rs" {
+		t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.begun), rec.Body)
+	}
+	// A changed RelayState breaks the query signature.
+	f = newFixture(t)
+	tampered := strings.Replace(u.RawQuery, "RelayState=rs", "RelayState=xx", 1)
+	if rec := f.get(tampered); rec.Code != http.StatusBadRequest || len(f.up.begun) != 0 {
+		t.Fatalf("tampered RelayState: status %d, upstream %d", rec.Code, len(f.up.begun))
+	}
+}
+
+// TestRelayStateEscaped: the RelayState echoed in the auto-POST page is
+// HTML-escaped.
+func TestRelayStateEscaped(t *testing.T) {
+	f := newFixture(t)
+	const evil = `"><script>alert(1)</script>`
+	ar := kitRequest()
+	ar.IsPassive = true // refused, so the page goes back to the SP with the RelayState
+	rec := f.postXML(f.signedKit(t, ar), evil)
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "<script>alert") {
+		t.Fatalf("status %d: %.600s", rec.Code, rec.Body)
+	}
+	if got, _ := formField(rec.Body.String(), "RelayState"); got != evil {
+		t.Fatalf("RelayState %q", got)
+	}
+}
+
+// TestLegalPersonAllowed: legal-person attributes make a legal-person
+// request, which goes upstream when the policy admits legal persons.
+func TestLegalPersonAllowed(t *testing.T) {
+	f := newFixture(t)
+	f.eidas.Policy.LegalPersons = true
+	ar := eidasRequest()
+	ar.Attributes = append(ar.Attributes, wire(translate.AttrLegalName, true))
+	if rec := f.postXML(f.signedEIDAS(t, ar), ""); rec.Code != http.StatusOK || len(f.up.begun) != 1 {
+		t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.begun))
+	}
+	req := f.up.begun[0].Request
+	if !req.LegalPerson || !slices.Contains(req.Attributes, bridge.RequestedAttr{Name: translate.AttrLegalName, Required: true}) {
+		t.Fatalf("request = %+v", req)
 	}
 }

@@ -3,7 +3,6 @@ package eidas
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -58,21 +57,11 @@ func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request,
 // checkFreshness applies the Destination, time-window and replay rules;
 // failures get the error page, since they may not come from the SP at all.
 func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
-	ar, now, skew := in.req, e.cfg.Now(), e.cfg.ClockSkew
+	ar := in.req
 	if ar.Destination != e.cfg.SSOURL {
 		return fmt.Errorf("sp %s: Destination %q is not our SSO URL", in.sp.ID, ar.Destination)
 	}
-	if ar.IssueInstant.After(now.Add(skew)) || ar.IssueInstant.Before(now.Add(-e.cfg.MaxRequestAge-skew)) {
-		return fmt.Errorf("sp %s: IssueInstant %s is outside the accepted window", in.sp.ID, ar.IssueInstant.Format(time.RFC3339))
-	}
-	first, err := e.cfg.Replay.MarkSeen(ctx, "eidas-request:"+in.sp.ID+":"+ar.ID, e.cfg.MaxRequestAge+2*skew)
-	if err != nil {
-		return fmt.Errorf("replay cache: %w", err)
-	}
-	if !first {
-		return fmt.Errorf("sp %s: request %s replayed", in.sp.ID, ar.ID)
-	}
-	return nil
+	return e.cfg.Guard.Check(ctx, DialectName, in.sp.ID, ar.ID, ar.IssueInstant)
 }
 
 // checkProfile applies what the Cl@ve 2.0 gateway or an eIDAS node demands
@@ -123,6 +112,9 @@ func (e *Endpoint) readAttributes(in *inbound, req *bridge.Request) error {
 	}
 	if len(sorted.Unknown) > 0 {
 		e.cfg.Log.Info("unknown requested attributes dropped", zap.String("sp", in.sp.ID), zap.Strings("names", sorted.Unknown))
+	}
+	if len(sorted.Attributes) == 0 {
+		return bridge.Deny(bridge.StatusRequestDenied, "none of the requested attributes is supported")
 	}
 	for _, a := range sorted.Attributes {
 		req.Attributes = append(req.Attributes, bridge.RequestedAttr{Name: a.Attr, Required: a.Required})

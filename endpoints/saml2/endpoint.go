@@ -13,7 +13,6 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/store"
 )
 
 // DialectName is the dialect key of SPs served by this endpoint.
@@ -23,15 +22,14 @@ const DialectName = "saml2"
 type Config struct {
 	Flow     *bridge.Flow
 	Registry bridge.Registry
-	Replay   store.Store
 	// Signer signs our responses; its Method is overridden per SP.
 	Signer   samlxml.Signer
 	EntityID string // our IdP entityID (the metadata URL)
 	SSOURL   string // our /saml2/sso
 	// Metadata returns our signed IdP metadata.
-	Metadata          func() ([]byte, error)
-	ClockSkew         time.Duration
-	MaxRequestAge     time.Duration
+	Metadata func() ([]byte, error)
+	// Guard judges request age and replays.
+	Guard             bridge.RequestGuard
 	AssertionLifetime time.Duration
 	Now               func() time.Time
 	Rand              io.Reader
@@ -45,9 +43,6 @@ type Endpoint struct {
 
 // New returns the endpoint with defaults filled in.
 func New(cfg Config) *Endpoint {
-	if cfg.MaxRequestAge == 0 {
-		cfg.MaxRequestAge = 5 * time.Minute
-	}
 	if cfg.AssertionLifetime == 0 {
 		cfg.AssertionLifetime = 5 * time.Minute
 	}

@@ -84,8 +84,9 @@ func newFixture(t testing.TB) *fixture {
 	reg := registry{DialectName + " " + spID: f.spReg}
 	flow := &bridge.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
 	f.ep = New(Config{
-		Flow: flow, Registry: reg, Replay: f.store, Signer: samlxml.Signer{Key: f.idp.Key, Cert: f.idp.Cert},
-		EntityID: entityID, SSOURL: ssoURL, ClockSkew: 10 * time.Second, Now: now, Rand: rand.Reader, Log: zap.NewNop(),
+		Flow: flow, Registry: reg, Signer: samlxml.Signer{Key: f.idp.Key, Cert: f.idp.Cert},
+		Guard:    bridge.RequestGuard{Replay: f.store, Now: now, Skew: 10 * time.Second},
+		EntityID: entityID, SSOURL: ssoURL, Now: now, Rand: rand.Reader, Log: zap.NewNop(),
 		Metadata: func() ([]byte, error) { return []byte("<md/>"), nil },
 	})
 	flow.Register(f.ep)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/beevik/etree"
 	"github.com/labstack/echo/v4"
@@ -207,21 +206,11 @@ func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request,
 
 // checkFreshness applies the Destination, time window and replay rules.
 func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
-	ar, now, skew := in.req, e.cfg.Now(), e.cfg.ClockSkew
+	ar := in.req
 	if ar.Destination != "" && ar.Destination != e.cfg.SSOURL {
 		return fmt.Errorf("sp %s: Destination %q is not our SSO URL", in.sp.ID, ar.Destination)
 	}
-	if ar.IssueInstant.After(now.Add(skew)) || ar.IssueInstant.Before(now.Add(-e.cfg.MaxRequestAge-skew)) {
-		return fmt.Errorf("sp %s: IssueInstant %s is outside the accepted window", in.sp.ID, ar.IssueInstant.Format(time.RFC3339))
-	}
-	first, err := e.cfg.Replay.MarkSeen(ctx, "saml2-request:"+in.sp.ID+":"+ar.ID, e.cfg.MaxRequestAge+2*skew)
-	if err != nil {
-		return fmt.Errorf("replay cache: %w", err)
-	}
-	if !first {
-		return fmt.Errorf("sp %s: request %s replayed", in.sp.ID, ar.ID)
-	}
-	return nil
+	return e.cfg.Guard.Check(ctx, DialectName, in.sp.ID, ar.ID, ar.IssueInstant)
 }
 
 // requestedLoA reads RequestedAuthnContext: eIDAS LoA URIs only, and the

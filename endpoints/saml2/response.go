@@ -77,7 +77,7 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 	}
 	a := &eidasxml.Assertion{
 		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
-		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now.Add(-e.cfg.ClockSkew),
+		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now.Add(-e.cfg.Guard.Skew),
 		NotOnOrAfter: now.Add(e.cfg.AssertionLifetime), Audience: sp.ID, AuthnInstant: res.AuthnInstant,
 		SessionIndex: session, LoA: res.LoA.EIDAS(), Attributes: attributes(sp, res),
 	}

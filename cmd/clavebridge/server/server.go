@@ -90,26 +90,27 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 		Store: st, Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
 		PendingTTL: cfg.Upstream.RequestLifetime.D(),
 	}
+	guard := bridge.RequestGuard{Replay: st, Now: opts.Now, Skew: cfg.Upstream.ClockSkew.D()}
 	ep := saml2.New(saml2.Config{
-		Flow: s.Flow, Registry: reg, Replay: st, Signer: keys.signer,
+		Flow: s.Flow, Registry: reg, Guard: guard, Signer: keys.signer,
 		EntityID: base + "/saml2/metadata", SSOURL: base + "/saml2/sso",
-		Metadata:  func() ([]byte, error) { return s.Metadata(false) },
-		ClockSkew: cfg.Upstream.ClockSkew.D(), Now: opts.Now, Rand: opts.Rand, Log: log,
+		Metadata: func() ([]byte, error) { return s.Metadata(false) },
+		Now:      opts.Now, Rand: opts.Rand, Log: log,
 	})
 	s.Flow.Register(ep)
 	ep.Mount(s.Echo)
 	proxy := eidas.New(eidas.Config{
-		Flow: s.Flow, Registry: reg, Replay: st, Signer: keys.signer,
+		Flow: s.Flow, Registry: reg, Guard: guard, Signer: keys.signer,
 		EntityID: base + eidas.MetadataPath, SSOURL: base + eidas.SSOPath,
 		Metadata:     func() ([]byte, error) { return s.publisher.IdP(base+eidas.MetadataPath, base+eidas.SSOPath) },
 		Certificates: s.publisher.Clave2Certificates,
-		ClockSkew:    cfg.Upstream.ClockSkew.D(), Now: opts.Now, Rand: opts.Rand, Log: log,
+		Now:          opts.Now, Rand: opts.Rand, Log: log,
 	})
 	s.Flow.Register(proxy)
 	proxy.Mount(s.Echo)
 	legacy := stork.New(stork.Config{
-		Flow: s.Flow, Registry: reg, Replay: st, Signer: keys.signer, SSOURL: base + stork.SSOPath,
-		ClockSkew: cfg.Upstream.ClockSkew.D(), Now: opts.Now, Rand: opts.Rand, Log: log,
+		Flow: s.Flow, Registry: reg, Guard: guard, Signer: keys.signer, SSOURL: base + stork.SSOPath,
+		Now: opts.Now, Rand: opts.Rand, Log: log,
 	})
 	s.Flow.Register(legacy)
 	legacy.Mount(s.Echo)
