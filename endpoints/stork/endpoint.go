@@ -15,7 +15,6 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/store"
 )
 
 // DialectName is the dialect key of SPs served by this endpoint.
@@ -28,12 +27,11 @@ const SSOPath = "/Proxy/ServiceProvider"
 type Config struct {
 	Flow     *bridge.Flow
 	Registry bridge.Registry
-	Replay   store.Store
 	// Signer signs responses and assertions; Method is chosen per SP.
-	Signer            samlxml.Signer
-	SSOURL            string // our /Proxy/ServiceProvider
-	ClockSkew         time.Duration
-	MaxRequestAge     time.Duration
+	Signer samlxml.Signer
+	SSOURL string // our /Proxy/ServiceProvider
+	// Guard judges request age and replays.
+	Guard             bridge.RequestGuard
 	AssertionLifetime time.Duration
 	Now               func() time.Time
 	Rand              io.Reader
@@ -47,9 +45,6 @@ type Endpoint struct {
 
 // New returns the endpoint with defaults filled in.
 func New(cfg Config) *Endpoint {
-	if cfg.MaxRequestAge == 0 {
-		cfg.MaxRequestAge = 5 * time.Minute
-	}
 	if cfg.AssertionLifetime == 0 {
 		cfg.AssertionLifetime = 5 * time.Minute // the STORK engine's default
 	}

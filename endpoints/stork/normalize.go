@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -81,19 +80,9 @@ func isLegalCompatible(storkName string) bool {
 
 // checkFreshness applies the Destination, time-window and replay rules.
 func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
-	ar, now, skew := in.req, e.cfg.Now(), e.cfg.ClockSkew
+	ar := in.req
 	if ar.Destination != "" && ar.Destination != e.cfg.SSOURL {
 		return fmt.Errorf("sp %s: Destination %q is not our SSO URL", in.sp.ID, ar.Destination)
 	}
-	if ar.IssueInstant.After(now.Add(skew)) || ar.IssueInstant.Before(now.Add(-e.cfg.MaxRequestAge-skew)) {
-		return fmt.Errorf("sp %s: IssueInstant %s is outside the accepted window", in.sp.ID, ar.IssueInstant.Format(time.RFC3339))
-	}
-	first, err := e.cfg.Replay.MarkSeen(ctx, "stork-request:"+in.sp.ID+":"+ar.ID, e.cfg.MaxRequestAge+2*skew)
-	if err != nil {
-		return fmt.Errorf("replay cache: %w", err)
-	}
-	if !first {
-		return fmt.Errorf("sp %s: request %s replayed", in.sp.ID, ar.ID)
-	}
-	return nil
+	return e.cfg.Guard.Check(ctx, DialectName, in.sp.ID, ar.ID, ar.IssueInstant)
 }
