@@ -45,9 +45,16 @@ func fetchMetadata(ctx context.Context, client *http.Client, source string) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("metadata URL: %w", err)
 	}
-	if u.Scheme != "https" && u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1" {
-		return nil, fmt.Errorf("metadata URL %s: https is required", source)
+	if err := checkMetadataURL(u); err != nil {
+		return nil, err
 	}
+	client = &http.Client{Timeout: client.Timeout, Transport: client.Transport,
+		CheckRedirect: func(r *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			return checkMetadataURL(r.URL)
+		}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
 	if err != nil {
 		return nil, err
@@ -68,6 +75,18 @@ func fetchMetadata(ctx context.Context, client *http.Client, source string) ([]b
 		return nil, fmt.Errorf("metadata %s is larger than %d bytes", source, maxMetadataBytes)
 	}
 	return data, nil
+}
+
+// checkMetadataURL requires https, except on loopback (tests, development).
+func checkMetadataURL(u *url.URL) error {
+	switch u.Hostname() {
+	case "127.0.0.1", "localhost", "::1":
+		return nil
+	}
+	if u.Scheme != "https" {
+		return fmt.Errorf("metadata URL %s: https is required", u.Redacted())
+	}
+	return nil
 }
 
 // parseSPMetadata reads an EntityDescriptor with one SPSSODescriptor. With
