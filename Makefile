@@ -20,8 +20,8 @@ check:
 
 # The whole suite: static checks, a short fuzzing pass over every fuzz
 # target, then every test including the interop tests against real peers
-# (pysaml2, xmlsec1, python3-cryptography, crewjam/saml), which fail rather
-# than skip when a peer is missing.
+# (pysaml2, xmlsec1, python3-cryptography, node's xml-crypto, crewjam/saml),
+# which fail rather than skip when a peer is missing.
 test: vet fuzz-short unit
 
 vet:
@@ -33,7 +33,7 @@ unit:
 
 # Only the tests that drive peers we did not write.
 interop:
-	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -v -run 'PySAML2|Crewjam|Xmlsec|PythonCryptography' ./cmd/clavebridge/server/ ./bridge/samlxml/
+	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -v -run 'PySAML2|Crewjam|Xmlsec|PythonCryptography|XMLCrypto|Clave2Kit|EIDASProfile|Stork' ./cmd/clavebridge/server/ ./bridge/samlxml/
 
 # Every fuzz target for FUZZTIME each (CI); `make fuzz` runs them for LONGFUZZ.
 fuzz-short:

@@ -6,9 +6,11 @@ write: the content key is unwrapped with RSA-OAEP (rsa-oaep-mgf1p: SHA-1 and
 MGF1-SHA-1; xmlenc11#rsa-oaep: the DigestMethod and xenc11:MGF given), the
 data is AES-GCM with the 12-byte IV in front of ciphertext||tag.
 
-usage: decrypt_assertion.py --key KEY.pem MESSAGE.xml
+usage: decrypt_assertion.py [--algorithms] --key KEY.pem MESSAGE.xml
 Prints the plaintext (the decrypted element) on stdout; exits non-zero on
-any failure.
+any failure. With --algorithms, a first line tells what was read from the
+XML and used: "data=<aes*-gcm> transport=<rsa-oaep-mgf1p|rsa-oaep>
+oaep-digest=<sha1|sha256|sha512> mgf1=<sha1|sha256|sha512>".
 """
 
 import argparse
@@ -54,7 +56,11 @@ def cipher_value(el):
     return base64.b64decode("".join(one(el, "xenc:CipherData/xenc:CipherValue").text.split()))
 
 
-def oaep_padding(method):
+def short(uri):
+    return uri.rsplit("#", 1)[-1]
+
+
+def oaep_padding(method, used):
     alg = method.get("Algorithm")
     digest = method.find("ds:DigestMethod", NS)
     digest_uri = digest.get("Algorithm") if digest is not None else "http://www.w3.org/2000/09/xmldsig#sha1"
@@ -65,10 +71,11 @@ def oaep_padding(method):
         mgf = MGFS[mgf_el.get("Algorithm")] if mgf_el is not None else hashes.SHA1
     else:
         raise ValueError("key transport %s is not supported" % alg)
+    used.update(transport=short(alg), digest=HASHES[digest_uri].name, mgf=mgf.name)
     return padding.OAEP(mgf=padding.MGF1(algorithm=mgf()), algorithm=HASHES[digest_uri](), label=None)
 
 
-def decrypt(message, key):
+def decrypt(message, key, used):
     root = ET.fromstring(message)
     encrypted = root if root.tag == "{%s}EncryptedData" % NS["xenc"] else one(root, ".//xenc:EncryptedData")
     data_alg = one(encrypted, "xenc:EncryptionMethod").get("Algorithm")
@@ -79,7 +86,8 @@ def decrypt(message, key):
     if len(keys) != 1:
         raise ValueError("want one EncryptedKey, found %d" % len(keys))
     ek = keys[0]
-    content_key = key.decrypt(cipher_value(ek), oaep_padding(one(ek, "xenc:EncryptionMethod")))
+    used["data"] = short(data_alg)
+    content_key = key.decrypt(cipher_value(ek), oaep_padding(one(ek, "xenc:EncryptionMethod"), used))
     if len(content_key) != DATA_KEY_BYTES[data_alg]:
         raise ValueError("content key is %d bytes, %s needs %d" % (len(content_key), data_alg, DATA_KEY_BYTES[data_alg]))
     body = cipher_value(encrypted)
@@ -88,17 +96,21 @@ def decrypt(message, key):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algorithms", action="store_true", help="first print the algorithms used")
     parser.add_argument("--key", required=True, help="PEM private key (PKCS#1 or PKCS#8)")
     parser.add_argument("message", help="XML file holding one xenc:EncryptedData")
     args = parser.parse_args()
+    used = {}
     try:
         with open(args.key, "rb") as f:
             key = serialization.load_pem_private_key(f.read(), password=None)
         with open(args.message, "rb") as f:
-            plaintext = decrypt(f.read(), key)
+            plaintext = decrypt(f.read(), key, used)
     except Exception as err:
         print("decrypt failed: %s: %s" % (type(err).__name__, err), file=sys.stderr)
         sys.exit(1)
+    if args.algorithms:
+        print("data=%(data)s transport=%(transport)s oaep-digest=%(digest)s mgf1=%(mgf)s" % used)
     sys.stdout.write(plaintext.decode("utf-8"))
 
 

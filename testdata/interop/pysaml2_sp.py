@@ -13,6 +13,22 @@ Common input keys:
                      responses are decrypted with it (through xmlsec1)
   idp_metadata_file  the IdP's metadata (request and response only)
 
+eIDAS-profile SP (pysaml2's eIDAS support), when eidas_sp_type is set:
+  eidas_sp_type      "public" or "private": sent as eidas:SPType in the
+                     request (sp_type_in_metadata False)
+  eidas_requested_attributes  space-separated attribute URIs, sent as
+                     eidas:RequestedAttributes, all required
+  eidas_loa          the one LoA URI of RequestedAuthnContext, Comparison
+                     "minimum" (request only)
+  eidas_name_id_format  NameIDPolicy Format (request only; optional)
+  It also sets force_authn, IsPassive="false", and wants the Response
+  signed but not the assertion (eIDAS encrypts the assertion and signs the
+  Response only).
+  tolerate_unknown_xsi_types  "1": read AttributeValues whose xsi:type is not
+                     an XML Schema type (eidas-natural:PersonIdentifierType...)
+                     as strings; pysaml2 7.0.1 refuses them with "Type and
+                     value do not match" (pysaml2 issue #544)
+
 Subcommands:
   metadata                      -> {"xml": "<EntityDescriptor ...>"}
   request --binding redirect|post
@@ -22,7 +38,8 @@ Subcommands:
   response                      input also has saml_response (base64) and
                                 outstanding_id -> {"ava", "name_id",
                                 "name_id_format", "authn_context",
-                                "in_response_to", "issuer", "session_index"}
+                                "in_response_to", "issuer", "session_index",
+                                "audience"}
 """
 
 import argparse
@@ -34,9 +51,40 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
+from saml2.saml import AuthnContextClassRef
+from saml2.samlp import RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 XMLSEC1 = "/usr/bin/xmlsec1"
+
+
+XSD_TYPES = {"string", "integer", "short", "int", "long", "float", "double", "boolean", "base64Binary", "anyType"}
+
+
+def tolerate_unknown_xsi_types():
+    """Lets pysaml2 read attribute values typed outside XML Schema.
+
+    pysaml2 7.0.1's AttributeValueBase.set_text only knows XML Schema types
+    and raises ValueError for any other xsi:type, so it cannot read an eIDAS
+    assertion (every eIDAS attribute value has a type such as
+    eidas-natural:CurrentFamilyNameType). The value is set as a string and
+    the original xsi:type is kept.
+    """
+    from saml2 import saml
+
+    original = saml.AttributeValueBase.set_text
+
+    def set_text(self, value, base64encode=False):
+        typ = self.get_type()
+        prefix, _, local = typ.rpartition(":")
+        if base64encode or not typ or (prefix in ("", "xs", "xsd") and local in XSD_TYPES):
+            return original(self, value, base64encode)
+        self.clear_type()
+        original(self, value, base64encode)
+        self.set_type(typ)
+        return self
+
+    saml.AttributeValueBase.set_text = set_text
 
 
 def sp_config(params, with_idp):
@@ -61,6 +109,15 @@ def sp_config(params, with_idp):
         "digest_algorithm": DIGEST_SHA256,
         "service": {"sp": sp},
     }
+    if params.get("eidas_sp_type"):
+        sp["sp_type"] = params["eidas_sp_type"]
+        sp["sp_type_in_metadata"] = False
+        sp["force_authn"] = True
+        sp["want_assertions_signed"] = False
+        sp["requested_attributes"] = [
+            {"name": name, "required": True}
+            for name in params.get("eidas_requested_attributes", "").split()
+        ]
     if params.get("enc_key_file"):
         conf["encryption_keypairs"] = [
             {"key_file": params["enc_key_file"], "cert_file": params["enc_cert_file"]}
@@ -98,12 +155,22 @@ class FormParser(HTMLParser):
 def cmd_request(params, args):
     client = Saml2Client(config=sp_config(params, True))
     binding = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}[args.binding]
+    extra = {}
+    if params.get("eidas_loa"):
+        extra["requested_authn_context"] = RequestedAuthnContext(
+            authn_context_class_ref=[AuthnContextClassRef(text=params["eidas_loa"])],
+            comparison="minimum",
+        )
+        extra["is_passive"] = "false"
+    if params.get("eidas_name_id_format"):
+        extra["nameid_format"] = params["eidas_name_id_format"]
     req_id, info = client.prepare_for_authenticate(
         relay_state=params.get("relay_state", ""),
         binding=binding,
         sign=True,
         sigalg=SIG_RSA_SHA256,
         digest_alg=DIGEST_SHA256,
+        **extra,
     )
     out = {"id": req_id, "binding": args.binding}
     if binding == BINDING_HTTP_REDIRECT:
@@ -130,6 +197,10 @@ def cmd_response(params, _args):
         # an assertion: that is a failed login, not a success.
         raise RuntimeError("no assertion in the parsed response (EncryptedAssertion not decrypted?)")
     name_id = assertion.subject.name_id
+    audience = []
+    if assertion.conditions is not None:
+        for restriction in assertion.conditions.audience_restriction:
+            audience.extend(a.text for a in restriction.audience)
     session_index = None
     if assertion.authn_statement:
         session_index = assertion.authn_statement[0].session_index
@@ -141,6 +212,7 @@ def cmd_response(params, _args):
         "in_response_to": resp.in_response_to,
         "issuer": resp.issuer(),
         "session_index": session_index,
+        "audience": audience,
     }
 
 
@@ -153,6 +225,8 @@ def main():
     sub.add_parser("response")
     args = parser.parse_args()
     params = json.load(sys.stdin)
+    if params.get("tolerate_unknown_xsi_types") == "1":
+        tolerate_unknown_xsi_types()
     handler = {"metadata": cmd_metadata, "request": cmd_request, "response": cmd_response}
     try:
         out = handler[args.command](params, args)
