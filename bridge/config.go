@@ -131,8 +131,9 @@ type SPConfig struct {
 	KeyTransport        string   `yaml:"key_transport"`
 	DataEncryption      string   `yaml:"data_encryption"`
 	LegacySHA1          bool     `yaml:"legacy_sha1"`
-	AttributeNames      string   `yaml:"attribute_names"` // friendly (default) or uri
-	UsedIdP             bool     `yaml:"used_idp"`        // stork: always send usedIdP
+	AttributeNames      string   `yaml:"attribute_names"`    // friendly (default) or uri
+	StringValueTypes    bool     `yaml:"string_value_types"` // eidas: xs:string values
+	UsedIdP             bool     `yaml:"used_idp"`           // stork: always send usedIdP
 }
 
 // Duration is a time.Duration written as "30s", "1h".

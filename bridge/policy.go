@@ -46,6 +46,9 @@ type ServiceProvider struct {
 	AllowSHA1             bool
 	AttributeNames        string // friendly or uri
 	SendUsedIdP           bool   // Cl@ve 1: add usedIdP even when not requested
+	// StringValueTypes types eIDAS attribute values xs:string instead of
+	// eidas-natural:…Type, for SPs (pysaml2, SATOSA) that cannot read those.
+	StringValueTypes bool
 }
 
 // ACSByURL returns the registered endpoint with exactly this URL.

@@ -55,7 +55,7 @@ func resolve(cfg *bridge.Config, c bridge.SPConfig, now time.Time) (*bridge.Serv
 	sp := &bridge.ServiceProvider{
 		ID: c.ID, Name: c.Name, Dialect: c.Dialect, Profile: c.Profile,
 		EncryptAssertions: c.EncryptAssertions, AllowSHA1: c.LegacySHA1, AttributeNames: c.AttributeNames,
-		SendUsedIdP: c.UsedIdP,
+		SendUsedIdP: c.UsedIdP, StringValueTypes: c.StringValueTypes,
 	}
 	if sp.Name == "" {
 		sp.Name = c.ID

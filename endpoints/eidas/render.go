@@ -99,7 +99,7 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 	return &eidasxml.Assertion{
 		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
 		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now, NotOnOrAfter: now.Add(e.cfg.AssertionLifetime),
-		Audience: audience, AuthnInstant: res.AuthnInstant, LoA: res.LoA.EIDAS(), Attributes: attributes(req, res),
+		Audience: audience, AuthnInstant: res.AuthnInstant, LoA: res.LoA.EIDAS(), Attributes: attributes(sp, req, res),
 	}, nil
 }
 
@@ -119,10 +119,13 @@ func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, strin
 
 // attributes are the released attributes with their eIDAS names and types,
 // and the echoed RelayState attribute.
-func attributes(req *bridge.Request, res bridge.Result) []eidasxml.Attribute {
+func attributes(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) []eidasxml.Attribute {
 	var out []eidasxml.Attribute
 	for _, at := range res.Attributes {
 		if a, ok := eidasxml.WireAttribute(at.Name, at.Values...); ok {
+			if sp.StringValueTypes {
+				a.XSIType = "xs:string"
+			}
 			out = append(out, a)
 		}
 	}

@@ -24,10 +24,6 @@ eIDAS-profile SP (pysaml2's eIDAS support), when eidas_sp_type is set:
   It also sets force_authn, IsPassive="false", and wants the Response
   signed but not the assertion (eIDAS encrypts the assertion and signs the
   Response only).
-  tolerate_unknown_xsi_types  "1": read AttributeValues whose xsi:type is not
-                     an XML Schema type (eidas-natural:PersonIdentifierType...)
-                     as strings; pysaml2 7.0.1 refuses them with "Type and
-                     value do not match" (pysaml2 issue #544)
 
 Subcommands:
   metadata                      -> {"xml": "<EntityDescriptor ...>"}
@@ -56,35 +52,6 @@ from saml2.samlp import RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 XMLSEC1 = "/usr/bin/xmlsec1"
-
-
-XSD_TYPES = {"string", "integer", "short", "int", "long", "float", "double", "boolean", "base64Binary", "anyType"}
-
-
-def tolerate_unknown_xsi_types():
-    """Lets pysaml2 read attribute values typed outside XML Schema.
-
-    pysaml2 7.0.1's AttributeValueBase.set_text only knows XML Schema types
-    and raises ValueError for any other xsi:type, so it cannot read an eIDAS
-    assertion (every eIDAS attribute value has a type such as
-    eidas-natural:CurrentFamilyNameType). The value is set as a string and
-    the original xsi:type is kept.
-    """
-    from saml2 import saml
-
-    original = saml.AttributeValueBase.set_text
-
-    def set_text(self, value, base64encode=False):
-        typ = self.get_type()
-        prefix, _, local = typ.rpartition(":")
-        if base64encode or not typ or (prefix in ("", "xs", "xsd") and local in XSD_TYPES):
-            return original(self, value, base64encode)
-        self.clear_type()
-        original(self, value, base64encode)
-        self.set_type(typ)
-        return self
-
-    saml.AttributeValueBase.set_text = set_text
 
 
 def sp_config(params, with_idp):
@@ -225,8 +192,6 @@ def main():
     sub.add_parser("response")
     args = parser.parse_args()
     params = json.load(sys.stdin)
-    if params.get("tolerate_unknown_xsi_types") == "1":
-        tolerate_unknown_xsi_types()
     handler = {"metadata": cmd_metadata, "request": cmd_request, "response": cmd_response}
     try:
         out = handler[args.command](params, args)
