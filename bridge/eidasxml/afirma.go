@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/beevik/etree"
+
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -47,6 +49,47 @@ func ReadPartialAfirma(value string) (*AfirmaInfo, error) {
 		return nil, errors.New("PartialAfirma has no readable certificate fields")
 	}
 	return info, nil
+}
+
+// NSDSS is the namespace of the OASIS DSS core schema @firma answers in.
+const NSDSS = "urn:oasis:names:tc:dss:1.0:core:schema"
+
+// AfirmaVerifyResponse turns a Cl@ve 2.0 PartialAfirma value (dss:Result
+// and afxp:ReadableCertificateInfo under a Partial_Afirma_Response root)
+// into the @firma answer Cl@ve 1 sent as afirmaResponse: a dss:VerifyResponse
+// with the Result and, inside dss:OptionalOutputs, the readable certificate
+// fields, which Cl@ve 1 SPs read at
+// VerifyResponse/OptionalOutputs/ReadableCertificateInfo/ReadableField. A
+// value that already is a VerifyResponse is returned unchanged.
+func AfirmaVerifyResponse(partial string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(partial))
+	if err != nil {
+		return "", fmt.Errorf("PartialAfirma is not base64: %w", err)
+	}
+	doc, err := samlxml.Parse(raw, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return "", fmt.Errorf("PartialAfirma: %w", err)
+	}
+	if samlxml.Is(doc.Root(), NSDSS, "VerifyResponse") {
+		return partial, nil
+	}
+	out := etree.NewElement("dss:VerifyResponse")
+	out.CreateAttr("xmlns:dss", NSDSS)
+	out.CreateAttr("xmlns:afxp", NSAfirmaXSS)
+	if result := doc.FindElement("//Result"); result != nil && result.NamespaceURI() == NSDSS {
+		out.AddChild(result.Copy())
+	}
+	outputs := out.CreateElement("dss:OptionalOutputs")
+	for _, info := range doc.FindElements("//ReadableCertificateInfo") {
+		if info.NamespaceURI() == NSAfirmaXSS {
+			outputs.AddChild(info.Copy())
+		}
+	}
+	data, err := samlxml.Serialize(out)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(data), nil
 }
 
 // PolicyOID is the certificate policy OID (idPolitica).

@@ -79,6 +79,8 @@ func (r *AuthnRequest) checkMandatory() error {
 		return fmt.Errorf("AuthnRequest has no ID")
 	case r.ProviderName == "" || len(r.ProviderName) > 128:
 		return fmt.Errorf("ProviderName is missing or longer than 128 characters")
+	case r.Issuer == "":
+		return fmt.Errorf("Issuer is missing (it is the answer's Audience)")
 	case r.ACS == "":
 		return fmt.Errorf("AssertionConsumerServiceURL is missing")
 	case r.QAA == "":

@@ -39,6 +39,9 @@ func newAnswer(res *bridge.Result) *answer {
 	var afirma *eidasxml.AfirmaInfo
 	if pa := res.Value(translate.AttrPartialAfirma); pa != "" {
 		afirma, _ = eidasxml.ReadPartialAfirma(pa)
+		if vr, err := eidasxml.AfirmaVerifyResponse(pa); err == nil {
+			pa = vr
+		}
 		set("afirmaResponse", pa)
 	}
 	if res.LegalPerson {
