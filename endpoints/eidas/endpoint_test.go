@@ -1,11 +1,9 @@
 package eidas
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/bridgetest"
 	"github.com/clavebridge/clavebridge/bridge/eidasxml"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
@@ -49,43 +48,11 @@ const (
 
 var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 
-// fakeUpstream records what the flow sends upstream; Finish hands back the
-// last pending login with a canned result.
-type fakeUpstream struct {
-	begun  []*bridge.Pending
-	result bridge.Result
-}
-
-func (f *fakeUpstream) Begin(_ context.Context, p *bridge.Pending) (bridge.Outgoing, error) {
-	f.begun = append(f.begun, p)
-	return bridge.Outgoing{URL: gateway, Fields: []samlxml.Field{{Name: "SAMLRequest", Value: "upstream"}, {Name: "RelayState", Value: p.RelayState}}}, nil
-}
-
-func (f *fakeUpstream) Finish(ctx context.Context, _ url.Values, take bridge.TakeFunc) (*bridge.Pending, bridge.Result, error) {
-	if len(f.begun) == 0 {
-		return nil, bridge.Result{}, errors.New("nothing pending")
-	}
-	p, err := take(ctx, f.begun[len(f.begun)-1].ID)
-	if err != nil {
-		return nil, bridge.Result{}, err
-	}
-	return p, f.result, nil
-}
-
-type registry map[string]*bridge.ServiceProvider
-
-func (r registry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
-	if sp, ok := r[dialect+" "+id]; ok {
-		return sp, nil
-	}
-	return nil, bridge.ErrUnknownSP
-}
-
 type fixture struct {
 	e      *echo.Echo
 	ep     *Endpoint
 	flow   *bridge.Flow
-	up     *fakeUpstream
+	up     *bridgetest.Upstream
 	store  *store.Memory
 	now    time.Time
 	kitKey samlxmltest.Pair // signs the Cl@ve kit's requests
@@ -98,7 +65,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{
-		up: &fakeUpstream{}, now: t0,
+		up: &bridgetest.Upstream{URL: gateway}, now: t0,
 		kitKey: samlxmltest.Committed(t, "demo-sp"), spKey: samlxmltest.Committed(t, "simulator-sign"),
 		bridge: samlxmltest.Committed(t, "bridge-sign"),
 	}
@@ -122,7 +89,7 @@ func newFixture(t testing.TB) *fixture {
 		SignatureAlgorithm: samlxml.RSAPSSSHA512, KeyTransport: samlxml.RSAOAEP, DataEncryption: samlxml.AES256GCM,
 		AttributeNames: "friendly",
 	}
-	reg := registry{DialectName + " " + kitID: f.kit, DialectName + " " + eidasID: f.eidas}
+	reg := bridgetest.Registry{DialectName + " " + kitID: f.kit, DialectName + " " + eidasID: f.eidas}
 	f.flow = &bridge.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
 	f.ep = New(Config{
 		Flow: f.flow, Registry: reg, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
@@ -295,10 +262,10 @@ func TestGoodClave2RequestStartsLogin(t *testing.T) {
 			if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 				t.Errorf("POST form without CSP: %q", rec.Header().Get("Content-Security-Policy"))
 			}
-			if len(f.up.begun) != 1 {
-				t.Fatalf("upstream logins = %d, want 1", len(f.up.begun))
+			if len(f.up.Begun) != 1 {
+				t.Fatalf("upstream logins = %d, want 1", len(f.up.Begun))
 			}
-			req := f.up.begun[0].Request
+			req := f.up.Begun[0].Request
 			if req.SP != kitID || req.Dialect != DialectName || req.ID != "_kit1" || req.ReturnURL != kitACS2 ||
 				req.RelayState != "kit-state" || req.MinLoA != translate.LoASubstantial {
 				t.Fatalf("normalised request = %+v", req)
@@ -338,10 +305,10 @@ func TestGoodEIDASRequestStartsLogin(t *testing.T) {
 			ar := eidasRequest()
 			change(ar)
 			rec := f.postXML(f.signedEIDAS(t, ar), "eidas-state")
-			if rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-				t.Fatalf("status %d, upstream %d: %.400s", rec.Code, len(f.up.begun), rec.Body)
+			if rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+				t.Fatalf("status %d, upstream %d: %.400s", rec.Code, len(f.up.Begun), rec.Body)
 			}
-			req := f.up.begun[0].Request
+			req := f.up.Begun[0].Request
 			if req.SP != eidasID || req.ReturnURL != eidasACS || req.MinLoA != translate.LoAHigh || !req.ForceAuthn ||
 				req.RelayState != "eidas-state" || req.Extra[extraProfile] != ProfileEIDAS {
 				t.Fatalf("normalised request = %+v", req)
@@ -366,10 +333,10 @@ func TestGoodEIDASRequestStartsLogin(t *testing.T) {
 func TestPolicyRaisesLoAAndHidesIdPs(t *testing.T) {
 	f := newFixture(t)
 	f.kit.Policy = bridge.Policy{MinLoA: translate.LoAHigh, DenyIdPs: []translate.IdP{translate.IdPClaveMovil}}
-	if rec := f.postXML(f.signedKit(t, kitRequest()), "s"); rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-		t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.begun))
+	if rec := f.postXML(f.signedKit(t, kitRequest()), "s"); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+		t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 	}
-	req := f.up.begun[0].Request
+	req := f.up.Begun[0].Request
 	want := []translate.IdP{translate.IdPAfirma, translate.IdPSegSoc, translate.IdPClaveMovil}
 	if req.MinLoA != translate.LoAHigh || !slices.Equal(req.DisabledIdPs, want) {
 		t.Fatalf("MinLoA %v, disabled %v", req.MinLoA, req.DisabledIdPs)
@@ -481,10 +448,10 @@ func TestBadRequestsGetErrorPage(t *testing.T) {
 		}},
 		{name: "replayed", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
 			xml := f.signedKit(t, kitRequest())
-			if rec := f.postXML(xml, "s"); rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-				t.Fatalf("first: status %d, upstream %d", rec.Code, len(f.up.begun))
+			if rec := f.postXML(xml, "s"); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+				t.Fatalf("first: status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
-			f.up.begun = nil
+			f.up.Begun = nil
 			f.now = t0.Add(time.Minute)
 			return f.postXML(xml, "s")
 		}},
@@ -493,7 +460,7 @@ func TestBadRequestsGetErrorPage(t *testing.T) {
 			if rec := f.postXML(xml, "s"); rec.Code != http.StatusOK {
 				t.Fatalf("first: status %d", rec.Code)
 			}
-			f.up.begun = nil
+			f.up.Begun = nil
 			return f.get(redirectQuery(t, xml, "s"))
 		}},
 		{name: "DOCTYPE", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
@@ -601,7 +568,7 @@ func TestBadRequestsGetErrorPage(t *testing.T) {
 			if strings.Contains(rec.Body.String(), "SAMLResponse") {
 				t.Fatal("error page carries a SAML response")
 			}
-			if len(f.up.begun) != 0 {
+			if len(f.up.Begun) != 0 {
 				t.Fatal("a refused request went upstream")
 			}
 		})
@@ -618,8 +585,8 @@ func TestRequestWindowEdges(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
 			rec := f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.IssueInstant = at })), "s")
-			if rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.begun))
+			if rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
 		})
 	}
@@ -646,8 +613,8 @@ func TestReplayRefusedWhileAcceptable(t *testing.T) {
 			t.Errorf("replay at %s: status %d, want 400", at.Sub(t0), rec.Code)
 		}
 	}
-	if len(f.up.begun) != 1 {
-		t.Fatalf("upstream logins = %d, want 1", len(f.up.begun))
+	if len(f.up.Begun) != 1 {
+		t.Fatalf("upstream logins = %d, want 1", len(f.up.Begun))
 	}
 }
 
@@ -709,10 +676,10 @@ func TestClave2Accepts(t *testing.T) {
 			ar := kitRequest()
 			tt.change(ar)
 			rec := f.postXML(f.signedKit(t, ar), tt.relay)
-			if rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-				t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.begun), rec.Body)
+			if rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+				t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.Begun), rec.Body)
 			}
-			tt.check(t, f.up.begun[0].Request)
+			tt.check(t, f.up.Begun[0].Request)
 		})
 	}
 }
@@ -727,14 +694,14 @@ func TestRedirectWithQuerySignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(loc)
-	if rec := f.get(u.RawQuery); rec.Code != http.StatusOK || len(f.up.begun) != 1 || f.up.begun[0].Request.RelayState != "rs" {
-		t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.begun), rec.Body)
+	if rec := f.get(u.RawQuery); rec.Code != http.StatusOK || len(f.up.Begun) != 1 || f.up.Begun[0].Request.RelayState != "rs" {
+		t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.Begun), rec.Body)
 	}
 	// A changed RelayState breaks the query signature.
 	f = newFixture(t)
 	tampered := strings.Replace(u.RawQuery, "RelayState=rs", "RelayState=xx", 1)
-	if rec := f.get(tampered); rec.Code != http.StatusBadRequest || len(f.up.begun) != 0 {
-		t.Fatalf("tampered RelayState: status %d, upstream %d", rec.Code, len(f.up.begun))
+	if rec := f.get(tampered); rec.Code != http.StatusBadRequest || len(f.up.Begun) != 0 {
+		t.Fatalf("tampered RelayState: status %d, upstream %d", rec.Code, len(f.up.Begun))
 	}
 }
 
@@ -761,10 +728,10 @@ func TestLegalPersonAllowed(t *testing.T) {
 	f.eidas.Policy.LegalPersons = true
 	ar := eidasRequest()
 	ar.Attributes = append(ar.Attributes, wire(translate.AttrLegalName, true))
-	if rec := f.postXML(f.signedEIDAS(t, ar), ""); rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-		t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.begun))
+	if rec := f.postXML(f.signedEIDAS(t, ar), ""); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+		t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 	}
-	req := f.up.begun[0].Request
+	req := f.up.Begun[0].Request
 	if !req.LegalPerson || !slices.Contains(req.Attributes, bridge.RequestedAttr{Name: translate.AttrLegalName, Required: true}) {
 		t.Fatalf("request = %+v", req)
 	}

@@ -169,8 +169,8 @@ func TestRefusalsPostStatusToSP(t *testing.T) {
 			}
 			tt.change(ar)
 			rec := f.postXML(sign(t, ar), "state-9")
-			if len(f.up.begun) != 0 {
-				t.Fatalf("refused request went upstream: %+v", f.up.begun[0].Request)
+			if len(f.up.Begun) != 0 {
+				t.Fatalf("refused request went upstream: %+v", f.up.Begun[0].Request)
 			}
 			resp, relay := f.pageResponse(t, rec, acs)
 			if got, msg := status(t, resp); got != tt.want || msg == "" {
@@ -201,8 +201,8 @@ func TestEIDASSPTypeFromMetadata(t *testing.T) {
 	f.eidas.SPType = "private"
 	ar := eidasRequest()
 	ar.SPType = ""
-	if rec := f.postXML(f.signedEIDAS(t, ar), ""); rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-		t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.begun), rec.Body)
+	if rec := f.postXML(f.signedEIDAS(t, ar), ""); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+		t.Fatalf("status %d, upstream %d: %.300s", rec.Code, len(f.up.Begun), rec.Body)
 	}
 }
 
@@ -245,13 +245,13 @@ func TestLoginRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.up.result = success()
+			f.up.Result = success()
 			ar, xml := kitRequest(), f.signedKit
 			if tt.eidas {
 				ar, xml = eidasRequest(), f.signedEIDAS
 			}
-			if rec := f.postXML(xml(t, ar), "rt-state"); rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.begun))
+			if rec := f.postXML(xml(t, ar), "rt-state"); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
 			out, err := f.flow.Complete(context.Background(), nil)
 			if err != nil {
@@ -320,7 +320,7 @@ func TestOnlyRequestedAttributesReleased(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.up.result = success()
+			f.up.Result = success()
 			f.eidas.Policy.Attributes = tt.policy
 			ar := eidasRequest()
 			ar.Attributes = tt.attrs
@@ -328,7 +328,7 @@ func TestOnlyRequestedAttributesReleased(t *testing.T) {
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d", rec.Code)
 			}
-			if len(f.up.begun) == 0 {
+			if len(f.up.Begun) == 0 {
 				return // refused: acceptable
 			}
 			out, err := f.flow.Complete(context.Background(), nil)

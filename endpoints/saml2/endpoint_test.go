@@ -3,7 +3,6 @@ package saml2
 import (
 	"bytes"
 	"compress/flate"
-	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/bridgetest"
 	"github.com/clavebridge/clavebridge/bridge/eidasxml"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
@@ -38,31 +38,10 @@ const (
 
 var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 
-// fakeUpstream records what the flow sends upstream.
-type fakeUpstream struct{ begun []*bridge.Pending }
-
-func (f *fakeUpstream) Begin(_ context.Context, p *bridge.Pending) (bridge.Outgoing, error) {
-	f.begun = append(f.begun, p)
-	return bridge.Outgoing{URL: gateway, Fields: []samlxml.Field{{Name: "SAMLRequest", Value: "x"}}}, nil
-}
-
-func (f *fakeUpstream) Finish(context.Context, url.Values, bridge.TakeFunc) (*bridge.Pending, bridge.Result, error) {
-	panic("not used")
-}
-
-type registry map[string]*bridge.ServiceProvider
-
-func (r registry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
-	if sp, ok := r[dialect+" "+id]; ok {
-		return sp, nil
-	}
-	return nil, bridge.ErrUnknownSP
-}
-
 type fixture struct {
 	e     *echo.Echo
 	ep    *Endpoint
-	up    *fakeUpstream
+	up    *bridgetest.Upstream
 	store *store.Memory
 	sp    samlxmltest.Pair
 	idp   samlxmltest.Pair
@@ -71,7 +50,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{up: &fakeUpstream{}, sp: samlxmltest.Committed(t, "demo-sp"), idp: samlxmltest.Committed(t, "bridge-sign")}
+	f := &fixture{up: &bridgetest.Upstream{URL: gateway}, sp: samlxmltest.Committed(t, "demo-sp"), idp: samlxmltest.Committed(t, "bridge-sign")}
 	now := func() time.Time { return t0 }
 	f.store = store.NewMemory(now, 0)
 	f.spReg = &bridge.ServiceProvider{
@@ -81,7 +60,7 @@ func newFixture(t testing.TB) *fixture {
 		RequireSignedRequests: true, SignatureAlgorithm: samlxml.RSASHA256,
 		KeyTransport: samlxml.RSAOAEPMGF1P, DataEncryption: samlxml.AES256GCM, AttributeNames: "friendly",
 	}
-	reg := registry{DialectName + " " + spID: f.spReg}
+	reg := bridgetest.Registry{DialectName + " " + spID: f.spReg}
 	flow := &bridge.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
 	f.ep = New(Config{
 		Flow: flow, Registry: reg, Signer: samlxml.Signer{Key: f.idp.Key, Cert: f.idp.Cert},
@@ -156,10 +135,10 @@ func TestSignedPostStartsLogin(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), gateway) {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	if len(f.up.begun) != 1 {
-		t.Fatalf("upstream logins = %d", len(f.up.begun))
+	if len(f.up.Begun) != 1 {
+		t.Fatalf("upstream logins = %d", len(f.up.Begun))
 	}
-	req := f.up.begun[0].Request
+	req := f.up.Begun[0].Request
 	if req.SP != spID || req.ID != "_r1" || req.ReturnURL != spACS || req.RelayState != "state-1" || req.MinLoA != translate.LoASubstantial {
 		t.Fatalf("normalised request = %+v", req)
 	}
@@ -176,10 +155,10 @@ func TestSignedRedirectStartsLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(loc)
-	if rec := f.get(u.RawQuery); rec.Code != http.StatusOK || len(f.up.begun) != 1 {
-		t.Fatalf("status %d, upstream %d: %s", rec.Code, len(f.up.begun), rec.Body)
+	if rec := f.get(u.RawQuery); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+		t.Fatalf("status %d, upstream %d: %s", rec.Code, len(f.up.Begun), rec.Body)
 	}
-	if f.up.begun[0].Request.RelayState != "rs" {
+	if f.up.Begun[0].Request.RelayState != "rs" {
 		t.Fatalf("relay state lost")
 	}
 }
@@ -260,7 +239,7 @@ func TestBadRequestsGetErrorPage(t *testing.T) {
 			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), rec.Header().Get("X-Trace-Id")) {
 				t.Fatalf("status %d, want 400 with the trace id: %.300s", rec.Code, rec.Body)
 			}
-			if len(f.up.begun) != 0 {
+			if len(f.up.Begun) != 0 {
 				t.Fatal("a refused request went upstream")
 			}
 		})
@@ -280,8 +259,8 @@ func TestReplayedRequestRefused(t *testing.T) {
 	if rec := f.postXML(t, xml, ""); rec.Code != http.StatusBadRequest {
 		t.Fatalf("replay: %d", rec.Code)
 	}
-	if len(f.up.begun) != 1 {
-		t.Fatalf("upstream logins = %d", len(f.up.begun))
+	if len(f.up.Begun) != 1 {
+		t.Fatalf("upstream logins = %d", len(f.up.Begun))
 	}
 }
 
@@ -308,7 +287,7 @@ func TestRedirectBadInput(t *testing.T) {
 			t.Errorf("%s: status %d", name, rec.Code)
 		}
 	}
-	if len(f.up.begun) != 0 {
+	if len(f.up.Begun) != 0 {
 		t.Fatal("bad redirect went upstream")
 	}
 }
@@ -343,8 +322,8 @@ func TestRefusalsPostStatusToSP(t *testing.T) {
 			ar := goodRequest()
 			tt.change(ar)
 			rec := f.postXML(t, f.signed(t, ar, f.sp), "")
-			if rec.Code != http.StatusOK || len(f.up.begun) != 0 {
-				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.begun))
+			if rec.Code != http.StatusOK || len(f.up.Begun) != 0 {
+				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
 			resp := f.readResponse(t, rec.Body.String())
 			st, _ := samlxml.Child(resp, samlxml.NSProtocol, "Status")

@@ -146,7 +146,7 @@ func TestStorkBadInputGetsErrorPage(t *testing.T) {
 			if strings.Contains(res.Body.String(), "SAMLResponse") {
 				t.Fatal("the error page carries a SAMLResponse")
 			}
-			if len(f.up.begun) != 0 {
+			if len(f.up.Begun) != 0 {
 				t.Fatal("a refused request went upstream")
 			}
 		})
@@ -160,14 +160,14 @@ func TestStorkProviderNameSuffix(t *testing.T) {
 	for _, name := range []string{stProvider + "_rediris-app", stProvider + "_a_b_c"} {
 		f := newStFixture(t)
 		rec := f.postForm(samlForm(f.stSigned(t, "prefixes", layoutPlain, setAttr("ProviderName", name))))
-		if rec.Code != http.StatusOK || len(f.up.begun) != 1 || f.up.begun[0].Request.SP != stProvider {
-			t.Fatalf("%s: status %d, %d logins: %.300s", name, rec.Code, len(f.up.begun), rec.Body)
+		if rec.Code != http.StatusOK || len(f.up.Begun) != 1 || f.up.Begun[0].Request.SP != stProvider {
+			t.Fatalf("%s: status %d, %d logins: %.300s", name, rec.Code, len(f.up.Begun), rec.Body)
 		}
 	}
 	// A prefix of the registered name is not the SP.
 	f := newStFixture(t)
 	rec := f.postForm(samlForm(f.stSigned(t, "prefixes", layoutPlain, setAttr("ProviderName", "e00000001"))))
-	if rec.Code != http.StatusBadRequest || len(f.up.begun) != 0 {
+	if rec.Code != http.StatusBadRequest || len(f.up.Begun) != 0 {
 		t.Fatalf("prefix of the ProviderName: status %d", rec.Code)
 	}
 }
@@ -182,8 +182,8 @@ func TestStorkReplayRefused(t *testing.T) {
 	if rec := f.postForm(form); rec.Code != http.StatusBadRequest {
 		t.Fatalf("replay: %d", rec.Code)
 	}
-	if len(f.up.begun) != 1 {
-		t.Fatalf("%d logins upstream", len(f.up.begun))
+	if len(f.up.Begun) != 1 {
+		t.Fatalf("%d logins upstream", len(f.up.Begun))
 	}
 }
 
@@ -191,7 +191,7 @@ func TestStorkReplayRefused(t *testing.T) {
 func TestStorkSecondACS(t *testing.T) {
 	f := newStFixture(t)
 	rec := f.postForm(samlForm(f.stSigned(t, "prefixes", layoutPlain, setAttr("AssertionConsumerServiceURL", stACS2))))
-	if rec.Code != http.StatusOK || len(f.up.begun) != 1 || f.up.begun[0].Request.ReturnURL != stACS2 {
+	if rec.Code != http.StatusOK || len(f.up.Begun) != 1 || f.up.Begun[0].Request.ReturnURL != stACS2 {
 		t.Fatalf("status %d: %.300s", rec.Code, rec.Body)
 	}
 }

@@ -6,7 +6,6 @@ package stork
 // helpers to read the answers posted back to the SP.
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
@@ -28,6 +27,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/bridgetest"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
 	"github.com/clavebridge/clavebridge/bridge/store"
@@ -50,32 +50,11 @@ var (
 	stNow = stT0.Add(20 * time.Second)
 )
 
-// stUpstream records the logins the flow sends upstream.
-type stUpstream struct{ begun []*bridge.Pending }
-
-func (u *stUpstream) Begin(_ context.Context, p *bridge.Pending) (bridge.Outgoing, error) {
-	u.begun = append(u.begun, p)
-	return bridge.Outgoing{URL: stGateway, Fields: []samlxml.Field{{Name: "SAMLRequest", Value: "x"}}}, nil
-}
-
-func (u *stUpstream) Finish(context.Context, url.Values, bridge.TakeFunc) (*bridge.Pending, bridge.Result, error) {
-	panic("not used by the STORK endpoint tests")
-}
-
-type stRegistry map[string]*bridge.ServiceProvider
-
-func (r stRegistry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
-	if sp, ok := r[dialect+" "+id]; ok {
-		return sp, nil
-	}
-	return nil, bridge.ErrUnknownSP
-}
-
 // stFixture is the endpoint on an echo instance, with its SP registered.
 type stFixture struct {
 	e      *echo.Echo
 	ep     *Endpoint
-	up     *stUpstream
+	up     *bridgetest.Upstream
 	store  *store.Memory
 	sp     samlxmltest.Pair // the SP's (demo-sp) key
 	bridge samlxmltest.Pair // the bridge's signing key
@@ -87,7 +66,7 @@ type stFixture struct {
 // ACS URLs, legal persons allowed); change may edit the registration.
 func newStFixture(t testing.TB, change ...func(*bridge.ServiceProvider)) *stFixture {
 	t.Helper()
-	f := &stFixture{up: &stUpstream{}, sp: samlxmltest.Committed(t, "demo-sp"), bridge: samlxmltest.Committed(t, "bridge-sign")}
+	f := &stFixture{up: &bridgetest.Upstream{URL: stGateway}, sp: samlxmltest.Committed(t, "demo-sp"), bridge: samlxmltest.Committed(t, "bridge-sign")}
 	now := func() time.Time { return stNow }
 	f.store = store.NewMemory(now, 0)
 	f.reg = &bridge.ServiceProvider{
@@ -99,7 +78,7 @@ func newStFixture(t testing.TB, change ...func(*bridge.ServiceProvider)) *stFixt
 	for _, c := range change {
 		c(f.reg)
 	}
-	reg := stRegistry{DialectName + " " + stProvider: f.reg}
+	reg := bridgetest.Registry{DialectName + " " + stProvider: f.reg}
 	core, logs := observer.New(zap.DebugLevel)
 	f.logs = logs
 	log := zap.New(core)

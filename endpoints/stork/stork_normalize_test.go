@@ -91,7 +91,7 @@ func TestStorkRefusalsPostedToSP(t *testing.T) {
 			}
 			rec := f.postForm(samlForm(f.stSigned(t, "prefixes", layoutPlain, changes...), append(tt.params, "RelayState", "rs-1")...))
 			resp, fields := f.stAnswer(t, rec)
-			if len(f.up.begun) != 0 {
+			if len(f.up.Begun) != 0 {
 				t.Fatal("a refused request went upstream")
 			}
 			code, sub, msg := statusOf(resp)

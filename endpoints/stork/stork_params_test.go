@@ -137,10 +137,10 @@ func legal(want bool) func(*testing.T, Params) {
 func TestStorkParamsReachUpstream(t *testing.T) {
 	f := newStFixture(t)
 	rec := f.postForm(samlForm(f.stSigned(t, "prefixes", layoutPlain), "excludedIdPList", "aFirma;Stork;", "forcedIdP", "none"))
-	if rec.Code != 200 || len(f.up.begun) != 1 {
-		t.Fatalf("status %d, %d logins: %.400s", rec.Code, len(f.up.begun), rec.Body)
+	if rec.Code != 200 || len(f.up.Begun) != 1 {
+		t.Fatalf("status %d, %d logins: %.400s", rec.Code, len(f.up.Begun), rec.Body)
 	}
-	got := f.up.begun[0].Request.DisabledIdPs
+	got := f.up.Begun[0].Request.DisabledIdPs
 	want := []translate.IdP{translate.IdPAfirma, translate.IdPEIDAS}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("disabled upstream = %v, want %v", got, want)

@@ -104,8 +104,8 @@ func TestStorkRequestGolden(t *testing.T) {
 			// The same POST through the whole handler starts a login.
 			f2 := newStFixture(t, allowSHA1)
 			rec := f2.postRaw(samlForm(f2.stSigned(t, tc.name, tc.layout), tc.params...).Encode() + tc.rawExtra)
-			if rec.Code != http.StatusOK || len(f2.up.begun) != 1 {
-				t.Fatalf("POST: status %d, %d logins upstream: %.500s", rec.Code, len(f2.up.begun), rec.Body)
+			if rec.Code != http.StatusOK || len(f2.up.Begun) != 1 {
+				t.Fatalf("POST: status %d, %d logins upstream: %.500s", rec.Code, len(f2.up.Begun), rec.Body)
 			}
 			if action, _ := stPosted(t, rec.Body.String()); action != stGateway {
 				t.Fatalf("POST went to %q, not upstream", action)
@@ -136,10 +136,10 @@ func TestStorkSHA1LayoutNeedsLegacySHA1(t *testing.T) {
 			f := newStFixture(t, func(sp *bridge.ServiceProvider) { sp.AllowSHA1 = tc.allowSHA1 })
 			rec := f.postForm(samlForm(f.stSigned(t, tc.template, tc.layout)))
 			switch {
-			case tc.ok && (rec.Code != http.StatusOK || len(f.up.begun) != 1):
+			case tc.ok && (rec.Code != http.StatusOK || len(f.up.Begun) != 1):
 				t.Fatalf("refused: status %d: %.400s", rec.Code, rec.Body)
-			case !tc.ok && (rec.Code != http.StatusBadRequest || len(f.up.begun) != 0):
-				t.Fatalf("accepted: status %d, %d logins upstream", rec.Code, len(f.up.begun))
+			case !tc.ok && (rec.Code != http.StatusBadRequest || len(f.up.Begun) != 0):
+				t.Fatalf("accepted: status %d, %d logins upstream", rec.Code, len(f.up.Begun))
 			}
 		})
 	}
