@@ -133,7 +133,9 @@ type SPConfig struct {
 	LegacySHA1          bool     `yaml:"legacy_sha1"`
 	AttributeNames      string   `yaml:"attribute_names"`    // friendly (default) or uri
 	StringValueTypes    bool     `yaml:"string_value_types"` // eidas: xs:string values
-	UsedIdP             bool     `yaml:"used_idp"`           // stork: always send usedIdP
+	// SSOLifetime overrides sso.lifetime for this SP; 0s: never reuse a session.
+	SSOLifetime *Duration `yaml:"sso_lifetime"`
+	UsedIdP     bool      `yaml:"used_idp"` // stork: always send usedIdP
 }
 
 // Duration is a time.Duration written as "30s", "1h".

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
@@ -69,7 +70,9 @@ type Flow struct {
 	Now        func() time.Time
 	Rand       io.Reader
 	PendingTTL time.Duration
-	dialects   map[string]Dialect
+	// Sessions keeps SSO sessions; nil disables single sign-on.
+	Sessions *Sessions
+	dialects map[string]Dialect
 }
 
 // Register makes d the renderer for requests of its dialect.
@@ -80,19 +83,10 @@ func (f *Flow) Register(d Dialect) {
 	f.dialects[d.Name()] = d
 }
 
-// Begin applies the SP's policy to req and returns the login request to
-// post to the gateway, or, when the policy refuses the request, the error
-// answer to post back to the SP.
+// Begin stores req (to which the SP's policy has been applied) as a pending
+// login and returns the login request to post to the gateway.
 func (f *Flow) Begin(ctx context.Context, sp *ServiceProvider, req Request) (Outgoing, error) {
 	log := f.Log.With(zap.String("sp", sp.ID), zap.String("dialect", req.Dialect))
-	if err := sp.Policy.Apply(&req); err != nil {
-		var denied *RequestDenied
-		if errors.As(err, &denied) {
-			log.Info("request refused by policy", zap.String("reason", denied.Reason))
-			return f.render(ctx, sp, &req, Failure(denied.Code, denied.Reason))
-		}
-		return Outgoing{}, err
-	}
 	id, err := samlxml.NewID(f.Rand)
 	if err != nil {
 		return Outgoing{}, fmt.Errorf("new upstream request id: %w", err)
@@ -131,8 +125,14 @@ func (f *Flow) take(ctx context.Context, id string) (*Pending, error) {
 }
 
 // Complete handles the gateway's answer and returns the answer to post to
-// the SP that started the login.
+// the SP that started the login (without starting an SSO session).
 func (f *Flow) Complete(ctx context.Context, form url.Values) (Outgoing, error) {
+	return f.complete(ctx, form, nil)
+}
+
+// complete is Complete; with c, a successful login starts (or replaces)
+// the browser's SSO session.
+func (f *Flow) complete(ctx context.Context, form url.Values, c echo.Context) (Outgoing, error) {
 	p, res, err := f.Upstream.Finish(ctx, form, f.take)
 	if p == nil {
 		if err == nil {
@@ -151,6 +151,9 @@ func (f *Flow) Complete(ctx context.Context, form url.Values) (Outgoing, error) 
 		res = Failure(StatusResponder, "the identity gateway's answer could not be accepted")
 	}
 	res = f.check(req, sp, res, log)
+	if res.Status.OK() && c != nil && f.Sessions != nil {
+		res = f.startSession(c, req, res, log)
+	}
 	return f.render(ctx, sp, req, sp.Policy.Release(req, res))
 }
 

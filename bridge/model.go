@@ -83,12 +83,14 @@ type Attribute struct {
 
 // Result is the outcome of an upstream authentication in canonical terms.
 type Result struct {
-	Status       Status      `json:"status"`
-	LoA          LoA         `json:"loa,omitempty"`
-	IdP          IdP         `json:"idp,omitempty"`
-	Subject      string      `json:"subject,omitempty"` // the PersonIdentifier, ES/ES/<id>
-	LegalPerson  bool        `json:"legal_person,omitempty"`
-	AuthnInstant time.Time   `json:"authn_instant,omitempty"`
+	Status       Status    `json:"status"`
+	LoA          LoA       `json:"loa,omitempty"`
+	IdP          IdP       `json:"idp,omitempty"`
+	Subject      string    `json:"subject,omitempty"` // the PersonIdentifier, ES/ES/<id>
+	LegalPerson  bool      `json:"legal_person,omitempty"`
+	AuthnInstant time.Time `json:"authn_instant,omitempty"`
+	// SessionIndex names the SSO session towards the SP being answered.
+	SessionIndex string      `json:"session_index,omitempty"`
 	Attributes   []Attribute `json:"attributes,omitempty"`
 }
 

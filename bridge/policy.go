@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -44,8 +45,11 @@ type ServiceProvider struct {
 	KeyTransport          string // xmlenc key transport URI
 	DataEncryption        string // xmlenc data encryption URI
 	AllowSHA1             bool
-	AttributeNames        string // friendly or uri
-	SendUsedIdP           bool   // Cl@ve 1: add usedIdP even when not requested
+	// SSOLifetime overrides the global SSO session lifetime for this SP
+	// (nil: the global one; 0: never reuse a session).
+	SSOLifetime    *time.Duration
+	AttributeNames string // friendly or uri
+	SendUsedIdP    bool   // Cl@ve 1: add usedIdP even when not requested
 	// StringValueTypes types eIDAS attribute values xs:string instead of
 	// eidas-natural:…Type, for SPs (pysaml2, SATOSA) that cannot read those.
 	StringValueTypes bool

@@ -110,6 +110,14 @@ func (f *Flow) Start(c echo.Context, sp *ServiceProvider, req *Request, err erro
 	case err != nil:
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The authentication request is not valid.", err)
 	}
+	if err := sp.Policy.Apply(req); err != nil {
+		return f.Start(c, sp, req, err) // a policy refusal is answered like the endpoint's
+	}
+	if out, ok, err := f.reuse(c, sp, req); err != nil {
+		return ErrorPage(c, f.Log, http.StatusInternalServerError, "The login could not be answered.", err)
+	} else if ok {
+		return WritePost(c, out)
+	}
 	out, err := f.Begin(ctx, sp, *req)
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusInternalServerError, "The login could not be started.", err)
@@ -129,7 +137,7 @@ func (f *Flow) ACSHandler(c echo.Context) error {
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The identity gateway's answer could not be read.", err)
 	}
-	out, err := f.Complete(c.Request().Context(), form)
+	out, err := f.complete(c.Request().Context(), form, c)
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The identity gateway's answer was refused.", err)
 	}

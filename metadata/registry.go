@@ -60,6 +60,10 @@ func resolve(cfg *bridge.Config, c bridge.SPConfig, now time.Time) (*bridge.Serv
 	if sp.Name == "" {
 		sp.Name = c.ID
 	}
+	if c.SSOLifetime != nil {
+		d := c.SSOLifetime.D()
+		sp.SSOLifetime = &d
+	}
 	var err error
 	if sp.Policy, err = policy(c); err != nil {
 		return nil, err

@@ -67,9 +67,11 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 	if err != nil {
 		return nil, err
 	}
-	session, err := samlxml.NewID(e.cfg.Rand)
-	if err != nil {
-		return nil, err
+	session := res.SessionIndex // the SSO session's, when the flow keeps one
+	if session == "" {
+		if session, err = samlxml.NewID(e.cfg.Rand); err != nil {
+			return nil, err
+		}
 	}
 	nameID, format, err := e.nameID(req, res)
 	if err != nil {

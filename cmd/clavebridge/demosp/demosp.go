@@ -105,7 +105,8 @@ var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 <label><input type="checkbox" name="exclude" value="Stork"> Stork</label></p>
 <p><label>forcedIdP <select name="forced"><option value="none">none</option><option value="aFirma">aFirma</option><option value="SS">SS</option><option value="AEAT">AEAT</option><option value="Stork">Stork</option></select></label></p>
 <p><label><input type="checkbox" name="legal" value="true"> allowLegalPerson</label>
-<label><input type="checkbox" name="required_surname" value="true"> surname required</label></p>
+<label><input type="checkbox" name="required_surname" value="true"> surname required</label>
+<label><input type="checkbox" name="force" value="true"> ForceAuthn (the Java kit's default)</label></p>
 <p><button type="submit">Log in with Cl@ve 1</button></p>
 </fieldset></form></body></html>`))
 

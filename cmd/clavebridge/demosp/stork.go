@@ -34,7 +34,7 @@ func (d *DemoSP) storkLogin(c echo.Context) error {
 	if len(qaa) != 1 || qaa < "1" || qaa > "4" {
 		return bridge.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "Unknown QAA level.", fmt.Errorf("qaa %q", qaa))
 	}
-	el := d.storkRequest(id, qaa, c.FormValue("required_surname") == "true")
+	el := d.storkRequest(id, qaa, c.FormValue("required_surname") == "true", c.FormValue("force") == "true")
 	signer := d.cfg.Signer
 	signer.Method = samlxml.RSASHA256
 	signer.IncludeCert = true
@@ -62,14 +62,14 @@ func (d *DemoSP) storkLogin(c echo.Context) error {
 	}})
 }
 
-func (d *DemoSP) storkRequest(id, qaa string, surnameRequired bool) *etree.Element {
+func (d *DemoSP) storkRequest(id, qaa string, surnameRequired, force bool) *etree.Element {
 	el := etree.NewElement("saml2p:AuthnRequest")
 	for _, ns := range [][2]string{{"saml2p", samlxml.NSProtocol}, {"ds", samlxml.NSDSig}, {"saml2", samlxml.NSAssertion}, {"stork", nsStork}, {"storkp", nsStorkP}} {
 		el.CreateAttr("xmlns:"+ns[0], ns[1])
 	}
 	for _, kv := range [][2]string{
 		{"AssertionConsumerServiceURL", d.storkACSURL()}, {"Consent", "urn:oasis:names:tc:SAML:2.0:consent:unspecified"},
-		{"Destination", d.cfg.BaseURL + "/Proxy/ServiceProvider"}, {"ForceAuthn", "true"}, {"ID", id}, {"IsPassive", "false"},
+		{"Destination", d.cfg.BaseURL + "/Proxy/ServiceProvider"}, {"ForceAuthn", map[bool]string{true: "true", false: "false"}[force]}, {"ID", id}, {"IsPassive", "false"},
 		{"IssueInstant", samlxml.FormatTime(d.cfg.Now())}, {"ProtocolBinding", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"},
 		{"ProviderName", d.cfg.StorkProvider}, {"Version", "2.0"},
 	} {

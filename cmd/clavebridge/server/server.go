@@ -89,6 +89,7 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	s.Flow = &bridge.Flow{
 		Store: st, Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
 		PendingTTL: cfg.Upstream.RequestLifetime.D(),
+		Sessions:   &bridge.Sessions{Store: st, Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand},
 	}
 	guard := bridge.RequestGuard{Replay: st, Now: opts.Now, Skew: cfg.Upstream.ClockSkew.D()}
 	ep := saml2.New(saml2.Config{
