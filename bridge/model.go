@@ -89,9 +89,11 @@ type Result struct {
 	Subject      string    `json:"subject,omitempty"` // the PersonIdentifier, ES/ES/<id>
 	LegalPerson  bool      `json:"legal_person,omitempty"`
 	AuthnInstant time.Time `json:"authn_instant,omitempty"`
-	// SessionIndex names the SSO session towards the SP being answered.
-	SessionIndex string      `json:"session_index,omitempty"`
-	Attributes   []Attribute `json:"attributes,omitempty"`
+	// SessionIndex names the SSO session towards the SP being answered, and
+	// TransientNameID is the NameID it gets when it asked for a transient one.
+	SessionIndex    string      `json:"session_index,omitempty"`
+	TransientNameID string      `json:"transient_name_id,omitempty"`
+	Attributes      []Attribute `json:"attributes,omitempty"`
 }
 
 // Value returns the first value of attribute a, or "".

@@ -32,10 +32,12 @@ type Session struct {
 
 // Participant is an SP that received an assertion from the session.
 type Participant struct {
-	SP           string    `json:"sp"`
-	Dialect      string    `json:"dialect"`
-	SessionIndex string    `json:"session_index,omitempty"`
-	At           time.Time `json:"at"`
+	SP              string    `json:"sp"`
+	Dialect         string    `json:"dialect"`
+	SessionIndex    string    `json:"session_index,omitempty"`
+	TransientNameID string    `json:"transient_name_id,omitempty"`
+	Subject         string    `json:"subject,omitempty"` // the persistent NameID, if it got that
+	At              time.Time `json:"at"`
 }
 
 // Sessions keeps SSO sessions in the store behind a cookie.
@@ -130,9 +132,20 @@ func (sess *Session) Reusable(sp *ServiceProvider, req *Request, now time.Time, 
 	return true, ""
 }
 
-// Joined records that sp received an assertion from the session.
-func (sess *Session) Joined(req *Request, sessionIndex string, now time.Time) {
+// Joined records that req's SP received an assertion from the session.
+func (sess *Session) Joined(req *Request, res *Result, now time.Time) {
 	sess.Participants = append(sess.Participants, Participant{
-		SP: req.SP, Dialect: req.Dialect, SessionIndex: sessionIndex, At: now,
+		SP: req.SP, Dialect: req.Dialect, SessionIndex: res.SessionIndex,
+		TransientNameID: res.TransientNameID, Subject: res.Subject, At: now,
 	})
+}
+
+// Participant finds the SP's record in the session.
+func (sess *Session) Participant(dialect, sp string) (Participant, bool) {
+	for i := len(sess.Participants) - 1; i >= 0; i-- {
+		if p := sess.Participants[i]; p.SP == sp && p.Dialect == dialect {
+			return p, true
+		}
+	}
+	return Participant{}, false
 }

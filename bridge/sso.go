@@ -13,7 +13,7 @@ import (
 func (f *Flow) startSession(c echo.Context, req *Request, res Result, log *zap.Logger) Result {
 	sess, err := f.Sessions.New(res)
 	if err == nil {
-		res.SessionIndex, err = f.join(c, sess, req)
+		err = f.join(c, sess, req, &res)
 	}
 	if err != nil {
 		log.Warn("no SSO session kept", zap.Error(err))
@@ -23,15 +23,18 @@ func (f *Flow) startSession(c echo.Context, req *Request, res Result, log *zap.L
 	return res
 }
 
-// join records req's SP in sess, saves it and sets the cookie; it returns
-// the session index given to the SP.
-func (f *Flow) join(c echo.Context, sess *Session, req *Request) (string, error) {
-	index, err := samlxml.NewID(f.Rand)
-	if err != nil {
-		return "", err
+// join names the session towards req's SP in res (session index and
+// transient NameID), records the SP in sess, saves it and sets the cookie.
+func (f *Flow) join(c echo.Context, sess *Session, req *Request, res *Result) error {
+	var err error
+	if res.SessionIndex, err = samlxml.NewID(f.Rand); err != nil {
+		return err
 	}
-	sess.Joined(req, index, f.Now())
-	return index, f.Sessions.Save(c.Request().Context(), c, sess)
+	if res.TransientNameID, err = samlxml.NewID(f.Rand); err != nil {
+		return err
+	}
+	sess.Joined(req, res, f.Now())
+	return f.Sessions.Save(c.Request().Context(), c, sess)
 }
 
 // reuse answers req from the browser's SSO session when the session may
@@ -54,7 +57,7 @@ func (f *Flow) reuse(c echo.Context, sp *ServiceProvider, req *Request) (out Out
 		return Outgoing{}, false, nil
 	}
 	res := f.check(req, sp, sess.Result, log)
-	if res.SessionIndex, err = f.join(c, sess, req); err != nil {
+	if err := f.join(c, sess, req, &res); err != nil {
 		return Outgoing{}, false, err
 	}
 	log.Info("SSO session reused", zap.Int("participants", len(sess.Participants)))

@@ -108,6 +108,9 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, string, error) {
 	switch f := req.Extra[extraNameIDFormat]; f {
 	case nameIDTransient:
+		if res.TransientNameID != "" { // the SSO session's, for single logout
+			return res.TransientNameID, f, nil
+		}
 		id, err := samlxml.NewID(e.cfg.Rand)
 		return id, f, err
 	case eidasxml.NameIDPersist:

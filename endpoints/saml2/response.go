@@ -105,6 +105,9 @@ func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, strin
 	if req.Extra[extraNameIDFormat] == nameIDPersistent {
 		return res.Subject, nameIDPersistent, nil
 	}
+	if res.TransientNameID != "" { // the SSO session's, for single logout
+		return res.TransientNameID, nameIDTransient, nil
+	}
 	id, err := samlxml.NewID(e.cfg.Rand)
 	return id, nameIDTransient, err
 }
