@@ -120,6 +120,7 @@ type SPConfig struct {
 	Certs               []string `yaml:"certs"`
 	EncryptionCert      string   `yaml:"encryption_cert"`
 	ReturnURLs          []string `yaml:"return_urls"`
+	LogoutURLs          []string `yaml:"logout_urls"` // where LogoutRequests/Responses go
 	MinLoA              string   `yaml:"min_loa"`
 	AllowIdPs           []string `yaml:"allow_idps"`
 	DenyIdPs            []string `yaml:"deny_idps"`
@@ -342,6 +343,9 @@ func (c *Config) validateSP(path string, sp SPConfig) []error {
 	}
 	for i, u := range sp.ReturnURLs {
 		add(checkURL(fmt.Sprintf("%s.return_urls[%d]", path, i), u))
+	}
+	for i, u := range sp.LogoutURLs {
+		add(checkURL(fmt.Sprintf("%s.logout_urls[%d]", path, i), u))
 	}
 	if _, err := translate.ParseLoA(sp.MinLoA); err != nil {
 		add(&FieldError{Path: path + ".min_loa", Err: err})

@@ -37,7 +37,10 @@ type ServiceProvider struct {
 	SigningCerts   []*x509.Certificate
 	EncryptionCert *x509.Certificate
 	ACS            []Endpoint
-	Policy         Policy
+	// Logout are the SP's single logout endpoints (metadata
+	// SingleLogoutService or logout_urls); none: it gets no LogoutRequest.
+	Logout []Endpoint
+	Policy Policy
 	// RequireSignedRequests refuses unsigned AuthnRequests.
 	RequireSignedRequests bool
 	EncryptAssertions     bool

@@ -137,6 +137,9 @@ func (f *Flow) ACSHandler(c echo.Context) error {
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The identity gateway's answer could not be read.", err)
 	}
+	if form.Get("logoutResponse") != "" || form.Get("logoutRequest") != "" {
+		return f.UpstreamSLOHandler(c) // Cl@ve sometimes answers logouts at the ACS
+	}
 	out, err := f.complete(c.Request().Context(), form, c)
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The identity gateway's answer was refused.", err)

@@ -82,6 +82,9 @@ func resolve(cfg *bridge.Config, c bridge.SPConfig, now time.Time) (*bridge.Serv
 	for _, u := range c.ReturnURLs {
 		sp.ACS = append(sp.ACS, bridge.Endpoint{URL: u, Binding: BindingPOST, Index: len(sp.ACS)})
 	}
+	for _, u := range c.LogoutURLs {
+		sp.Logout = append(sp.Logout, bridge.Endpoint{URL: u, Binding: BindingPOST})
+	}
 	if c.RequireSigned != nil {
 		sp.RequireSignedRequests = *c.RequireSigned
 	} else if c.Dialect != "saml2" {
@@ -212,6 +215,7 @@ func applyMetadata(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPCo
 		return fmt.Errorf("metadata %s describes %q, not %q", c.Metadata, md.EntityID, sp.ID)
 	}
 	sp.ACS = append(sp.ACS, md.ACS...)
+	sp.Logout = append(sp.Logout, md.Logout...)
 	sp.SigningCerts = append(sp.SigningCerts, md.SigningCerts...)
 	if sp.EncryptionCert == nil {
 		sp.EncryptionCert = md.EncryptionCert

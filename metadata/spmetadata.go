@@ -25,6 +25,7 @@ const maxMetadataBytes = 1 << 20
 type spMetadata struct {
 	EntityID            string
 	ACS                 []bridge.Endpoint
+	Logout              []bridge.Endpoint // SingleLogoutService, POST first
 	SigningCerts        []*x509.Certificate
 	EncryptionCert      *x509.Certificate
 	AuthnRequestsSigned bool
@@ -140,9 +141,30 @@ func (md *spMetadata) readDescriptor(d *etree.Element) error {
 		index, _ := parseIndex(acs.SelectAttrValue("index", "0"))
 		md.ACS = append(md.ACS, bridge.Endpoint{URL: loc, Binding: BindingPOST, Index: index})
 	}
+	if err := md.readLogout(d); err != nil {
+		return err
+	}
 	for _, kd := range samlxml.Children(d, samlxml.NSMetadata, "KeyDescriptor") {
 		if err := md.readKey(kd); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// readLogout reads the SingleLogoutService endpoints of the POST and
+// Redirect bindings, POST first.
+func (md *spMetadata) readLogout(d *etree.Element) error {
+	for _, binding := range []string{BindingPOST, BindingRedirect} {
+		for _, slo := range samlxml.Children(d, samlxml.NSMetadata, "SingleLogoutService") {
+			if slo.SelectAttrValue("Binding", "") != binding {
+				continue
+			}
+			loc := slo.SelectAttrValue("Location", "")
+			if err := checkReturnURL(loc); err != nil {
+				return fmt.Errorf("SingleLogoutService: %w", err)
+			}
+			md.Logout = append(md.Logout, bridge.Endpoint{URL: loc, Binding: binding})
 		}
 	}
 	return nil
