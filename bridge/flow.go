@@ -22,6 +22,9 @@ import (
 type Outgoing struct {
 	URL    string
 	Fields []samlxml.Field
+	// Redirect, when set, is sent as a 303 redirect instead of a POST form
+	// (the HTTP-Redirect binding).
+	Redirect string
 }
 
 // Pending is a login waiting for the gateway's answer, kept in the store

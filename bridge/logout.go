@@ -27,10 +27,12 @@ type LogoutInitiator struct {
 // LogoutDialect is a Dialect that takes part in single logout.
 type LogoutDialect interface {
 	Dialect
-	// LogoutRequest builds the front-channel LogoutRequest telling p's SP
-	// that the session ended, carrying relayState; ok is false when that
-	// SP cannot receive one (no logout endpoint registered).
-	LogoutRequest(ctx context.Context, sp *ServiceProvider, p Participant, relayState string) (out Outgoing, ok bool, err error)
+	// LogoutRequest builds the front-channel LogoutRequest with this ID
+	// telling p's SP that the session ended, carrying relayState; ok is
+	// false when that SP cannot receive one (no logout endpoint registered).
+	// The SP's LogoutResponse comes back to the dialect's endpoint, which
+	// verifies it and calls Flow.ContinueLogout.
+	LogoutRequest(ctx context.Context, sp *ServiceProvider, p Participant, id, relayState string) (out Outgoing, ok bool, err error)
 	// LogoutResponse answers the SP that started the logout: Success, or a
 	// partial logout, or a refusal with status.
 	LogoutResponse(ctx context.Context, sp *ServiceProvider, in LogoutInitiator, status Status) (Outgoing, error)
@@ -57,6 +59,7 @@ type logoutState struct {
 	Initiator *LogoutInitiator `json:"initiator,omitempty"` // nil: the gateway started it
 	Queue     []Participant    `json:"queue,omitempty"`
 	Waiting   *Participant     `json:"waiting,omitempty"`
+	WaitingID string           `json:"waiting_id,omitempty"` // our LogoutRequest to Waiting
 	// The gateway leg: the ID of our LogoutRequest to it, or of its
 	// LogoutRequest to us (gateway-initiated) with its RelayState.
 	UpstreamID    string `json:"upstream_id,omitempty"`
@@ -112,18 +115,22 @@ func (f *Flow) endSession(c echo.Context, sess *Session) error {
 	return f.Sessions.Store.DeleteSession(c.Request().Context(), sess.ID)
 }
 
-// ContinueLogout resumes the logout named by relayState after an SP
-// answered its LogoutRequest (ok false: it did not log out).
-func (f *Flow) ContinueLogout(c echo.Context, relayState string, ok bool) error {
+// ContinueLogout resumes the logout named by relayState after the SP it
+// waits for answered (verified by the dialect) the LogoutRequest
+// inResponseTo; ok false: that SP did not log out.
+func (f *Flow) ContinueLogout(c echo.Context, sp *ServiceProvider, relayState, inResponseTo string, ok bool) error {
 	st, err := f.takeLogout(c.Request().Context(), relayState)
-	if err != nil || st.Waiting == nil {
+	if err == nil && (st.Waiting == nil || st.Waiting.SP != sp.ID || st.WaitingID != inResponseTo) {
+		err = errors.New("the answer is not from the SP the logout waits for, or not to our request")
+	}
+	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The logout answer does not belong to a logout under way.", err)
 	}
 	if !ok {
 		f.Log.Info("an SP did not log out", zap.String("sp", st.Waiting.SP))
 		st.Partial = true
 	}
-	st.Waiting = nil
+	st.Waiting, st.WaitingID = nil, ""
 	return f.nextLogoutStep(c, st)
 }
 
@@ -140,14 +147,18 @@ func (f *Flow) nextLogoutStep(c echo.Context, st *logoutState) error {
 	for len(st.Queue) > 0 {
 		p := st.Queue[0]
 		st.Queue = st.Queue[1:]
-		out, sent, err := f.logoutParticipant(ctx, p, st.ID)
+		id, err := samlxml.NewID(f.Rand)
+		if err != nil {
+			return err
+		}
+		out, sent, err := f.logoutParticipant(ctx, p, id, st.ID)
 		if err != nil {
 			f.Log.Warn("logout not sent to an SP", zap.String("sp", p.SP), zap.Error(err))
 			st.Partial = true
 			continue
 		}
 		if sent {
-			st.Waiting = &p
+			st.Waiting, st.WaitingID = &p, id
 			return f.saveAndPost(c, st, out)
 		}
 	}
@@ -157,7 +168,7 @@ func (f *Flow) nextLogoutStep(c echo.Context, st *logoutState) error {
 	return f.finishLogout(c, st)
 }
 
-func (f *Flow) logoutParticipant(ctx context.Context, p Participant, relay string) (Outgoing, bool, error) {
+func (f *Flow) logoutParticipant(ctx context.Context, p Participant, id, relay string) (Outgoing, bool, error) {
 	d, ok := f.dialects[p.Dialect].(LogoutDialect)
 	if !ok {
 		return Outgoing{}, false, nil
@@ -166,7 +177,7 @@ func (f *Flow) logoutParticipant(ctx context.Context, p Participant, relay strin
 	if err != nil {
 		return Outgoing{}, false, err
 	}
-	return d.LogoutRequest(ctx, sp, p, relay)
+	return d.LogoutRequest(ctx, sp, p, id, relay)
 }
 
 func (f *Flow) upstreamLogout() UpstreamLogout {

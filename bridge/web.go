@@ -41,8 +41,12 @@ func TraceID(c echo.Context) string {
 	return id
 }
 
-// WritePost sends the auto-submitting POST form for out.
+// WritePost sends the auto-submitting POST form for out (or, for the
+// Redirect binding, the redirect).
 func WritePost(c echo.Context, out Outgoing) error {
+	if out.Redirect != "" {
+		return c.Redirect(http.StatusSeeOther, out.Redirect)
+	}
 	c.Response().Header().Set("Content-Security-Policy", samlxml.PostFormCSP())
 	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(out.URL, out.Fields))
 }
