@@ -32,12 +32,16 @@ type Session struct {
 
 // Participant is an SP that received an assertion from the session.
 type Participant struct {
-	SP              string    `json:"sp"`
-	Dialect         string    `json:"dialect"`
-	SessionIndex    string    `json:"session_index,omitempty"`
-	TransientNameID string    `json:"transient_name_id,omitempty"`
-	Subject         string    `json:"subject,omitempty"` // the persistent NameID, if it got that
-	At              time.Time `json:"at"`
+	SP              string `json:"sp"`
+	Dialect         string `json:"dialect"`
+	SessionIndex    string `json:"session_index,omitempty"`
+	TransientNameID string `json:"transient_name_id,omitempty"`
+	Subject         string `json:"subject,omitempty"` // the persistent NameID, if it got that
+	// NameIDFormat is the format the SP asked for (Request.Extra
+	// "nameid_format"): it got Subject for a persistent or unspecified
+	// format, TransientNameID for a transient one (per its dialect).
+	NameIDFormat string    `json:"nameid_format,omitempty"`
+	At           time.Time `json:"at"`
 }
 
 // Sessions keeps SSO sessions in the store behind a cookie.
@@ -137,6 +141,7 @@ func (sess *Session) Joined(req *Request, res *Result, now time.Time) {
 	sess.Participants = append(sess.Participants, Participant{
 		SP: req.SP, Dialect: req.Dialect, SessionIndex: res.SessionIndex,
 		TransientNameID: res.TransientNameID, Subject: res.Subject, At: now,
+		NameIDFormat: req.Extra["nameid_format"],
 	})
 }
 
