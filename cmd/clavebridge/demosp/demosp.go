@@ -71,7 +71,8 @@ func (d *DemoSP) Mount(e *echo.Echo) {
 var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>clavebridge demo SP</title></head><body>
 <h1>clavebridge demo service provider</h1>
-<p>Logs in through the bridge's plain SAML2 endpoint, the upstream Cl@ve 2.0 connector and the simulated gateway.</p>
+<p>Three service providers, one per dialect, log in through the bridge, its Cl@ve 2.0 connector and the simulated gateway.
+Log in with one, then another: the second needs no new authentication. <a href="/session">Your bridge session</a>.</p>
 <form method="post" action="/demo/saml2/login">
 <fieldset><legend>Plain SAML2 login</legend>
 <p><label>Minimum level of assurance <select name="loa">

@@ -116,6 +116,7 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	s.Flow.Register(legacy)
 	legacy.Mount(s.Echo)
 	s.Echo.POST("/upstream/acs", s.Flow.ACSHandler)
+	s.Echo.GET("/session", s.Flow.SessionHandler)
 	s.Echo.GET("/upstream/metadata", func(c echo.Context) error {
 		md, err := s.Metadata(true)
 		if err != nil {

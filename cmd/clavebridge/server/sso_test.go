@@ -188,3 +188,26 @@ func TestSSOSessionExpires(t *testing.T) {
 		t.Fatalf("simulator saw %d logins, want 2 (the session had expired)", got)
 	}
 }
+
+// TestSessionPage: /session shows the session with the identifier masked.
+func TestSessionPage(t *testing.T) {
+	h := ssoHarness(t, autoLogin("AFIRMA", "99999999R", "dnie"))
+	page, err := h.Browser.Get(h.URL + "/session")
+	if err != nil || !strings.Contains(page.Body, "There is no session") {
+		t.Fatalf("before login: %v %.500s", err, page.Body)
+	}
+	h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}})
+	h.login(t, "clave2", url.Values{"loa": {"low"}})
+	page, err = h.Browser.Get(h.URL + "/session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"AFIRMA", "high", "************99R", "/demo/saml2/metadata", "S2800000X_E00000001", "eidas"} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("session page lacks %q: %.1500s", want, page.Body)
+		}
+	}
+	if strings.Contains(page.Body, "99999999R") {
+		t.Error("session page shows the identifier unmasked")
+	}
+}

@@ -1,0 +1,57 @@
+package bridge
+
+import (
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+var sessionPage = template.Must(template.New("session").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>clavebridge: your session</title></head><body>
+<h1>Your single sign-on session</h1>
+{{if .}}<p>Authenticated with <code>{{.IdP}}</code> at level <code>{{.LoA}}</code> as <code>{{.Subject}}</code>;
+started {{.Created}}, ends {{.Expires}}.</p>
+<table><thead><tr><th>Service</th><th>Dialect</th><th>Since</th></tr></thead><tbody>
+{{range .Participants}}<tr><td>{{.SP}}</td><td>{{.Dialect}}</td><td>{{.At}}</td></tr>{{end}}
+</tbody></table>{{else}}<p>There is no session: the next login will ask you to authenticate.</p>{{end}}
+<p><a href="/demo/">Demo services</a></p></body></html>`))
+
+type sessionView struct {
+	IdP, LoA, Subject, Created, Expires string
+	Participants                        []participantView
+}
+
+type participantView struct{ SP, Dialect, At string }
+
+// SessionHandler shows the browser its own SSO session at /session: the
+// IdP, level, the identifier masked, and the services it reached.
+func (f *Flow) SessionHandler(c echo.Context) error {
+	var view *sessionView
+	if f.Sessions != nil {
+		sess, err := f.Sessions.Load(c)
+		if err != nil {
+			return ErrorPage(c, f.Log, http.StatusInternalServerError, "The session could not be read.", err)
+		}
+		if sess != nil {
+			view = newSessionView(sess)
+		}
+	}
+	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	return sessionPage.Execute(c.Response(), view)
+}
+
+func newSessionView(sess *Session) *sessionView {
+	v := &sessionView{
+		IdP: string(sess.Result.IdP), LoA: sess.Result.LoA.String(), Subject: translate.Mask(sess.Result.Subject),
+		Created: sess.Created.Format(time.RFC3339), Expires: sess.Expires.Format(time.RFC3339),
+	}
+	for _, p := range sess.Participants {
+		v.Participants = append(v.Participants, participantView{SP: p.SP, Dialect: p.Dialect, At: p.At.Format(time.RFC3339)})
+	}
+	return v
+}
