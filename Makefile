@@ -4,7 +4,7 @@ FUZZTIME  ?= 10s
 LONGFUZZ  ?= 5m
 PKGS      := ./...
 
-.PHONY: all build run check test vet unit interop fuzz-short fuzz bench load tidy
+.PHONY: all build run check test deps vet unit interop fuzz-short fuzz bench load tidy
 
 all: build
 
@@ -22,17 +22,22 @@ check:
 # target, then every test including the interop tests against real peers
 # (pysaml2, xmlsec1, python3-cryptography, node's xml-crypto, crewjam/saml),
 # which fail rather than skip when a peer is missing.
-test: vet fuzz-short unit
+test: deps vet fuzz-short unit
+
+# Installs xmlsec1, pysaml2, python3-cryptography, xml-crypto and starts a
+# Redis server on loopback when they are missing (Debian, as root).
+deps:
+	@bash .ci/deps >/dev/null
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet $(PKGS)
 
 unit:
-	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 $(PKGS)
+	CLAVEBRIDGE_REQUIRE_PEERS=1 CLAVEBRIDGE_REDIS=127.0.0.1:6379 $(GO) test -count=1 $(PKGS)
 
 # Only the tests that drive peers we did not write.
-interop:
+interop: deps
 	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -v -run 'PySAML2|Crewjam|Xmlsec|PythonCryptography|XMLCrypto|Clave2Kit|EIDASProfile|Stork' ./cmd/clavebridge/server/ ./bridge/samlxml/
 
 # Every fuzz target for FUZZTIME each (CI); `make fuzz` runs them for LONGFUZZ.

@@ -32,6 +32,7 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer func() { _ = srv.Close() }()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			go func() {

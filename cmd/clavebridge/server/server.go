@@ -54,7 +54,7 @@ func (s *Server) Metadata(upstream bool) ([]byte, error) {
 	if upstream {
 		return s.publisher.SP(s.baseURL+"/upstream/metadata", s.baseURL+"/upstream/acs")
 	}
-	return s.publisher.IdP(s.baseURL+"/saml2/metadata", s.baseURL+"/saml2/sso")
+	return s.publisher.IdP(s.baseURL+"/saml2/metadata", s.baseURL+"/saml2/sso", s.baseURL+saml2.SLOPath)
 }
 
 // New builds every part from cfg.
@@ -73,6 +73,19 @@ func New(cfg *bridge.Config, log *zap.Logger, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := assemble(cfg, log, opts, keys, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the store (a Redis connection pool).
+func (s *Server) Close() error { return s.Store.Close() }
+
+// assemble builds everything that sits on the keys and the store.
+func assemble(cfg *bridge.Config, log *zap.Logger, opts Options, keys *keySet, st store.Store) (*Server, error) {
 	reg, err := metadata.NewRegistry(cfg, opts.Now())
 	if err != nil {
 		return nil, err
@@ -156,6 +169,12 @@ func newStore(cfg *bridge.Config, opts Options) (store.Store, error) {
 	switch cfg.Store.Type {
 	case "memory":
 		return store.NewMemory(opts.Now, 0), nil
+	case "redis":
+		r, err := store.DialRedis(cfg.Store.Address)
+		if err != nil {
+			return nil, err // not a nil *Redis in a non-nil Store
+		}
+		return r, nil
 	default:
 		return nil, fmt.Errorf("store type %q is not available yet", cfg.Store.Type)
 	}
