@@ -60,6 +60,10 @@ type Config struct {
 	BridgeCerts []*x509.Certificate
 	Citizens    []Citizen
 	AutoLogin   *AutoLogin
+	// BridgeLogoutURL is the bridge's registered single logout URL (its
+	// /upstream/slo): the only Issuer of a LogoutRequest the gateway
+	// answers, and where it sends its own. Empty disables single logout.
+	BridgeLogoutURL string
 	// ResponseLifetime is the assertion's validity (default 5 minutes).
 	ResponseLifetime time.Duration
 	Now              func() time.Time // default time.Now
@@ -82,6 +86,11 @@ type Simulator struct {
 	replay   *ttlMap[struct{}]
 	logins   *ttlMap[login]
 	count    atomic.Int64
+	// Single logout: the bridge's logout URL, accepted LogoutRequests and
+	// the gateway-initiated logouts.
+	logoutURL string
+	logouts   atomic.Int64
+	slo       *sloState
 }
 
 // New checks cfg and builds a Simulator.
@@ -91,6 +100,9 @@ func New(cfg Config) (*Simulator, error) {
 		return nil, err
 	}
 	if err := checkKeys(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkBridgeLogoutURL(cfg.BridgeLogoutURL); err != nil {
 		return nil, err
 	}
 	citizens, err := normalizeCitizens(cfg.Citizens)
@@ -118,6 +130,9 @@ func New(cfg Config) (*Simulator, error) {
 		pages:    pages,
 		replay:   newTTLMap[struct{}](replayTTL, maxReplayIDs),
 		logins:   newTTLMap[login](loginTTL, maxLogins),
+
+		logoutURL: cfg.BridgeLogoutURL,
+		slo:       newSLOState(),
 	}
 	s.applyDefaults()
 	return s, nil
@@ -174,7 +189,7 @@ func checkKeys(cfg Config) error {
 
 // Mount registers the gateway's routes under /sim.
 func (s *Simulator) Mount(e *echo.Echo) {
-	e.POST(ssoPath, s.handleSSO)
+	e.POST(ssoPath, s.handleServiceProvider) // login, or single logout
 	e.GET(ssoPath, s.handleSSO)
 	e.POST(loginPath, s.handleLogin)
 }

@@ -24,6 +24,7 @@ import (
 type Config struct {
 	SSOURL       string // the gateway's /Proxy2/ServiceProvider
 	ACSURL       string // our /upstream/acs, also the expected Audience
+	LogoutURL    string // our /upstream/slo, where the gateway posts logoutResponse and logoutRequest
 	ProviderName string // <NIF>_<DIR3> registered with Cl@ve
 	Application  string // shown after ';' in ProviderName
 	Signer       samlxml.Signer

@@ -129,6 +129,7 @@ func assemble(cfg *bridge.Config, log *zap.Logger, opts Options, keys *keySet, s
 	s.Flow.Register(legacy)
 	legacy.Mount(s.Echo)
 	s.Echo.POST("/upstream/acs", s.Flow.ACSHandler)
+	s.Echo.POST("/upstream/slo", s.Flow.UpstreamSLOHandler)
 	s.Echo.GET("/session", s.Flow.SessionHandler)
 	s.Echo.GET("/upstream/metadata", func(c echo.Context) error {
 		md, err := s.Metadata(true)
@@ -192,7 +193,7 @@ func (s *Server) upstream(cfg *bridge.Config, k *keySet, opts Options) (*upstrea
 		return nil, err
 	}
 	return upstream.New(upstream.Config{
-		SSOURL: cfg.Upstream.SSOURL, ACSURL: cfg.Server.BaseURL + "/upstream/acs",
+		SSOURL: cfg.Upstream.SSOURL, ACSURL: cfg.Server.BaseURL + "/upstream/acs", LogoutURL: cfg.Server.BaseURL + "/upstream/slo",
 		ProviderName: cfg.Upstream.ProviderName, Application: cfg.Upstream.Application,
 		Signer: signer, DecryptionKeys: k.decrypters, GatewayCerts: gateway,
 		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now,
@@ -231,7 +232,7 @@ func (s *Server) mountSimulator(cfg *bridge.Config, k *keySet, log *zap.Logger, 
 	}
 	sc := simulator.Config{
 		BaseURL: cfg.Server.BaseURL, Signer: samlxml.Signer{Key: simKey.key, Cert: simKey.cert, Method: samlxml.RSASHA512, IncludeCert: true},
-		BridgeCerts: []*x509.Certificate{k.signer.Cert}, Citizens: citizens,
+		BridgeCerts: []*x509.Certificate{k.signer.Cert}, Citizens: citizens, BridgeLogoutURL: cfg.Server.BaseURL + "/upstream/slo",
 		Now: opts.Now, Rand: opts.Rand, Log: log.Named("simulator"),
 	}
 	if al := cfg.Simulator.AutoLogin; al != nil {

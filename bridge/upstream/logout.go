@@ -1,0 +1,304 @@
+package upstream
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+)
+
+// Form fields of Cl@ve 2.0 single logout.
+const (
+	fieldLogoutRequest  = "logoutRequest"
+	fieldLogoutResponse = "logoutResponse"
+	fieldRelayState     = "RelayState"
+)
+
+// logoutLifetime is the validity of our LogoutRequests (NotOnOrAfter).
+const logoutLifetime = 5 * time.Minute
+
+// partialLogoutMessage is the StatusMessage of a logout we could not complete.
+const partialLogoutMessage = "Logout could not be completed at every service provider"
+
+// errNoLogoutURL is returned by every logout method when Config.LogoutURL is empty.
+var errNoLogoutURL = errors.New("upstream: single logout needs a LogoutURL")
+
+// BeginLogout builds the signed Cl@ve 2.0 LogoutRequest and its POST form
+// to the gateway: fields logoutRequest (base64) and RelayState.
+//
+// As Cl@ve wants it, the Issuer is cfg.LogoutURL (where the answer must go),
+// the NameID is cfg.ProviderName (format unspecified, SPNameQualifier
+// cfg.LogoutURL), the Reason is user, the Destination cfg.SSOURL and
+// NotOnOrAfter five minutes from now. id is the request's ID, which the
+// caller keeps to check the answer with FinishLogout; Cl@ve 2.0 requires a
+// non-empty relayState.
+func (c *Connector) BeginLogout(_ context.Context, id, relayState string) (bridge.Outgoing, error) {
+	switch {
+	case c.cfg.LogoutURL == "":
+		return bridge.Outgoing{}, errNoLogoutURL
+	case id == "":
+		return bridge.Outgoing{}, errors.New("upstream: logout request needs an ID")
+	case relayState == "":
+		return bridge.Outgoing{}, errors.New("upstream: Cl@ve 2.0 requires a RelayState")
+	}
+	now := c.cfg.Now()
+	req := &eidasxml.LogoutRequest{
+		ID:              id,
+		IssueInstant:    now,
+		Destination:     c.cfg.SSOURL,
+		Issuer:          c.cfg.LogoutURL,
+		NameID:          c.cfg.ProviderName,
+		NameIDFormat:    eidasxml.NameIDUnspec,
+		SPNameQualifier: c.cfg.LogoutURL,
+		NotOnOrAfter:    now.Add(logoutLifetime),
+		Reason:          eidasxml.LogoutReasonUser,
+	}
+	value, err := c.signEncode(req.Element())
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("upstream logout request: %w", err)
+	}
+	return c.toGateway(fieldLogoutRequest, value, relayState), nil
+}
+
+// FinishLogout reads the gateway's answer to the LogoutRequest expectID and
+// reports whether its status is Success, with its StatusMessage.
+//
+// The LogoutResponse comes in the form field logoutResponse or, as RedIRIS
+// also accepts, SAMLResponse (never both). It is parsed with the hardened
+// parser and its signature checked against the gateway certificates only
+// before anything is read; then its ID must be new to the replay store, its
+// Destination cfg.LogoutURL or cfg.ACSURL (Cl@ve may answer at the ACS),
+// its InResponseTo expectID and its IssueInstant within the response
+// window. Anything else is an error. The Issuer is not checked (Cl@ve does
+// not set it properly); the RelayState is the caller's to read, as it keys
+// the caller's own logout state.
+func (c *Connector) FinishLogout(ctx context.Context, form url.Values, expectID string) (ok bool, message string, err error) {
+	if c.cfg.LogoutURL == "" {
+		return false, "", errNoLogoutURL
+	}
+	if expectID == "" {
+		return false, "", errors.New("upstream: no logout request to match the answer with")
+	}
+	el, err := c.readSignedField(form, fieldLogoutResponse, "SAMLResponse")
+	if err != nil {
+		return false, "", err
+	}
+	resp, err := eidasxml.ParseLogoutResponse(el)
+	if err != nil {
+		return false, "", err
+	}
+	if err := c.markFresh(ctx, "upstream-logout-response:", resp.ID); err != nil {
+		return false, "", err
+	}
+	if err := c.checkLogoutResponse(resp, expectID); err != nil {
+		return false, "", fmt.Errorf("logout response %s: %w", resp.ID, err)
+	}
+	return resp.Status.Code == eidasxml.StatusSuccess, resp.Status.Message, nil
+}
+
+// checkLogoutResponse checks where a verified LogoutResponse was sent, what
+// it answers and when it was issued.
+func (c *Connector) checkLogoutResponse(resp *eidasxml.LogoutResponse, expectID string) error {
+	switch {
+	case resp.Destination != c.cfg.LogoutURL && resp.Destination != c.cfg.ACSURL:
+		return fmt.Errorf("Destination %q is neither our logout URL nor our ACS", resp.Destination)
+	case resp.InResponseTo == "":
+		return errors.New("no InResponseTo")
+	case resp.InResponseTo != expectID:
+		return fmt.Errorf("answers %q, not our logout request", resp.InResponseTo)
+	}
+	return c.checkIssued(resp.IssueInstant)
+}
+
+// ReadLogoutRequest verifies a gateway-initiated LogoutRequest (form field
+// logoutRequest) and returns its ID and the RelayState field.
+//
+// The signature must be the gateway's, the ID new to the replay store, the
+// Destination cfg.LogoutURL, the NameID our cfg.ProviderName, the
+// IssueInstant within the response window and NotOnOrAfter, when set, not
+// passed.
+func (c *Connector) ReadLogoutRequest(ctx context.Context, form url.Values) (id, relayState string, err error) {
+	if c.cfg.LogoutURL == "" {
+		return "", "", errNoLogoutURL
+	}
+	relayState, err = singleValue(form, fieldRelayState)
+	if err != nil {
+		return "", "", err
+	}
+	el, err := c.readSignedField(form, fieldLogoutRequest)
+	if err != nil {
+		return "", "", err
+	}
+	req, err := eidasxml.ParseLogoutRequest(el)
+	if err != nil {
+		return "", "", err
+	}
+	if err := c.markFresh(ctx, "upstream-logout-request:", req.ID); err != nil {
+		return "", "", err
+	}
+	if err := c.checkLogoutRequest(req); err != nil {
+		return "", "", fmt.Errorf("logout request %s: %w", req.ID, err)
+	}
+	return req.ID, relayState, nil
+}
+
+// checkLogoutRequest checks a verified gateway-initiated LogoutRequest.
+func (c *Connector) checkLogoutRequest(req *eidasxml.LogoutRequest) error {
+	now := c.cfg.Now()
+	switch {
+	case req.Destination != c.cfg.LogoutURL:
+		return fmt.Errorf("Destination %q is not our logout URL", req.Destination)
+	case req.NameID != c.cfg.ProviderName:
+		return fmt.Errorf("NameID %q is not our provider name", req.NameID)
+	case !req.NotOnOrAfter.IsZero() && !now.Add(-c.cfg.ClockSkew).Before(req.NotOnOrAfter):
+		return errors.New("expired (NotOnOrAfter)")
+	}
+	return c.checkIssued(req.IssueInstant)
+}
+
+// LogoutResponse builds our signed answer to the gateway-initiated
+// LogoutRequest inResponseTo and its POST form to the gateway's SSOURL:
+// fields logoutResponse (base64) and RelayState. The status is Success when
+// ok, otherwise Responder / PartialLogout; a StatusMessage is always sent.
+func (c *Connector) LogoutResponse(_ context.Context, inResponseTo, relayState string, ok bool) (bridge.Outgoing, error) {
+	if c.cfg.LogoutURL == "" {
+		return bridge.Outgoing{}, errNoLogoutURL
+	}
+	if inResponseTo == "" {
+		return bridge.Outgoing{}, errors.New("upstream: a logout response must answer a request ID")
+	}
+	id, err := samlxml.NewID(nil)
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("upstream logout response: %w", err)
+	}
+	resp := &eidasxml.LogoutResponse{
+		ID:           id,
+		InResponseTo: inResponseTo,
+		IssueInstant: c.cfg.Now(),
+		Destination:  c.cfg.SSOURL,
+		Issuer:       c.cfg.LogoutURL,
+		Status:       logoutStatus(ok),
+	}
+	value, err := c.signEncode(resp.Element())
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("upstream logout response: %w", err)
+	}
+	return c.toGateway(fieldLogoutResponse, value, relayState), nil
+}
+
+// logoutStatus is the status of our answer to a gateway-initiated logout.
+func logoutStatus(ok bool) eidasxml.Status {
+	if ok {
+		return eidasxml.Status{Code: eidasxml.StatusSuccess}
+	}
+	return eidasxml.Status{
+		Code:    eidasxml.StatusResponder,
+		SubCode: eidasxml.StatusPartialLogout,
+		Message: partialLogoutMessage,
+	}
+}
+
+// signEncode signs el with our key and returns it base64-encoded.
+func (c *Connector) signEncode(el *etree.Element) (string, error) {
+	if err := c.cfg.Signer.Sign(el); err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	xml, err := samlxml.Serialize(el)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(xml), nil
+}
+
+// toGateway is the POST form of one message to the gateway.
+func (c *Connector) toGateway(field, value, relayState string) bridge.Outgoing {
+	return bridge.Outgoing{URL: c.cfg.SSOURL, Fields: []samlxml.Field{
+		{Name: field, Value: value},
+		{Name: fieldRelayState, Value: relayState},
+	}}
+}
+
+// readSignedField decodes, parses and verifies the message in the one form
+// field of names that is present, against the gateway certificates only.
+// Nothing of the message is read before its signature is checked.
+func (c *Connector) readSignedField(form url.Values, names ...string) (*etree.Element, error) {
+	name, value, err := oneField(form, names...)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := samlxml.DecodePostValue(value, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", name, err)
+	}
+	doc, err := samlxml.Parse(raw, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	v := samlxml.Verifier{Certs: c.cfg.GatewayCerts, Policy: c.cfg.Policy}
+	verified, err := v.Verify(doc.Root())
+	if err != nil {
+		return nil, fmt.Errorf("%s signature: %w", name, err)
+	}
+	return verified.Element, nil
+}
+
+// oneField returns the name and value of the only field of names in form,
+// which must have exactly one value.
+func oneField(form url.Values, names ...string) (name, value string, err error) {
+	for _, n := range names {
+		if _, ok := form[n]; !ok {
+			continue
+		}
+		if name != "" {
+			return "", "", fmt.Errorf("form carries both %s and %s", name, n)
+		}
+		name = n
+	}
+	if name == "" {
+		return "", "", fmt.Errorf("form carries none of %v", names)
+	}
+	value, err = singleValue(form, name)
+	return name, value, err
+}
+
+// singleValue returns the value of an optional form field given at most once.
+func singleValue(form url.Values, name string) (string, error) {
+	if len(form[name]) > 1 {
+		return "", fmt.Errorf("form field %s given %d times", name, len(form[name]))
+	}
+	return form.Get(name), nil
+}
+
+// markFresh records a message ID in the replay store for as long as its
+// IssueInstant would be accepted, refusing one seen before.
+func (c *Connector) markFresh(ctx context.Context, prefix, id string) error {
+	first, err := c.cfg.Replay.MarkSeen(ctx, prefix+id, c.cfg.MaxResponseAge+2*c.cfg.ClockSkew)
+	if err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	}
+	if !first {
+		return fmt.Errorf("message %s replayed", id)
+	}
+	return nil
+}
+
+// checkIssued applies the IssueInstant window of MaxResponseAge and the
+// clock skew.
+func (c *Connector) checkIssued(issued time.Time) error {
+	now, skew := c.cfg.Now(), c.cfg.ClockSkew
+	if issued.After(now.Add(skew)) {
+		return fmt.Errorf("issued in the future (%s)", issued.Format(time.RFC3339))
+	}
+	if issued.Before(now.Add(-c.cfg.MaxResponseAge - skew)) {
+		return fmt.Errorf("stale (issued %s)", issued.Format(time.RFC3339))
+	}
+	return nil
+}
