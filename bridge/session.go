@@ -55,6 +55,9 @@ type Sessions struct {
 // Load returns the session the request's cookie names, or nil when there
 // is none (no cookie, unknown, expired).
 func (s *Sessions) Load(c echo.Context) (*Session, error) {
+	if s == nil {
+		return nil, nil // single sign-on is off
+	}
 	cookie, err := c.Cookie(SessionCookie)
 	if err != nil || cookie.Value == "" || s.Lifetime <= 0 {
 		return nil, nil
