@@ -119,9 +119,14 @@ func (f *Flow) endSession(c echo.Context, sess *Session) error {
 // waits for answered (verified by the dialect) the LogoutRequest
 // inResponseTo; ok false: that SP did not log out.
 func (f *Flow) ContinueLogout(c echo.Context, sp *ServiceProvider, relayState, inResponseTo string, ok bool) error {
-	st, err := f.takeLogout(c.Request().Context(), relayState)
-	if err == nil && (st.Waiting == nil || st.Waiting.SP != sp.ID || st.WaitingID != inResponseTo) {
+	ctx := c.Request().Context()
+	st, err := f.takeLogout(ctx, relayState)
+	if err == nil && (st.Waiting == nil || st.Waiting.SP != sp.ID || st.Waiting.Dialect != sp.Dialect || st.WaitingID != inResponseTo) {
 		err = errors.New("the answer is not from the SP the logout waits for, or not to our request")
+		// A stray or misdirected answer must not end the logout under way.
+		if data, merr := json.Marshal(st); merr == nil {
+			err = errors.Join(err, f.Store.PutPending(ctx, logoutKeyPrefix+st.ID, data, f.PendingTTL))
+		}
 	}
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The logout answer does not belong to a logout under way.", err)

@@ -90,7 +90,12 @@ func (e *Endpoint) serve(doc func() ([]byte, error), contentType string) echo.Ha
 // handleSSO reads and verifies an AuthnRequest, identifies its SP and
 // starts the login; refusals go back to the SP's registered ACS as a SAML
 // status, and only a request whose SP cannot be identified gets the error page.
+// A POST carrying logoutRequest or logoutResponse is Cl@ve 2.0 single
+// logout, which shares the gateway's URL.
 func (e *Endpoint) handleSSO(c echo.Context) error {
+	if isLogout(c) {
+		return e.handleLogout(c)
+	}
 	in, err := e.readRequest(c)
 	if err != nil {
 		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The authentication request is not valid.", err)

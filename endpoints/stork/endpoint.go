@@ -55,10 +55,11 @@ func New(cfg Config) *Endpoint {
 func (e *Endpoint) Name() string { return DialectName }
 
 // Mount registers the endpoint's routes: POST as the kits send, and the
-// Redirect binding for SPs that can use it.
+// Redirect binding for SPs that can use it; single logout by POST only.
 func (e *Endpoint) Mount(ec *echo.Echo) {
 	ec.POST(SSOPath, e.handleSSO)
 	ec.GET(SSOPath, e.handleSSO)
+	ec.POST(LogoutPath, e.handleLogout)
 }
 
 // handleSSO reads, verifies and normalises a STORK request and starts the
