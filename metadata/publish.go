@@ -22,8 +22,10 @@ type Publisher struct {
 	Rand           io.Reader
 }
 
-// IdP returns the signed metadata of the plain SAML2 IdP at entityID.
-func (p Publisher) IdP(entityID, ssoURL string) ([]byte, error) {
+// IdP returns the signed metadata of the plain SAML2 IdP at entityID. With
+// an sloURL it also advertises single logout there (SingleLogoutService in
+// the Redirect and POST bindings); the eIDAS proxy metadata has none.
+func (p Publisher) IdP(entityID, ssoURL string, sloURL ...string) ([]byte, error) {
 	ed, err := p.entity(entityID)
 	if err != nil {
 		return nil, err
@@ -32,6 +34,13 @@ func (p Publisher) IdP(entityID, ssoURL string) ([]byte, error) {
 	d.CreateAttr("protocolSupportEnumeration", samlxml.NSProtocol)
 	d.CreateAttr("WantAuthnRequestsSigned", "false")
 	p.keyDescriptors(d, false)
+	for _, u := range sloURL { // SSODescriptorType order: before NameIDFormat
+		for _, b := range []string{BindingRedirect, BindingPOST} {
+			s := d.CreateElement("md:SingleLogoutService")
+			s.CreateAttr("Binding", b)
+			s.CreateAttr("Location", u)
+		}
+	}
 	for _, f := range []string{nameIDTransient, nameIDPersistent} {
 		d.CreateElement("md:NameIDFormat").SetText(f)
 	}

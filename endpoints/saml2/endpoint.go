@@ -56,6 +56,8 @@ func (e *Endpoint) Name() string { return DialectName }
 func (e *Endpoint) Mount(ec *echo.Echo) {
 	ec.GET("/saml2/sso", e.handleSSO)
 	ec.POST("/saml2/sso", e.handleSSO)
+	ec.GET(SLOPath, e.handleSLO)
+	ec.POST(SLOPath, e.handleSLO)
 	ec.GET("/saml2/metadata", e.handleMetadata)
 }
 

@@ -11,7 +11,11 @@ Common input keys:
   enc_key_file/enc_cert_file  optional encryption key pair (PEM); when set the
                      metadata carries a use="encryption" KeyDescriptor and
                      responses are decrypted with it (through xmlsec1)
-  idp_metadata_file  the IdP's metadata (request and response only)
+  idp_metadata_file  the IdP's metadata (every subcommand but metadata)
+  slo_url            optional SingleLogoutService URL; when set the metadata
+                     lists it (bindings from slo_bindings, space-separated
+                     "post" and/or "redirect", default both, in that order)
+                     and logout requests are signed
 
 eIDAS-profile SP (pysaml2's eIDAS support), when eidas_sp_type is set:
   eidas_sp_type      "public" or "private": sent as eidas:SPType in the
@@ -36,6 +40,26 @@ Subcommands:
                                 "name_id_format", "authn_context",
                                 "in_response_to", "issuer", "session_index",
                                 "audience"}
+  logout_request --binding redirect|post
+                                input also has the login's saml_response and
+                                outstanding_id: pysaml2 reads the login (which
+                                records the session: NameID, SessionIndex,
+                                IdP) and starts its logout with do_logout,
+                                signed (an enveloped signature for POST, the
+                                query signature for Redirect)
+                                -> {"id", "binding", "name_id",
+                                    "session_index", "url"} or
+                                   {..., "action", "fields"}
+  logout_response --binding redirect|post
+                                input also has saml_response (the base64
+                                SAMLResponse value, DEFLATEd for redirect)
+                                and, for redirect, relay_state, sig_alg and
+                                signature as received; pysaml2 parses the
+                                IdP's LogoutResponse (for redirect the query
+                                signature is checked against the IdP's
+                                metadata) -> {"id", "in_response_to",
+                                "issuer", "destination", "status",
+                                "sub_status", "signed"}
 """
 
 import argparse
@@ -47,11 +71,16 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
+from saml2.samlp import STATUS_SUCCESS
+from saml2.sigver import verify_redirect_signature
 from saml2.saml import AuthnContextClassRef
 from saml2.samlp import RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 XMLSEC1 = "/usr/bin/xmlsec1"
+
+BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}
+LOGOUT_REASON_USER = "urn:oasis:names:tc:SAML:2.0:logout:user"
 
 
 def sp_config(params, with_idp):
@@ -85,6 +114,12 @@ def sp_config(params, with_idp):
             {"name": name, "required": True}
             for name in params.get("eidas_requested_attributes", "").split()
         ]
+    if params.get("slo_url"):
+        sp["endpoints"]["single_logout_service"] = [
+            (params["slo_url"], BINDINGS[name])
+            for name in params.get("slo_bindings", "post redirect").split()
+        ]
+        sp["logout_requests_signed"] = True
     if params.get("enc_key_file"):
         conf["encryption_keypairs"] = [
             {"key_file": params["enc_key_file"], "cert_file": params["enc_cert_file"]}
@@ -121,7 +156,7 @@ class FormParser(HTMLParser):
 
 def cmd_request(params, args):
     client = Saml2Client(config=sp_config(params, True))
-    binding = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}[args.binding]
+    binding = BINDINGS[args.binding]
     extra = {}
     if params.get("eidas_loa"):
         extra["requested_authn_context"] = RequestedAuthnContext(
@@ -139,18 +174,11 @@ def cmd_request(params, args):
         digest_alg=DIGEST_SHA256,
         **extra,
     )
-    out = {"id": req_id, "binding": args.binding}
-    if binding == BINDING_HTTP_REDIRECT:
-        out["url"] = dict(info["headers"])["Location"]
-    else:
-        form = FormParser()
-        form.feed(info["data"])
-        out["action"], out["fields"] = form.action, form.fields
-    return out
+    return http_info_out(binding, info, {"id": req_id, "binding": args.binding})
 
 
-def cmd_response(params, _args):
-    client = Saml2Client(config=sp_config(params, True))
+def parse_login(client, params):
+    """Reads the login's Response; pysaml2 records the session it opens."""
     resp = client.parse_authn_request_response(
         params["saml_response"],
         BINDING_HTTP_POST,
@@ -158,11 +186,17 @@ def cmd_response(params, _args):
     )
     if resp is None:
         raise RuntimeError("pysaml2 returned no response (could not unravel it)")
-    assertion = resp.assertion
-    if assertion is None:
+    if resp.assertion is None:
         # pysaml2 swallows DecryptError and hands back a response without
         # an assertion: that is a failed login, not a success.
         raise RuntimeError("no assertion in the parsed response (EncryptedAssertion not decrypted?)")
+    return resp
+
+
+def cmd_response(params, _args):
+    client = Saml2Client(config=sp_config(params, True))
+    resp = parse_login(client, params)
+    assertion = resp.assertion
     name_id = assertion.subject.name_id
     audience = []
     if assertion.conditions is not None:
@@ -183,6 +217,88 @@ def cmd_response(params, _args):
     }
 
 
+def http_info_out(binding, http_info, out):
+    """Adds the redirect URL or the POST form pysaml2 rendered to out."""
+    if binding == BINDING_HTTP_REDIRECT:
+        out["url"] = dict(http_info["headers"])["Location"]
+    else:
+        form = FormParser()
+        form.feed(http_info["data"])
+        out["action"], out["fields"] = form.action, form.fields
+    return out
+
+
+def cmd_logout_request(params, args):
+    client = Saml2Client(config=sp_config(params, True))
+    login = parse_login(client, params)
+    name_id = login.assertion.subject.name_id
+    idp = login.issuer()
+    session_index = login.assertion.authn_statement[0].session_index
+    responses = client.do_logout(
+        name_id,
+        [idp],
+        reason=LOGOUT_REASON_USER,
+        expire=None,
+        sign=True,
+        expected_binding=BINDINGS[args.binding],
+        sign_alg=SIG_RSA_SHA256,
+        digest_alg=DIGEST_SHA256,
+    )
+    if idp not in responses:
+        raise RuntimeError("pysaml2 sent no logout to %s: %r" % (idp, responses))
+    binding, http_info = responses[idp]
+    if binding != BINDINGS[args.binding]:
+        raise RuntimeError("pysaml2 chose binding %s, not %s" % (binding, args.binding))
+    req_ids = [k for k, v in client.state.items() if v.get("operation") == "SLO"]
+    if len(req_ids) != 1:
+        raise RuntimeError("pysaml2 recorded %d logout requests" % len(req_ids))
+    out = {
+        "id": req_ids[0],
+        "binding": args.binding,
+        "name_id": name_id.text,
+        "session_index": session_index,
+    }
+    return http_info_out(binding, http_info, out)
+
+
+def cmd_logout_response(params, args):
+    client = Saml2Client(config=sp_config(params, True))
+    binding = BINDINGS[args.binding]
+    if binding == BINDING_HTTP_REDIRECT:
+        # pysaml2 does not check the Redirect binding's query signature of a
+        # LogoutResponse itself: check it against the IdP's metadata here.
+        if not params.get("sig_alg") or not params.get("signature"):
+            raise RuntimeError("the redirect LogoutResponse is not signed")
+        msg = {"SAMLResponse": params["saml_response"], "SigAlg": params["sig_alg"],
+               "Signature": params["signature"]}
+        if params.get("relay_state"):
+            msg["RelayState"] = params["relay_state"]
+        certs = [
+            cert
+            for idp in client.metadata.identity_providers()
+            for cert in client.metadata.certs(idp, "idpsso", "signing")
+        ]
+        if not any(verify_redirect_signature(msg, client.sec.sec_backend, cert=c) for c in certs):
+            raise RuntimeError("the redirect LogoutResponse's signature does not verify")
+    resp = client.parse_logout_request_response(params["saml_response"], binding)
+    if resp is None:
+        raise RuntimeError("pysaml2 returned no logout response (could not unravel it)")
+    if not resp.verify():  # Destination, IssueInstant; raises on an error status
+        raise RuntimeError("pysaml2 did not verify the logout response")
+    status = resp.response.status
+    sub = status.status_code.status_code
+    return {
+        "id": resp.response.id,
+        "in_response_to": resp.in_response_to,
+        "issuer": resp.issuer(),
+        "destination": resp.response.destination,
+        "status": status.status_code.value,
+        "sub_status": sub.value if sub is not None else None,
+        "signed": resp.response.signature is not None,
+        "success": status.status_code.value == STATUS_SUCCESS,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,9 +306,18 @@ def main():
     req = sub.add_parser("request")
     req.add_argument("--binding", choices=["redirect", "post"], required=True)
     sub.add_parser("response")
+    for name in ("logout_request", "logout_response"):
+        lo = sub.add_parser(name)
+        lo.add_argument("--binding", choices=["redirect", "post"], required=True)
     args = parser.parse_args()
     params = json.load(sys.stdin)
-    handler = {"metadata": cmd_metadata, "request": cmd_request, "response": cmd_response}
+    handler = {
+        "metadata": cmd_metadata,
+        "request": cmd_request,
+        "response": cmd_response,
+        "logout_request": cmd_logout_request,
+        "logout_response": cmd_logout_response,
+    }
     try:
         out = handler[args.command](params, args)
     except Exception as err:  # the Go test reads the reason from stderr

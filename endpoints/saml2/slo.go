@@ -1,0 +1,365 @@
+package saml2
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/labstack/echo/v4"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/metadata"
+)
+
+// Single logout (SAML 2.0 profiles 4.4) at /saml2/slo, in the Redirect and
+// POST bindings: SPs send their LogoutRequests here, and answer here the
+// LogoutRequests the bridge sends them while it propagates a logout. Every
+// logout message must be signed (query signature for Redirect, enveloped
+// for POST) by a certificate registered for its SP.
+
+// SLOPath is where the endpoint receives logout messages.
+const SLOPath = "/saml2/slo"
+
+// logoutLifetime is the NotOnOrAfter of the LogoutRequests we send.
+const logoutLifetime = 5 * time.Minute
+
+// statusUnknownPrincipal is SAML's second-level code for a logout naming
+// no session we know.
+const statusUnknownPrincipal = eidasxml.StatusPrefix + "UnknownPrincipal"
+
+var _ bridge.LogoutDialect = (*Endpoint)(nil)
+
+// logoutMessage is a LogoutRequest or LogoutResponse whose sender is a
+// registered SP and whose signature has been verified with its keys.
+type logoutMessage struct {
+	sp         *bridge.ServiceProvider
+	el         *etree.Element // the verified message
+	relayState string
+}
+
+// sloURL is our SingleLogoutService location: /saml2/slo next to the SSO URL.
+func (e *Endpoint) sloURL() string {
+	return strings.TrimSuffix(e.cfg.SSOURL, "/saml2/sso") + SLOPath
+}
+
+// handleSLO reads a logout message in either binding. LogoutRequests start
+// a single logout, LogoutResponses continue the one under way. Anything
+// unreadable, unsigned, badly signed or from an unknown SP gets the error
+// page and ends nothing.
+func (e *Endpoint) handleSLO(c echo.Context) error {
+	in, err := e.readLogout(c)
+	if err != nil {
+		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout message is not valid.", err)
+	}
+	if samlxml.Is(in.el, samlxml.NSProtocol, "LogoutRequest") {
+		return e.logoutRequested(c, in)
+	}
+	return e.logoutAnswered(c, in)
+}
+
+// logoutVerify checks a logout message's signature with the SP's keys and
+// returns the verified message.
+type logoutVerify func(*bridge.ServiceProvider, *etree.Element) (*etree.Element, error)
+
+// readLogout decodes the message, finds its SP by the (unverified) Issuer
+// and verifies the signature, which is required, with that SP's keys.
+func (e *Endpoint) readLogout(c echo.Context) (*logoutMessage, error) {
+	read := readLogoutPost
+	if c.Request().Method == http.MethodGet {
+		read = readLogoutRedirect
+	}
+	param, relay, raw, verify, err := read(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(relay) > maxRelayState {
+		return nil, fmt.Errorf("RelayState is %d bytes, more than %d", len(relay), maxRelayState)
+	}
+	doc, err := samlxml.Parse(raw, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return nil, err
+	}
+	want := "LogoutRequest"
+	if param == "SAMLResponse" {
+		want = "LogoutResponse"
+	}
+	root := doc.Root()
+	if !samlxml.Is(root, samlxml.NSProtocol, want) {
+		return nil, fmt.Errorf("%s carries %s, not a %s", param, root.FullTag(), want)
+	}
+	// The Issuer only chooses which keys verify the message.
+	issuer, err := samlxml.ChildText(root, samlxml.NSAssertion, "Issuer")
+	if err != nil {
+		return nil, err
+	}
+	if issuer == "" {
+		return nil, fmt.Errorf("%s has no Issuer", want)
+	}
+	sp, err := e.cfg.Registry.Lookup(DialectName, issuer)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := verify(sp, root)
+	if err != nil {
+		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
+	}
+	return &logoutMessage{sp: sp, el: trusted, relayState: relay}, nil
+}
+
+// readLogoutRedirect decodes the Redirect binding; the query signature
+// covers the whole message.
+func readLogoutRedirect(c echo.Context) (string, string, []byte, logoutVerify, error) {
+	msg, err := samlxml.DecodeRedirect(c.Request().URL.RawQuery, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return "", "", nil, nil, err
+	}
+	verify := func(sp *bridge.ServiceProvider, root *etree.Element) (*etree.Element, error) {
+		if msg.SigAlg == "" || len(msg.Signature) == 0 {
+			return nil, errors.New("logout messages must be signed: the redirect query has no signature")
+		}
+		if _, err := msg.Verify(verifier(sp)); err != nil {
+			return nil, fmt.Errorf("redirect signature: %w", err)
+		}
+		return root, nil
+	}
+	return msg.Param, msg.RelayState, msg.XML, verify, nil
+}
+
+// readLogoutPost decodes the POST binding; the message carries an
+// enveloped signature.
+func readLogoutPost(c echo.Context) (string, string, []byte, logoutVerify, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return "", "", nil, nil, fmt.Errorf("read form: %w", err)
+	}
+	nReq, nResp := len(form["SAMLRequest"]), len(form["SAMLResponse"])
+	if nReq+nResp != 1 || len(form["RelayState"]) > 1 {
+		return "", "", nil, nil, errors.New("want exactly one SAMLRequest or SAMLResponse and at most one RelayState")
+	}
+	param := "SAMLRequest"
+	if nResp == 1 {
+		param = "SAMLResponse"
+	}
+	raw, err := samlxml.DecodePostValue(form.Get(param), samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		return "", "", nil, nil, err
+	}
+	verify := func(sp *bridge.ServiceProvider, root *etree.Element) (*etree.Element, error) {
+		if len(samlxml.Children(root, samlxml.NSDSig, "Signature")) == 0 {
+			return nil, errors.New("logout messages must be signed: the message has no signature")
+		}
+		v, err := verifier(sp).Verify(root)
+		if err != nil {
+			return nil, fmt.Errorf("logout signature: %w", err)
+		}
+		return v.Element, nil
+	}
+	return param, form.Get("RelayState"), raw, verify, nil
+}
+
+// logoutRequested checks an SP's verified LogoutRequest and starts the
+// single logout of the browser's session.
+func (e *Endpoint) logoutRequested(c echo.Context, in *logoutMessage) error {
+	lr, err := e.checkLogoutRequest(c.Request().Context(), in)
+	if err != nil {
+		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout request is not valid.", err)
+	}
+	initiator := bridge.LogoutInitiator{SP: in.sp.ID, Dialect: DialectName, RequestID: lr.ID, RelayState: in.relayState}
+	if e.cfg.Flow.Sessions == nil { // no SSO sessions are kept: there is nothing to end
+		out, err := e.LogoutResponse(c.Request().Context(), in.sp, initiator,
+			bridge.Status{Code: bridge.StatusUnknownPrincipal, Message: "no session to log out"})
+		if err != nil {
+			return bridge.ErrorPage(c, e.cfg.Log, http.StatusInternalServerError, "The logout could not be answered.", err)
+		}
+		return bridge.WritePost(c, out)
+	}
+	return e.cfg.Flow.StartLogout(c, in.sp, initiator, namesParticipant(lr))
+}
+
+// checkLogoutRequest reads the verified request and applies the Issuer,
+// Destination, time and replay rules. An SP without a logout endpoint
+// could not be answered, so its requests are refused before anything ends.
+func (e *Endpoint) checkLogoutRequest(ctx context.Context, in *logoutMessage) (*eidasxml.LogoutRequest, error) {
+	sp := in.sp
+	lr, err := eidasxml.ParseLogoutRequest(in.el)
+	if err != nil {
+		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
+	}
+	now, skew := e.cfg.Now(), e.cfg.Guard.Skew
+	switch {
+	case lr.Issuer != sp.ID:
+		return nil, fmt.Errorf("sp %s: signed Issuer %q is not the SP", sp.ID, lr.Issuer)
+	case lr.Destination != "" && lr.Destination != e.sloURL():
+		return nil, fmt.Errorf("sp %s: Destination %q is not our SLO URL", sp.ID, lr.Destination)
+	case !lr.NotOnOrAfter.IsZero() && !now.Before(lr.NotOnOrAfter.Add(skew)):
+		return nil, fmt.Errorf("sp %s: LogoutRequest expired at %s", sp.ID, lr.NotOnOrAfter.Format(time.RFC3339))
+	case lr.NameID == "":
+		return nil, fmt.Errorf("sp %s: LogoutRequest has an empty NameID", sp.ID)
+	}
+	if _, ok := logoutEndpoint(sp); !ok {
+		return nil, fmt.Errorf("sp %s: no SingleLogoutService is registered to answer to", sp.ID)
+	}
+	if err := e.cfg.Guard.Check(ctx, DialectName, sp.ID, lr.ID, lr.IssueInstant); err != nil {
+		return nil, err
+	}
+	return lr, nil
+}
+
+// namesParticipant: the request names p's session when its NameID is the
+// transient or persistent one p got, and it lists no SessionIndex or p's.
+func namesParticipant(lr *eidasxml.LogoutRequest) func(bridge.Participant) bool {
+	return func(p bridge.Participant) bool {
+		named := (p.TransientNameID != "" && lr.NameID == p.TransientNameID) || (p.Subject != "" && lr.NameID == p.Subject)
+		if !named {
+			return false
+		}
+		return len(lr.SessionIndexes) == 0 || (p.SessionIndex != "" && slices.Contains(lr.SessionIndexes, p.SessionIndex))
+	}
+}
+
+// logoutAnswered reads an SP's verified LogoutResponse to the LogoutRequest
+// we sent it and lets the logout go on.
+func (e *Endpoint) logoutAnswered(c echo.Context, in *logoutMessage) error {
+	lr, err := e.checkLogoutResponse(c.Request().Context(), in)
+	if err != nil {
+		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout answer is not valid.", err)
+	}
+	ok := lr.Status.Code == eidasxml.StatusSuccess && lr.Status.SubCode != eidasxml.StatusPartialLogout
+	return e.cfg.Flow.ContinueLogout(c, in.sp, in.relayState, lr.InResponseTo, ok)
+}
+
+// checkLogoutResponse reads the verified answer and applies the Issuer,
+// Destination, time and replay rules; the flow checks that it answers the
+// request it waits for.
+func (e *Endpoint) checkLogoutResponse(ctx context.Context, in *logoutMessage) (*eidasxml.LogoutResponse, error) {
+	sp := in.sp
+	lr, err := eidasxml.ParseLogoutResponse(in.el)
+	if err != nil {
+		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
+	}
+	switch {
+	case lr.Issuer != sp.ID:
+		return nil, fmt.Errorf("sp %s: signed Issuer %q is not the SP", sp.ID, lr.Issuer)
+	case lr.Destination != "" && lr.Destination != e.sloURL():
+		return nil, fmt.Errorf("sp %s: Destination %q is not our SLO URL", sp.ID, lr.Destination)
+	case lr.InResponseTo == "":
+		return nil, fmt.Errorf("sp %s: LogoutResponse has no InResponseTo", sp.ID)
+	}
+	if err := e.cfg.Guard.Check(ctx, DialectName, sp.ID, lr.ID, lr.IssueInstant); err != nil {
+		return nil, err
+	}
+	return lr, nil
+}
+
+// LogoutRequest builds our signed LogoutRequest telling p's SP that the
+// session ended, to its first SingleLogoutService (POST preferred). It
+// names the session's SessionIndex and the NameID the SP was given (as
+// Render chose it: the persistent Subject when the SP asked for the
+// persistent format, the transient one otherwise).
+func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, p bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
+	ep, ok := logoutEndpoint(sp)
+	if !ok {
+		return bridge.Outgoing{}, false, nil
+	}
+	nameID, format := p.TransientNameID, nameIDTransient
+	if p.NameIDFormat == nameIDPersistent || nameID == "" {
+		nameID, format = p.Subject, nameIDPersistent
+	}
+	now := e.cfg.Now()
+	lr := &eidasxml.LogoutRequest{
+		ID: id, IssueInstant: now, Destination: ep.URL, Issuer: e.cfg.EntityID,
+		NameID: nameID, NameIDFormat: format, NotOnOrAfter: now.Add(logoutLifetime), Reason: eidasxml.LogoutReasonUser,
+	}
+	if p.SessionIndex != "" {
+		lr.SessionIndexes = []string{p.SessionIndex}
+	}
+	out, err := e.sendLogout(sp, ep, "SAMLRequest", lr.Element(), relayState)
+	if err != nil {
+		return bridge.Outgoing{}, false, fmt.Errorf("sp %s: logout request: %w", sp.ID, err)
+	}
+	return out, true, nil
+}
+
+// LogoutResponse answers the SP that started the logout at its first
+// SingleLogoutService, echoing its RelayState.
+func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
+	ep, ok := logoutEndpoint(sp)
+	if !ok {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s has no SingleLogoutService to answer to", sp.ID)
+	}
+	id, err := samlxml.NewID(e.cfg.Rand)
+	if err != nil {
+		return bridge.Outgoing{}, err
+	}
+	lr := &eidasxml.LogoutResponse{
+		ID: id, InResponseTo: in.RequestID, IssueInstant: e.cfg.Now(), Destination: ep.URL,
+		Issuer: e.cfg.EntityID, Status: logoutStatus(status),
+	}
+	out, err := e.sendLogout(sp, ep, "SAMLResponse", lr.Element(), in.RelayState)
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout response: %w", sp.ID, err)
+	}
+	return out, nil
+}
+
+// logoutStatus is the SAML status of a logout outcome: a partial logout is
+// a Success with the second-level PartialLogout.
+func logoutStatus(s bridge.Status) eidasxml.Status {
+	switch s.Code {
+	case bridge.StatusPartialLogout:
+		return eidasxml.Status{Code: eidasxml.StatusSuccess, SubCode: eidasxml.StatusPartialLogout, Message: s.Message}
+	case bridge.StatusUnknownPrincipal:
+		return eidasxml.Status{Code: eidasxml.StatusRequester, SubCode: statusUnknownPrincipal, Message: s.Message}
+	}
+	return eidasxml.StatusOf(s)
+}
+
+// logoutEndpoint is the SP's first SingleLogoutService of a binding we
+// send in (the registry lists POST ones first).
+func logoutEndpoint(sp *bridge.ServiceProvider) (bridge.Endpoint, bool) {
+	for _, ep := range sp.Logout {
+		switch ep.Binding {
+		case "", metadata.BindingPOST, metadata.BindingRedirect:
+			return ep, true
+		}
+	}
+	return bridge.Endpoint{}, false
+}
+
+// sendLogout signs a logout message for sp: enveloped in a POST form, or
+// with the query signature of the Redirect binding.
+func (e *Endpoint) sendLogout(sp *bridge.ServiceProvider, ep bridge.Endpoint, param string, el *etree.Element, relayState string) (bridge.Outgoing, error) {
+	signer := e.cfg.Signer
+	signer.Method, signer.Digest = sp.SignatureAlgorithm, ""
+	if ep.Binding == metadata.BindingRedirect {
+		xml, err := samlxml.Serialize(el)
+		if err != nil {
+			return bridge.Outgoing{}, err
+		}
+		loc, err := samlxml.EncodeRedirect(ep.URL, param, xml, relayState, &signer)
+		if err != nil {
+			return bridge.Outgoing{}, err
+		}
+		return bridge.Outgoing{Redirect: loc}, nil
+	}
+	if err := signer.Sign(el); err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sign: %w", err)
+	}
+	xml, err := samlxml.Serialize(el)
+	if err != nil {
+		return bridge.Outgoing{}, err
+	}
+	fields := []samlxml.Field{{Name: param, Value: base64.StdEncoding.EncodeToString(xml)}}
+	if relayState != "" {
+		fields = append(fields, samlxml.Field{Name: "RelayState", Value: relayState})
+	}
+	return bridge.Outgoing{URL: ep.URL, Fields: fields}, nil
+}
