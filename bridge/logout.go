@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -83,8 +84,11 @@ func (f *Flow) StartLogout(c echo.Context, sp *ServiceProvider, in LogoutInitiat
 		log.Info("logout refused", zap.String("reason", "no session"), zap.Error(err))
 		return f.answerInitiator(c, sp, in, Status{Code: StatusUnknownPrincipal, Message: "no session to log out"})
 	}
-	p, ok := sess.Participant(in.Dialect, sp.ID)
-	if !ok || !matches(p) {
+	// SSO reuse gives an SP one record per assertion: the request may name any.
+	named := slices.ContainsFunc(sess.Participants, func(p Participant) bool {
+		return p.Dialect == in.Dialect && p.SP == sp.ID && matches(p)
+	})
+	if !named {
 		log.Info("logout refused", zap.String("reason", "the request does not name this SP's session"))
 		return f.answerInitiator(c, sp, in, Status{Code: StatusRequestDenied, Message: "the logout request does not match the session"})
 	}
@@ -96,11 +100,12 @@ func (f *Flow) StartLogout(c echo.Context, sp *ServiceProvider, in LogoutInitiat
 	return f.nextLogoutStep(c, st)
 }
 
-// others are the session's participants but the initiator, one per SP.
+// others are the session's participants but the initiator, one per SP:
+// its latest record (the NameID and SessionIndex it got last).
 func others(sess *Session, sp, dialect string) []Participant {
 	var out []Participant
 	seen := map[string]bool{dialect + " " + sp: true}
-	for _, p := range sess.Participants {
+	for _, p := range slices.Backward(sess.Participants) {
 		if key := p.Dialect + " " + p.SP; !seen[key] {
 			seen[key] = true
 			out = append(out, p)
@@ -124,9 +129,7 @@ func (f *Flow) ContinueLogout(c echo.Context, sp *ServiceProvider, relayState, i
 	if err == nil && (st.Waiting == nil || st.Waiting.SP != sp.ID || st.Waiting.Dialect != sp.Dialect || st.WaitingID != inResponseTo) {
 		err = errors.New("the answer is not from the SP the logout waits for, or not to our request")
 		// A stray or misdirected answer must not end the logout under way.
-		if data, merr := json.Marshal(st); merr == nil {
-			err = errors.Join(err, f.Store.PutPending(ctx, logoutKeyPrefix+st.ID, data, f.PendingTTL))
-		}
+		err = errors.Join(err, f.putLogout(ctx, st))
 	}
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The logout answer does not belong to a logout under way.", err)
@@ -241,14 +244,18 @@ func (f *Flow) answerInitiator(c echo.Context, sp *ServiceProvider, in LogoutIni
 }
 
 func (f *Flow) saveAndPost(c echo.Context, st *logoutState, out Outgoing) error {
-	data, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	if err := f.Store.PutPending(c.Request().Context(), logoutKeyPrefix+st.ID, data, f.PendingTTL); err != nil {
+	if err := f.putLogout(c.Request().Context(), st); err != nil {
 		return ErrorPage(c, f.Log, http.StatusInternalServerError, "The logout could not go on.", err)
 	}
 	return WritePost(c, out)
+}
+
+func (f *Flow) putLogout(ctx context.Context, st *logoutState) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode logout: %w", err)
+	}
+	return f.Store.PutPending(ctx, logoutKeyPrefix+st.ID, data, f.PendingTTL)
 }
 
 func (f *Flow) takeLogout(ctx context.Context, id string) (*logoutState, error) {

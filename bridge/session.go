@@ -147,13 +147,3 @@ func (sess *Session) Joined(req *Request, res *Result, now time.Time) {
 		NameIDFormat: req.Extra["nameid_format"],
 	})
 }
-
-// Participant finds the SP's record in the session.
-func (sess *Session) Participant(dialect, sp string) (Participant, bool) {
-	for i := len(sess.Participants) - 1; i >= 0; i-- {
-		if p := sess.Participants[i]; p.SP == sp && p.Dialect == dialect {
-			return p, true
-		}
-	}
-	return Participant{}, false
-}

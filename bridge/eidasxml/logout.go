@@ -31,6 +31,7 @@ type LogoutRequest struct {
 	Issuer          string
 	NameID          string
 	NameIDFormat    string
+	NameQualifier   string // as our assertions set it (pysaml2 compares it)
 	SPNameQualifier string
 	NotOnOrAfter    time.Time // zero: absent
 	Reason          string
@@ -51,6 +52,7 @@ func (r *LogoutRequest) Element() *etree.Element {
 	}
 	nid := el.CreateElement("saml2:NameID")
 	setOpt(nid, "Format", r.NameIDFormat)
+	setOpt(nid, "NameQualifier", r.NameQualifier)
 	setOpt(nid, "SPNameQualifier", r.SPNameQualifier)
 	nid.SetText(r.NameID)
 	for _, si := range r.SessionIndexes {
@@ -99,6 +101,7 @@ func (r *LogoutRequest) readNameID(el *etree.Element) error {
 	r.NameID = strings.TrimSpace(nid.Text())
 	r.NameIDFormat = nid.SelectAttrValue("Format", "")
 	r.SPNameQualifier = nid.SelectAttrValue("SPNameQualifier", "")
+	r.NameQualifier = nid.SelectAttrValue("NameQualifier", "")
 	return nil
 }
 
@@ -136,7 +139,7 @@ func (r *LogoutResponse) Element() *etree.Element {
 // logoutMessage is the StatusMessage a LogoutResponse carries for s.
 func logoutMessage(s Status) string {
 	switch {
-	case s.Code == StatusSuccess:
+	case s.Code == StatusSuccess && (s.SubCode == "" || s.Message == ""):
 		return StatusSuccess
 	case s.Message != "":
 		return s.Message

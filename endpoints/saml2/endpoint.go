@@ -26,6 +26,7 @@ type Config struct {
 	Signer   samlxml.Signer
 	EntityID string // our IdP entityID (the metadata URL)
 	SSOURL   string // our /saml2/sso
+	SLOURL   string // our /saml2/slo
 	// Metadata returns our signed IdP metadata.
 	Metadata func() ([]byte, error)
 	// Guard judges request age and replays.

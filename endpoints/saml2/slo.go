@@ -45,8 +45,12 @@ type logoutMessage struct {
 	relayState string
 }
 
-// sloURL is our SingleLogoutService location: /saml2/slo next to the SSO URL.
+// sloURL is our SingleLogoutService location: configured, or /saml2/slo
+// next to the SSO URL.
 func (e *Endpoint) sloURL() string {
+	if e.cfg.SLOURL != "" {
+		return e.cfg.SLOURL
+	}
 	return strings.TrimSuffix(e.cfg.SSOURL, "/saml2/sso") + SLOPath
 }
 
@@ -276,7 +280,8 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 	now := e.cfg.Now()
 	lr := &eidasxml.LogoutRequest{
 		ID: id, IssueInstant: now, Destination: ep.URL, Issuer: e.cfg.EntityID,
-		NameID: nameID, NameIDFormat: format, NotOnOrAfter: now.Add(logoutLifetime), Reason: eidasxml.LogoutReasonUser,
+		NameID: nameID, NameIDFormat: format, NameQualifier: e.cfg.EntityID,
+		NotOnOrAfter: now.Add(logoutLifetime), Reason: eidasxml.LogoutReasonUser,
 	}
 	if p.SessionIndex != "" {
 		lr.SessionIndexes = []string{p.SessionIndex}

@@ -107,7 +107,7 @@ func assemble(cfg *bridge.Config, log *zap.Logger, opts Options, keys *keySet, s
 	guard := bridge.RequestGuard{Replay: st, Now: opts.Now, Skew: cfg.Upstream.ClockSkew.D()}
 	ep := saml2.New(saml2.Config{
 		Flow: s.Flow, Registry: reg, Guard: guard, Signer: keys.signer,
-		EntityID: base + "/saml2/metadata", SSOURL: base + "/saml2/sso",
+		EntityID: base + "/saml2/metadata", SSOURL: base + "/saml2/sso", SLOURL: base + saml2.SLOPath,
 		Metadata: func() ([]byte, error) { return s.Metadata(false) },
 		Now:      opts.Now, Rand: opts.Rand, Log: log,
 	})
