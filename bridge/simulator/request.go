@@ -118,6 +118,7 @@ func (s *Simulator) check(req *eidasxml.AuthnRequest, relay string) (*pending, e
 	if err := p.readAttributes(req); err != nil {
 		return nil, err
 	}
+	s.slo.setProvider(provider) // a gateway knows its SPs: it names the bridge as its requests do
 	return p, nil
 }
 

@@ -99,6 +99,9 @@ func (d *DemoSP) clave2ACS(c echo.Context) error {
 	if err != nil {
 		return bridge.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "The bridge's answer was refused by the demo SP.", err)
 	}
+	if view.OK {
+		setCookie(c, cookieClave2, "1")
+	}
 	return d.showResult(c, view)
 }
 
@@ -119,7 +122,7 @@ func (d *DemoSP) readClave2Response(b64, relayField string) (*resultView, error)
 	if err != nil {
 		return nil, err
 	}
-	sent, ok := d.forget(resp.InResponseTo)
+	sent, ok := d.forget(resp.InResponseTo, "")
 	if !ok {
 		return nil, errors.New("response to a request this SP did not send (or replayed)")
 	}

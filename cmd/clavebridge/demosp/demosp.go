@@ -1,7 +1,8 @@
 // Package demosp is the demo service provider served by `clavebridge serve`
 // (like the Cl@ve kit's SP-DEMO): a page to pick login options, a plain
 // SAML2 request through the bridge and the simulator, and a page showing
-// the attributes that came back. It is a demonstration, not a library.
+// the attributes that came back; then single logout in each dialect. It is
+// a demonstration, not a library.
 package demosp
 
 import (
@@ -66,13 +67,22 @@ func (d *DemoSP) Mount(e *echo.Echo) {
 	e.POST("/demo/clave2/acs", d.clave2ACS)
 	e.POST("/demo/stork/login", d.storkLogin)
 	e.POST("/demo/stork/acs", d.storkACS)
+	e.POST("/demo/saml2/logout", d.saml2Logout)
+	e.POST("/demo/saml2/slo", d.saml2SLO)
+	e.POST("/demo/clave2/logout", d.claveLogout(d.clave2Dialect()))
+	e.POST("/demo/stork/logout", d.claveLogout(d.storkDialect()))
 }
 
 var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>clavebridge demo SP</title></head><body>
 <h1>clavebridge demo service provider</h1>
 <p>Three service providers, one per dialect, log in through the bridge, its Cl@ve 2.0 connector and the simulated gateway.
-Log in with one, then another: the second needs no new authentication. <a href="/session">Your bridge session</a>.</p>
+Log in with one, then another: the second needs no new authentication. Log out of one: the bridge logs you out of the others and of the gateway.</p>
+<fieldset><legend>Your demo logins</legend><ul>
+{{range .}}<li id="state-{{.Dialect}}">{{.Label}}: <b>{{if .LoggedIn}}logged in{{else}}not logged in{{end}}</b>
+{{if .LoggedIn}}<form method="post" action="{{.Logout}}"><button type="submit">Log out</button></form>{{end}}</li>
+{{end}}</ul>
+<p><a href="/session">Your bridge session</a></p></fieldset>
 <form method="post" action="/demo/saml2/login">
 <fieldset><legend>Plain SAML2 login</legend>
 <p><label>Minimum level of assurance <select name="loa">
@@ -124,16 +134,30 @@ var resultPage = template.Must(template.New("result").Parse(`<!DOCTYPE html>
 func (d *DemoSP) home(c echo.Context) error {
 	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	return pages.Execute(c.Response(), nil)
+	return pages.Execute(c.Response(), []loginState{
+		{Dialect: "saml2", Label: "Plain SAML2", Logout: "/demo/saml2/logout", LoggedIn: hasCookie(c, cookieSAML2)},
+		{Dialect: "clave2", Label: "Cl@ve 2.0 kit", Logout: "/demo/clave2/logout", LoggedIn: hasCookie(c, cookieClave2)},
+		{Dialect: "stork", Label: "Cl@ve 1 (STORK)", Logout: "/demo/stork/logout", LoggedIn: hasCookie(c, cookieStork)},
+	})
+}
+
+// loginState is a line of the home page: whether the dialect's demo SP
+// remembers a login, and where its Log out button posts.
+type loginState struct {
+	Dialect, Label, Logout string
+	LoggedIn               bool
 }
 
 // outstanding is a request the demo SP sent and awaits an answer to.
 type outstanding struct {
 	sent       time.Time
 	relayState string
+	logout     string // the dialect of a LogoutRequest; "" for an AuthnRequest
 }
 
-func (d *DemoSP) remember(id, relayState string) {
+func (d *DemoSP) remember(id, relayState string) { d.rememberFor(id, relayState, "") }
+
+func (d *DemoSP) rememberFor(id, relayState, logout string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.cfg.Now()
@@ -143,17 +167,18 @@ func (d *DemoSP) remember(id, relayState string) {
 		}
 	}
 	if len(d.outstanding) < 10000 {
-		d.outstanding[id] = outstanding{sent: now, relayState: relayState}
+		d.outstanding[id] = outstanding{sent: now, relayState: relayState, logout: logout}
 	}
 }
 
-// forget takes an outstanding request once.
-func (d *DemoSP) forget(id string) (outstanding, bool) {
+// forget takes an outstanding request once; ok only when it was a login
+// (logout "") or a logout of that dialect.
+func (d *DemoSP) forget(id, logout string) (outstanding, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	o, ok := d.outstanding[id]
 	delete(d.outstanding, id)
-	return o, ok
+	return o, ok && o.logout == logout
 }
 
 func (d *DemoSP) showResult(c echo.Context, view *resultView) error {
@@ -167,4 +192,5 @@ type resultView struct {
 	Status, Message, NameID string
 	LoA                     string
 	Attributes              []eidasxml.Attribute
+	login                   saml2Login // what the plain SAML2 demo needs to log out
 }

@@ -67,6 +67,11 @@ func (d *DemoSP) acs(c echo.Context) error {
 	if err != nil {
 		return bridge.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "The bridge's answer was refused by the demo SP.", err)
 	}
+	if view.OK {
+		if err := setSAML2Login(c, view.login); err != nil {
+			return err
+		}
+	}
 	return d.showResult(c, view)
 }
 
@@ -85,7 +90,7 @@ func (d *DemoSP) readResponse(b64 string) (*resultView, error) {
 		return nil, fmt.Errorf("response signature: %w", err)
 	}
 	el := resp.Element
-	if _, ok := d.forget(el.SelectAttrValue("InResponseTo", "")); !ok {
+	if _, ok := d.forget(el.SelectAttrValue("InResponseTo", ""), ""); !ok {
 		return nil, errors.New("response to a request this SP did not send (or replayed)")
 	}
 	st, _ := samlxml.Child(el, samlxml.NSProtocol, "Status")
@@ -123,5 +128,6 @@ func (d *DemoSP) readAssertion(resp *etree.Element, view *resultView) (*resultVi
 		return nil, errors.New("assertion is outside its validity window")
 	}
 	view.OK, view.NameID, view.LoA, view.Attributes = true, a.NameID, a.LoA, a.Attributes
+	view.login = saml2Login{NameID: a.NameID, Format: a.NameIDFormat, SessionIndex: a.SessionIndex}
 	return view, nil
 }

@@ -120,6 +120,9 @@ func (d *DemoSP) storkACS(c echo.Context) error {
 	if v := c.FormValue("oid"); v != "" {
 		view.Attributes = append(view.Attributes, eidasxml.Attribute{Name: "oid (POST)", Values: []string{v}})
 	}
+	if view.OK {
+		setCookie(c, cookieStork, "1")
+	}
 	return d.showResult(c, view)
 }
 
@@ -137,7 +140,7 @@ func (d *DemoSP) readStorkResponse(b64 string) (*resultView, error) {
 		return nil, fmt.Errorf("response signature: %w", err)
 	}
 	resp := v.Element
-	if _, ok := d.forget(resp.SelectAttrValue("InResponseTo", "")); !ok {
+	if _, ok := d.forget(resp.SelectAttrValue("InResponseTo", ""), ""); !ok {
 		return nil, errors.New("response to a request this SP did not send (or replayed)")
 	}
 	st, _ := samlxml.Child(resp, samlxml.NSProtocol, "Status")

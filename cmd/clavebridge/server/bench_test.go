@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/server/browsertest"
 )
 
 // BenchmarkLogin is one complete login: demo SP request → bridge → upstream
@@ -21,10 +23,29 @@ func BenchmarkLogin(b *testing.B) {
 	options := url.Values{"loa": {"low"}, "binding": {"post"}}
 	b.ResetTimer()
 	for b.Loop() {
+		h.Browser = browsertest.New(http.DefaultTransport) // no SSO session: a full login
 		page := h.demoLogin(b, options)
 		if !strings.Contains(page.Body, "Logged in") {
 			b.Fatalf("login failed: %.500s", page.Body)
 		}
+	}
+}
+
+// BenchmarkSSOLogin is a login answered from the browser's SSO session,
+// without going upstream: three RSA private-key operations (the demo SP's
+// request, the bridge's assertion and response).
+func BenchmarkSSOLogin(b *testing.B) {
+	h := startHarness(b, autoLogin("AFIRMA", "99999999R", "dnie"))
+	options := url.Values{"loa": {"low"}, "binding": {"post"}}
+	h.demoLogin(b, options)
+	b.ResetTimer()
+	for b.Loop() {
+		if page := h.demoLogin(b, options); !strings.Contains(page.Body, "Logged in") {
+			b.Fatalf("login failed: %.500s", page.Body)
+		}
+	}
+	if n := h.Server.Simulator.Logins(); n != 1 {
+		b.Fatalf("the simulator saw %d logins, want 1", n)
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/clavebridge/clavebridge/cmd/clavebridge/server/browsertest"
 )
 
-// ssoHarness is a bridge whose browser keeps the (Secure) session cookie
-// on loopback, as real browsers do.
+// ssoHarness is a bridge with edits applied (its browser keeps the Secure
+// session cookie on loopback, as real browsers do).
 func ssoHarness(t *testing.T, edits ...func(*bridge.Config)) *harness {
 	t.Helper()
 	h := startHarness(t, func(cfg *bridge.Config) {
@@ -20,7 +20,6 @@ func ssoHarness(t *testing.T, edits ...func(*bridge.Config)) *harness {
 			edit(cfg)
 		}
 	})
-	h.Browser = browsertest.NewLoopbackSecure(http.DefaultTransport)
 	return h
 }
 

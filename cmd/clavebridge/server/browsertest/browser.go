@@ -19,40 +19,12 @@ type Browser struct {
 	Client *http.Client
 }
 
-// New returns a browser whose requests go through transport. Like Go's
-// cookie jar, it never sends a Secure cookie over plain http.
+// New returns a browser whose requests go through transport. Its cookie
+// jar, like browsers, treats loopback as a secure origin, so the bridge's
+// Secure session cookie comes back over http://127.0.0.1.
 func New(transport http.RoundTripper) *Browser {
 	jar, _ := cookiejar.New(nil)
 	return &Browser{Client: &http.Client{Jar: jar, Transport: transport}}
-}
-
-// NewLoopbackSecure returns a browser that, like Chrome and Firefox, treats
-// http://127.0.0.1 and http://localhost as secure contexts, so Secure
-// cookies set there come back (the bridge's SSO cookie is Secure).
-func NewLoopbackSecure(transport http.RoundTripper) *Browser {
-	jar, _ := cookiejar.New(nil)
-	return &Browser{Client: &http.Client{Jar: loopbackSecureJar{jar}, Transport: transport}}
-}
-
-// loopbackSecureJar files loopback http cookies as if the origin were https.
-type loopbackSecureJar struct{ jar http.CookieJar }
-
-func (j loopbackSecureJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	j.jar.SetCookies(asSecure(u), cookies)
-}
-
-func (j loopbackSecureJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(asSecure(u)) }
-
-func asSecure(u *url.URL) *url.URL {
-	switch u.Hostname() {
-	case "127.0.0.1", "localhost", "::1":
-		if u.Scheme == "http" {
-			v := *u
-			v.Scheme = "https"
-			return &v
-		}
-	}
-	return u
 }
 
 // Page is a fetched page.
