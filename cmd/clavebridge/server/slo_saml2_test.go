@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,9 +190,9 @@ func TestPySAML2SingleLogout(t *testing.T) {
 				t.Fatal(err)
 			}
 			samlResponse := followInteropLogin(t, h, page, sp.ACSURL).SPResponse.Fields.Get("SAMLResponse")
-			if body := h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, "Logged in") {
-				t.Fatalf("demo login by SSO: %.1500s", body)
-			}
+			// The demo SPs of the three dialects then get in by single
+			// sign-on: plain SAML2, a Cl@ve 2.0 kit and a Cl@ve 1 SP.
+			demoLoginAll(t, h)
 			if got := h.Server.Simulator.Logins(); got != 1 {
 				t.Fatalf("the simulator saw %d logins before the logout, want 1", got)
 			}
@@ -273,6 +274,14 @@ func TestPySAML2SingleLogout(t *testing.T) {
 				t.Fatalf("the upstream connector does single logout but the gateway was never told (status %s / %q)", res.Status, res.SubStatus)
 			}
 
+			// The other SPs were told in their own dialects, and the gateway.
+			if states := demoStates(t, h.Browser, h.URL); len(states) != 3 ||
+				slices.ContainsFunc(mapValues(states), func(s string) bool { return s != "not logged in" }) {
+				t.Errorf("the demo SPs after pysaml2's logout: %v", states)
+			}
+			if upstreamLogout && h.Server.Simulator.Logouts() != 1 {
+				t.Errorf("the simulator recorded %d logouts, want 1", h.Server.Simulator.Logouts())
+			}
 			// The session is gone: the demo SP's next login authenticates.
 			h.Browser.Client.CheckRedirect = nil
 			if body := h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, "Logged in") {
