@@ -75,6 +75,12 @@ func printPolicy(w io.Writer, sp *bridge.ServiceProvider) {
 	for _, acs := range sp.ACS {
 		fmt.Fprintf(w, "  return URL:         %s\n", acs.URL)
 	}
+	for _, lo := range sp.Logout {
+		fmt.Fprintf(w, "  logout URL:         %s\n", lo.URL)
+	}
+	if sp.SSOLifetime != nil {
+		fmt.Fprintf(w, "  SSO lifetime:       %s\n", *sp.SSOLifetime)
+	}
 }
 
 func idpSummary(p bridge.Policy) string {
