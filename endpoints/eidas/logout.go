@@ -31,6 +31,12 @@ const (
 	fieldLogoutResponse = "logoutResponse"
 )
 
+// logoutFields reads the POSTed logout messages.
+var logoutPost = bridge.LogoutForm{
+	Request: fieldLogoutRequest, Response: fieldLogoutResponse,
+	MaxRelayState: maxRelayState, MaxBytes: maxRequestBytes, Forbidden: []string{"SAMLRequest"},
+}
+
 const (
 	// extraReturnURL (bridge.LogoutInitiator.Extra) is the verified Issuer
 	// of the kit's LogoutRequest: where its LogoutResponse goes.
@@ -48,77 +54,36 @@ func isLogout(c echo.Context) bool {
 	return err == nil && (form.Has(fieldLogoutRequest) || form.Has(fieldLogoutResponse))
 }
 
-// logoutMessage is a decoded logoutRequest or logoutResponse.
-type logoutMessage struct {
-	root     *etree.Element
-	relay    string
-	response bool
-}
-
-// handleLogout serves a logout message posted to the SSO URL: a kit's
-// LogoutRequest starts a single logout; a kit's LogoutResponse to our
-// LogoutRequest lets the logout under way go on. Anything that cannot be
-// verified gets the error page: nothing is ever posted to an unverified or
-// unregistered URL.
+// handleLogout serves a POSTed logout message: an SP's LogoutRequest
+// starts a single logout, an SP's LogoutResponse to ours lets the one
+// under way go on.
 func (e *Endpoint) handleLogout(c echo.Context) error {
-	msg, err := readLogoutBinding(c)
+	msg, err := logoutPost.Read(c)
 	if err != nil {
 		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout message could not be read.", err)
 	}
-	ctx := c.Request().Context()
-	if msg.response {
-		sp, lr, err := e.readLogoutResponse(ctx, msg.root)
-		if err != nil {
-			return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout answer is not valid.", err)
-		}
-		return e.cfg.Flow.ContinueLogout(c, sp, msg.relay, lr.InResponseTo, loggedOut(lr.Status))
-	}
-	sp, lr, err := e.readLogoutRequest(ctx, msg.root)
-	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout request is not valid.", err)
-	}
-	in := bridge.LogoutInitiator{
-		SP: sp.ID, Dialect: DialectName, RequestID: lr.ID, RelayState: msg.relay,
-		Extra: map[string]string{extraReturnURL: lr.Issuer},
-	}
-	// The NameID is the kit's provider name, not a citizen: the browser's
-	// session, if the kit takes part in it, is the one.
-	return e.cfg.Flow.StartLogout(c, sp, in, func(bridge.Participant) bool { return true })
+	return e.cfg.Flow.ServeLogoutMessage(c, msg, bridge.LogoutReaders{Request: e.logoutInitiator, Response: e.logoutAnswer})
 }
 
-// readLogoutBinding reads exactly one logoutRequest or logoutResponse
-// (base64) and at most one RelayState, and parses the message with the
-// hardened parser.
-func readLogoutBinding(c echo.Context) (*logoutMessage, error) {
-	form, err := c.FormParams()
+// logoutInitiator verifies a LogoutRequest and names the SP that sent it
+// and where its answer goes.
+func (e *Endpoint) logoutInitiator(ctx context.Context, root *etree.Element) (*bridge.ServiceProvider, bridge.LogoutInitiator, error) {
+	sp, lr, err := e.readLogoutRequest(ctx, root)
 	if err != nil {
-		return nil, fmt.Errorf("read form: %w", err)
+		return nil, bridge.LogoutInitiator{}, err
 	}
-	reqs, resps := form[fieldLogoutRequest], form[fieldLogoutResponse]
-	if len(reqs)+len(resps) != 1 || len(form["RelayState"]) > 1 || form.Has("SAMLRequest") {
-		return nil, fmt.Errorf("want exactly one %s or %s, at most one RelayState and no SAMLRequest", fieldLogoutRequest, fieldLogoutResponse)
-	}
-	msg := &logoutMessage{relay: form.Get("RelayState"), response: len(resps) == 1}
-	if len(msg.relay) > maxRelayState {
-		return nil, fmt.Errorf("RelayState is %d bytes, more than %d", len(msg.relay), maxRelayState)
-	}
-	raw, err := samlxml.DecodePostValue(slices.Concat(reqs, resps)[0], maxRequestBytes)
+	return sp, bridge.LogoutInitiator{
+		SP: sp.ID, Dialect: DialectName, RequestID: lr.ID, Extra: map[string]string{extraReturnURL: lr.Issuer},
+	}, nil
+}
+
+// logoutAnswer verifies an SP's LogoutResponse to our LogoutRequest.
+func (e *Endpoint) logoutAnswer(ctx context.Context, root *etree.Element) (*bridge.ServiceProvider, string, bool, error) {
+	sp, lr, err := e.readLogoutResponse(ctx, root)
 	if err != nil {
-		return nil, err
+		return nil, "", false, err
 	}
-	doc, err := samlxml.Parse(raw, maxRequestBytes)
-	if err != nil {
-		return nil, err
-	}
-	msg.root = doc.Root()
-	tag := "LogoutRequest"
-	if msg.response {
-		tag = "LogoutResponse"
-	}
-	if !samlxml.Is(msg.root, samlxml.NSProtocol, tag) {
-		return nil, fmt.Errorf("message is %s, not a %s", msg.root.FullTag(), tag)
-	}
-	return msg, nil
+	return sp, lr.InResponseTo, loggedOut(lr.Status), nil
 }
 
 // readLogoutRequest identifies the kit by the (unverified) NameID, its
