@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 const testAuthnRequest = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_req1" Version="2.0"/>`
@@ -156,18 +155,17 @@ func TestDecodeRedirectDeflateBomb(t *testing.T) {
 	}
 	w.Close()
 	q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))
-	start := time.Now()
 	_, err := DecodeRedirect(q, DefaultMaxMessageBytes)
-	wantErr(t, err, "inflates to more than")
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("deflate bomb took %v", d)
-	}
+	wantErr(t, err, "inflates to more than") // stopped at the cap, not after inflating 50 MiB
 }
 
 func TestDecodeRedirectToleratesUnescapedPlus(t *testing.T) {
-	b64 := base64.StdEncoding.EncodeToString(mustDeflate(t, []byte(testAuthnRequest+strings.Repeat(" ", 50))))
-	if !strings.ContainsAny(b64, "+/") {
-		t.Skip("sample has no + or /")
+	var b64 string
+	for pad := 0; pad < 500 && !strings.Contains(b64, "+"); pad++ {
+		b64 = base64.StdEncoding.EncodeToString(mustDeflate(t, []byte(testAuthnRequest+strings.Repeat(" ", pad))))
+	}
+	if !strings.Contains(b64, "+") {
+		t.Fatal("no padding gives a base64 value with a '+'")
 	}
 	m, err := DecodeRedirect("SAMLRequest="+b64, DefaultMaxMessageBytes)
 	if err != nil || !strings.HasPrefix(string(m.XML), testAuthnRequest) {

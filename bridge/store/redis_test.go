@@ -175,7 +175,6 @@ func TestDialRedisErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
 			r, err := store.DialRedis(tt.address)
 			if err == nil {
 				r.Close()
@@ -186,9 +185,6 @@ func TestDialRedisErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "s3cret") {
 				t.Errorf("err = %q reveals the password", err)
-			}
-			if elapsed := time.Since(start); elapsed > store.RedisDialTimeout+time.Second {
-				t.Errorf("DialRedis took %v, want about %v at most", elapsed, store.RedisDialTimeout)
 			}
 		})
 	}
