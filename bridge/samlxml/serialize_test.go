@@ -25,6 +25,9 @@ func TestSerializeEscapesWhitespaceCanonically(t *testing.T) {
 	if doc.Root().SelectAttrValue("a", "") != "x\ny\tz\r" {
 		t.Fatalf("attribute did not survive: %q", doc.Root().SelectAttrValue("a", ""))
 	}
+	if _, err := Serialize(doc.Root()); err != nil {
+		t.Fatalf("a parsed document's root: %v", err)
+	}
 	child := el.CreateElement("c")
 	if _, err := Serialize(child); err == nil {
 		t.Fatal("nested element serialized without its namespace context")
