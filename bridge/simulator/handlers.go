@@ -56,7 +56,11 @@ func (s *Simulator) handleSSO(c echo.Context) error {
 	if err != nil {
 		return s.refuse(c, http.StatusInternalServerError, "The gateway cannot start a login.", err)
 	}
-	l := login{req: *p, step: stepSelect}
+	browser, err := s.browserToken(c)
+	if err != nil {
+		return s.refuse(c, http.StatusInternalServerError, "The gateway cannot start a login.", err)
+	}
+	l := login{req: *p, step: stepSelect, browser: browser}
 	if err := s.logins.put(id, l, s.now()); err != nil {
 		return s.refuse(c, http.StatusServiceUnavailable, "The gateway is busy; try again later.",
 			fmt.Errorf("store login: %w", err))
@@ -85,6 +89,9 @@ func (s *Simulator) handleLogin(c echo.Context) error {
 	if !ok {
 		return s.refuse(c, http.StatusBadRequest, "This login is unknown or has expired.", errors.New("unknown or expired login id"))
 	}
+	if err := s.checkLoginPost(r, l.browser); err != nil {
+		return s.refuse(c, http.StatusBadRequest, "This login was started in another browser or page.", err)
+	}
 	if r.PostForm.Get("cancel") != "" {
 		return s.cancel(c, id)
 	}
@@ -93,6 +100,7 @@ func (s *Simulator) handleLogin(c echo.Context) error {
 		return s.refuse(c, http.StatusInternalServerError, "The login failed.", err)
 	}
 	if o.done == nil {
+		o.next.browser = l.browser
 		if !s.logins.update(id, o.next, now) {
 			return s.refuse(c, http.StatusBadRequest, "This login has expired.", errors.New("login expired while in use"))
 		}

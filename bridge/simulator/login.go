@@ -33,6 +33,7 @@ type login struct {
 	idp     translate.IdP
 	citizen string // chosen at a first step, confirmed at the second
 	sms     string // the simulated SMS code (SEGSOC)
+	browser string // the sim_browser token of the browser it started in (csrf.go)
 }
 
 // authn is a successful authentication.

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/eidasxml"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
@@ -61,16 +62,16 @@ func (d *DemoSP) acsURL() string { return d.cfg.BaseURL + "/demo/saml2/acs" }
 func (d *DemoSP) Mount(e *echo.Echo) {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/demo/") })
 	e.GET("/demo/", d.home)
-	e.POST("/demo/saml2/login", d.login)
+	e.POST("/demo/saml2/login", d.csrf(d.login))
 	e.POST("/demo/saml2/acs", d.acs)
-	e.POST("/demo/clave2/login", d.clave2Login)
+	e.POST("/demo/clave2/login", d.csrf(d.clave2Login))
 	e.POST("/demo/clave2/acs", d.clave2ACS)
-	e.POST("/demo/stork/login", d.storkLogin)
+	e.POST("/demo/stork/login", d.csrf(d.storkLogin))
 	e.POST("/demo/stork/acs", d.storkACS)
-	e.POST("/demo/saml2/logout", d.saml2Logout)
+	e.POST("/demo/saml2/logout", d.csrf(d.saml2Logout))
 	e.POST("/demo/saml2/slo", d.saml2SLO)
-	e.POST("/demo/clave2/logout", d.claveLogout(d.clave2Dialect()))
-	e.POST("/demo/stork/logout", d.claveLogout(d.storkDialect()))
+	e.POST("/demo/clave2/logout", d.csrf(d.claveLogout(d.clave2Dialect()), d.clave2Dialect().reqField, d.clave2Dialect().respField))
+	e.POST("/demo/stork/logout", d.csrf(d.claveLogout(d.storkDialect()), d.storkDialect().reqField, d.storkDialect().respField))
 }
 
 var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
@@ -79,11 +80,12 @@ var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 <p>Three service providers, one per dialect, log in through the bridge, its Cl@ve 2.0 connector and the simulated gateway.
 Log in with one, then another: the second needs no new authentication. Log out of one: the bridge logs you out of the others and of the gateway.</p>
 <fieldset><legend>Your demo logins</legend><ul>
-{{range .}}<li id="state-{{.Dialect}}">{{.Label}}: <b>{{if .LoggedIn}}logged in{{else}}not logged in{{end}}</b>
-{{if .LoggedIn}}<form method="post" action="{{.Logout}}"><button type="submit">Log out</button></form>{{end}}</li>
+{{range .States}}<li id="state-{{.Dialect}}">{{.Label}}: <b>{{if .LoggedIn}}logged in{{else}}not logged in{{end}}</b>
+{{if .LoggedIn}}<form method="post" action="{{.Logout}}"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">Log out</button></form>{{end}}</li>
 {{end}}</ul>
 <p><a href="/session">Your bridge session</a></p></fieldset>
 <form method="post" action="/demo/saml2/login">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
 <fieldset><legend>Plain SAML2 login</legend>
 <p><label>Minimum level of assurance <select name="loa">
 <option value="low">low</option><option value="substantial">substantial</option><option value="high">high</option></select></label></p>
@@ -93,6 +95,7 @@ Log in with one, then another: the second needs no new authentication. Log out o
 <p><button type="submit">Log in with Cl@ve</button></p>
 </fieldset></form>
 <form method="post" action="/demo/clave2/login">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
 <fieldset><legend>Cl@ve 2.0 kit login (as the Java kit's SP2 sends it)</legend>
 <p><label>Minimum level of assurance <select name="loa">
 <option value="low">low</option><option value="substantial">substantial</option><option value="high">high</option></select></label></p>
@@ -107,6 +110,7 @@ Log in with one, then another: the second needs no new authentication. Log out o
 <p><button type="submit">Log in with Cl@ve 2.0</button></p>
 </fieldset></form>
 <form method="post" action="/demo/stork/login">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
 <fieldset><legend>Cl@ve 1 (STORK) login (as the Java STORK engine sends it)</legend>
 <p><label>QAA level <select name="qaa"><option value="2">2 (low)</option><option value="3">3 (substantial)</option><option value="4">4 (high)</option><option value="1">1</option></select></label></p>
 <p>excludedIdPList:
@@ -132,13 +136,23 @@ var resultPage = template.Must(template.New("result").Parse(`<!DOCTYPE html>
 <p><a href="/demo/">Back</a></p></body></html>`))
 
 func (d *DemoSP) home(c echo.Context) error {
+	token, err := d.csrfToken(c)
+	if err != nil {
+		return bridge.ErrorPage(c, d.cfg.Log, http.StatusInternalServerError, "The demo page is not available.", err)
+	}
 	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	return pages.Execute(c.Response(), []loginState{
+	return pages.Execute(c.Response(), homeView{CSRF: token, States: []loginState{
 		{Dialect: "saml2", Label: "Plain SAML2", Logout: "/demo/saml2/logout", LoggedIn: hasCookie(c, cookieSAML2)},
 		{Dialect: "clave2", Label: "Cl@ve 2.0 kit", Logout: "/demo/clave2/logout", LoggedIn: hasCookie(c, cookieClave2)},
 		{Dialect: "stork", Label: "Cl@ve 1 (STORK)", Logout: "/demo/stork/logout", LoggedIn: hasCookie(c, cookieStork)},
-	})
+	}})
+}
+
+// homeView is the home page: the login lines and the csrf token (csrf.go).
+type homeView struct {
+	CSRF   string
+	States []loginState
 }
 
 // loginState is a line of the home page: whether the dialect's demo SP
