@@ -4,7 +4,7 @@ FUZZTIME  ?= 10s
 LONGFUZZ  ?= 5m
 PKGS      := ./...
 
-.PHONY: all build run check test deps vet unit interop fuzz-short fuzz bench load tidy
+.PHONY: all build run check test deps vet unit interop fuzz-short fuzz bench load tidy security
 
 all: build
 
@@ -57,3 +57,10 @@ bench:
 
 load:
 	$(GO) run ./cmd/clavebridge load -c config.example.yaml --logins 500 --workers 4
+
+# The executable attack suite against every inbound endpoint: prints the
+# attack class x entry point table (cells passed/total) and fails when any
+# variant is accepted. The full log is in /tmp/clavebridge-security.log.
+security:
+	@CLAVEBRIDGE_SECURITY_TABLE=1 $(GO) test -count=1 -run TestAttackSuite -v ./cmd/clavebridge/server/ > /tmp/clavebridge-security.log 2>&1; rc=$$?; \
+	  grep -E '^SECURITY\| |^ +--- FAIL' /tmp/clavebridge-security.log | sed 's/^SECURITY| //'; exit $$rc

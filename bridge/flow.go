@@ -34,6 +34,9 @@ type Pending struct {
 	RelayState string    `json:"relay_state"` // what we sent upstream as RelayState
 	Request    Request   `json:"request"`
 	Created    time.Time `json:"created"`
+	// Browser binds the login to the browser that started it (a hash of
+	// its login cookie): an answer carried to another browser is refused.
+	Browser string `json:"browser,omitempty"`
 }
 
 // TakeFunc consumes the pending login with the given upstream request ID.
@@ -87,8 +90,9 @@ func (f *Flow) Register(d Dialect) {
 }
 
 // Begin stores req (to which the SP's policy has been applied) as a pending
-// login and returns the login request to post to the gateway.
-func (f *Flow) Begin(ctx context.Context, sp *ServiceProvider, req Request) (Outgoing, error) {
+// login bound to browser (see BrowserBinding) and returns the login request
+// to post to the gateway.
+func (f *Flow) Begin(ctx context.Context, sp *ServiceProvider, req Request, browser string) (Outgoing, error) {
 	log := f.Log.With(zap.String("sp", sp.ID), zap.String("dialect", req.Dialect))
 	id, err := samlxml.NewID(f.Rand)
 	if err != nil {
@@ -98,7 +102,7 @@ func (f *Flow) Begin(ctx context.Context, sp *ServiceProvider, req Request) (Out
 	if err != nil {
 		return Outgoing{}, fmt.Errorf("new upstream relay state: %w", err)
 	}
-	p := &Pending{ID: id, RelayState: relay[1:9], Request: req, Created: f.Now()}
+	p := &Pending{ID: id, RelayState: relay[1:9], Request: req, Created: f.Now(), Browser: browser}
 	out, err := f.Upstream.Begin(ctx, p)
 	if err != nil {
 		return Outgoing{}, fmt.Errorf("sp %s: build upstream request: %w", sp.ID, err)
@@ -107,11 +111,32 @@ func (f *Flow) Begin(ctx context.Context, sp *ServiceProvider, req Request) (Out
 	if err != nil {
 		return Outgoing{}, fmt.Errorf("encode pending login: %w", err)
 	}
-	if err := f.Store.PutPending(ctx, p.ID, data, f.PendingTTL); err != nil {
+	if err := f.Store.PutPending(ctx, pendingKey(p.ID, browser), data, f.PendingTTL); err != nil {
 		return Outgoing{}, fmt.Errorf("sp %s: store pending login: %w", sp.ID, err)
 	}
 	log.Info("login sent upstream", zap.String("upstream_id", p.ID), zap.String("min_loa", req.MinLoA.String()))
 	return out, nil
+}
+
+// pendingKey stores a pending login under its upstream request ID and its
+// browser binding, so that only the browser that started it can take it.
+func pendingKey(id, browser string) string {
+	if browser == "" {
+		return id
+	}
+	return id + "|" + browser
+}
+
+// takeIn consumes a pending login only in the browser that started it; in
+// another browser nothing is found and the login stays pending for its own.
+func (f *Flow) takeIn(browser string) TakeFunc {
+	return func(ctx context.Context, id string) (*Pending, error) {
+		p, err := f.take(ctx, pendingKey(id, BrowserBinding(browser)))
+		if err != nil {
+			return nil, fmt.Errorf("%w (or the answer arrived in another browser than the login's)", err)
+		}
+		return p, nil
+	}
 }
 
 // take consumes a pending login from the store.
@@ -127,16 +152,17 @@ func (f *Flow) take(ctx context.Context, id string) (*Pending, error) {
 	return &p, nil
 }
 
-// Complete handles the gateway's answer and returns the answer to post to
-// the SP that started the login (without starting an SSO session).
-func (f *Flow) Complete(ctx context.Context, form url.Values) (Outgoing, error) {
-	return f.complete(ctx, form, nil)
+// Complete handles the gateway's answer, which must arrive in the browser
+// that started the login (browser is the value of its login cookie), and
+// returns the answer to post to the SP (without starting an SSO session).
+func (f *Flow) Complete(ctx context.Context, form url.Values, browser string) (Outgoing, error) {
+	return f.complete(ctx, form, browser, nil)
 }
 
 // complete is Complete; with c, a successful login starts (or replaces)
 // the browser's SSO session.
-func (f *Flow) complete(ctx context.Context, form url.Values, c echo.Context) (Outgoing, error) {
-	p, res, err := f.Upstream.Finish(ctx, form, f.take)
+func (f *Flow) complete(ctx context.Context, form url.Values, browser string, c echo.Context) (Outgoing, error) {
+	p, res, err := f.Upstream.Finish(ctx, form, f.takeIn(browser))
 	if p == nil {
 		if err == nil {
 			err = errors.New("upstream gave no pending login")

@@ -130,7 +130,11 @@ func (f *Flow) Start(c echo.Context, sp *ServiceProvider, req *Request, err erro
 	} else if ok {
 		return WritePost(c, out)
 	}
-	out, err := f.Begin(ctx, sp, *req)
+	browser, err := f.browserCookie(c)
+	if err != nil {
+		return ErrorPage(c, f.Log, http.StatusInternalServerError, "The login could not be started.", err)
+	}
+	out, err := f.Begin(ctx, sp, *req, BrowserBinding(browser))
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusInternalServerError, "The login could not be started.", err)
 	}
@@ -152,7 +156,7 @@ func (f *Flow) ACSHandler(c echo.Context) error {
 	if form.Get("logoutResponse") != "" || form.Get("logoutRequest") != "" {
 		return f.UpstreamSLOHandler(c) // Cl@ve sometimes answers logouts at the ACS
 	}
-	out, err := f.complete(c.Request().Context(), form, c)
+	out, err := f.complete(c.Request().Context(), form, cookieValue(c, LoginCookie), c)
 	if err != nil {
 		return ErrorPage(c, f.Log, http.StatusBadRequest, "The identity gateway's answer was refused.", err)
 	}

@@ -23,7 +23,7 @@ func PostForm(action string, fields []Field) []byte {
 	fmt.Fprintf(&b, "<form method=\"post\" action=\"%s\">\n", html.EscapeString(action))
 	for _, f := range fields {
 		fmt.Fprintf(&b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n",
-			html.EscapeString(f.Name), html.EscapeString(f.Value))
+			attrEscape(f.Name), attrEscape(f.Value))
 	}
 	b.WriteString("<noscript><button type=\"submit\">Continue</button></noscript>\n</form>\n")
 	b.WriteString("<script>" + autoSubmitScript + "</script>\n</body>\n</html>\n")
@@ -65,4 +65,10 @@ func DecodePostValue(value string, maxBytes int) ([]byte, error) {
 		return nil, fmt.Errorf("samlxml: POST value decodes to more than %d bytes", maxBytes)
 	}
 	return data, nil
+}
+
+// attrEscape escapes an attribute value, CR and LF included, so that a
+// value survives the browser's attribute-value normalisation byte for byte.
+func attrEscape(s string) string {
+	return strings.NewReplacer("\r", "&#13;", "\n", "&#10;").Replace(html.EscapeString(s))
 }

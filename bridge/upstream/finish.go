@@ -98,6 +98,9 @@ func (c *Connector) check(ctx context.Context, p *bridge.Pending, relay string, 
 	if err != nil {
 		return bridge.Result{}, err
 	}
+	if a.Issuer != resp.Issuer {
+		return bridge.Result{}, fmt.Errorf("assertion Issuer %q is not the Response Issuer %q", a.Issuer, resp.Issuer)
+	}
 	if err := c.checkAssertion(ctx, now, p, a); err != nil {
 		return bridge.Result{}, err
 	}

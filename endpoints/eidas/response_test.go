@@ -250,10 +250,11 @@ func TestLoginRoundTrip(t *testing.T) {
 			if tt.eidas {
 				ar, xml = eidasRequest(), f.signedEIDAS
 			}
-			if rec := f.postXML(xml(t, ar), "rt-state"); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
+			rec := f.postXML(xml(t, ar), "rt-state")
+			if rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
 				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
-			out, err := f.flow.Complete(context.Background(), nil)
+			out, err := f.flow.Complete(context.Background(), nil, loginCookie(rec))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -331,7 +332,7 @@ func TestOnlyRequestedAttributesReleased(t *testing.T) {
 			if len(f.up.Begun) == 0 {
 				return // refused: acceptable
 			}
-			out, err := f.flow.Complete(context.Background(), nil)
+			out, err := f.flow.Complete(context.Background(), nil, loginCookie(rec))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,4 +357,36 @@ func field(out bridge.Outgoing, name string) string {
 		}
 	}
 	return ""
+}
+
+// loginCookie is the login cookie the bridge set on rec's browser: the
+// gateway's answer is accepted only with it.
+func loginCookie(rec *httptest.ResponseRecorder) string {
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == bridge.LoginCookie {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// TestAnswerBoundToTheBrowser: the gateway's answer completes the login
+// only in the browser that started it; elsewhere it is refused and the
+// login stays pending for its own browser.
+func TestAnswerBoundToTheBrowser(t *testing.T) {
+	f := newFixture(t)
+	f.up.Result = success()
+	rec := f.postXML(f.signedKit(t, kitRequest()), "state")
+	cookie := loginCookie(rec)
+	if rec.Code != http.StatusOK || cookie == "" {
+		t.Fatalf("status %d, login cookie %q", rec.Code, cookie)
+	}
+	for _, other := range []string{"", "another-browser"} {
+		if _, err := f.flow.Complete(context.Background(), nil, other); err == nil || !strings.Contains(err.Error(), "another browser") {
+			t.Fatalf("browser %q: %v, want a refusal", other, err)
+		}
+	}
+	if _, err := f.flow.Complete(context.Background(), nil, cookie); err != nil {
+		t.Fatalf("the browser that started the login: %v", err)
+	}
 }

@@ -22,6 +22,7 @@ const maxRelayState = 80
 // inbound is an AuthnRequest whose sender is registered and whose signature
 // (where required or present) has been verified.
 type inbound struct {
+	signed     bool // the request carried a signature (query or embedded)
 	sp         *bridge.ServiceProvider
 	req        *eidasxml.AuthnRequest
 	acs        bridge.Endpoint
@@ -35,7 +36,7 @@ func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
 		doc   *etree.Document
 		relay string
 		err   error
-		check func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, error)
+		check func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, bool, error)
 	)
 	if c.Request().Method == "GET" {
 		doc, relay, check, err = e.readRedirect(c.Request().URL.RawQuery)
@@ -56,7 +57,7 @@ func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
 	if err != nil {
 		return nil, err
 	}
-	trusted, err := check(sp, doc)
+	trusted, signed, err := check(sp, doc)
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
@@ -68,10 +69,10 @@ func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
-	return &inbound{sp: sp, req: ar, acs: acs, relayState: relay}, nil
+	return &inbound{sp: sp, req: ar, acs: acs, relayState: relay, signed: signed}, nil
 }
 
-func (e *Endpoint) readRedirect(rawQuery string) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, error), error) {
+func (e *Endpoint) readRedirect(rawQuery string) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, bool, error), error) {
 	msg, err := samlxml.DecodeRedirect(rawQuery, samlxml.DefaultMaxMessageBytes)
 	if err != nil {
 		return nil, "", nil, err
@@ -83,22 +84,22 @@ func (e *Endpoint) readRedirect(rawQuery string) (*etree.Document, string, func(
 	if err != nil {
 		return nil, "", nil, err
 	}
-	check := func(sp *bridge.ServiceProvider, doc *etree.Document) (*etree.Element, error) {
+	check := func(sp *bridge.ServiceProvider, doc *etree.Document) (*etree.Element, bool, error) {
 		if msg.SigAlg == "" && len(msg.Signature) == 0 {
 			if sp.RequireSignedRequests {
-				return nil, errors.New("request is not signed but the SP must sign")
+				return nil, false, errors.New("request is not signed but the SP must sign")
 			}
-			return doc.Root(), nil
+			return doc.Root(), false, nil
 		}
 		if _, err := msg.Verify(verifier(sp)); err != nil {
-			return nil, fmt.Errorf("redirect signature: %w", err)
+			return nil, false, fmt.Errorf("redirect signature: %w", err)
 		}
-		return doc.Root(), nil
+		return doc.Root(), true, nil
 	}
 	return doc, msg.RelayState, check, nil
 }
 
-func (e *Endpoint) readPost(c echo.Context) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, error), error) {
+func (e *Endpoint) readPost(c echo.Context) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, bool, error), error) {
 	form, err := c.FormParams()
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("read form: %w", err)
@@ -114,19 +115,19 @@ func (e *Endpoint) readPost(c echo.Context) (*etree.Document, string, func(*brid
 	if err != nil {
 		return nil, "", nil, err
 	}
-	check := func(sp *bridge.ServiceProvider, doc *etree.Document) (*etree.Element, error) {
+	check := func(sp *bridge.ServiceProvider, doc *etree.Document) (*etree.Element, bool, error) {
 		root := doc.Root()
 		if len(samlxml.Children(root, samlxml.NSDSig, "Signature")) == 0 {
 			if sp.RequireSignedRequests {
-				return nil, errors.New("request is not signed but the SP must sign")
+				return nil, false, errors.New("request is not signed but the SP must sign")
 			}
-			return root, nil
+			return root, false, nil
 		}
 		v, err := verifier(sp).Verify(root)
 		if err != nil {
-			return nil, fmt.Errorf("request signature: %w", err)
+			return nil, false, fmt.Errorf("request signature: %w", err)
 		}
-		return v.Element, nil
+		return v.Element, true, nil
 	}
 	return doc, form.Get("RelayState"), check, nil
 }
@@ -207,7 +208,9 @@ func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request,
 // checkFreshness applies the Destination, time window and replay rules.
 func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
 	ar := in.req
-	if ar.Destination != "" && ar.Destination != e.cfg.SSOURL {
+	// A signed request must name us (SAML bindings 3.4.5.2, 3.5.5.2), so
+	// that one signed for another IdP cannot be replayed here.
+	if (in.signed || ar.Destination != "") && ar.Destination != e.cfg.SSOURL {
 		return fmt.Errorf("sp %s: Destination %q is not our SSO URL", in.sp.ID, ar.Destination)
 	}
 	return e.cfg.Guard.Check(ctx, DialectName, in.sp.ID, ar.ID, ar.IssueInstant)

@@ -201,7 +201,7 @@ func (e *Endpoint) checkLogoutRequest(ctx context.Context, in *logoutMessage) (*
 	switch {
 	case lr.Issuer != sp.ID:
 		return nil, fmt.Errorf("sp %s: signed Issuer %q is not the SP", sp.ID, lr.Issuer)
-	case lr.Destination != "" && lr.Destination != e.sloURL():
+	case lr.Destination != e.sloURL(): // always signed, so it must name us
 		return nil, fmt.Errorf("sp %s: Destination %q is not our SLO URL", sp.ID, lr.Destination)
 	case !lr.NotOnOrAfter.IsZero() && !now.Before(lr.NotOnOrAfter.Add(skew)):
 		return nil, fmt.Errorf("sp %s: LogoutRequest expired at %s", sp.ID, lr.NotOnOrAfter.Format(time.RFC3339))
@@ -252,7 +252,7 @@ func (e *Endpoint) checkLogoutResponse(ctx context.Context, in *logoutMessage) (
 	switch {
 	case lr.Issuer != sp.ID:
 		return nil, fmt.Errorf("sp %s: signed Issuer %q is not the SP", sp.ID, lr.Issuer)
-	case lr.Destination != "" && lr.Destination != e.sloURL():
+	case lr.Destination != e.sloURL(): // always signed, so it must name us
 		return nil, fmt.Errorf("sp %s: Destination %q is not our SLO URL", sp.ID, lr.Destination)
 	case lr.InResponseTo == "":
 		return nil, fmt.Errorf("sp %s: LogoutResponse has no InResponseTo", sp.ID)

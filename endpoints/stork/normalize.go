@@ -81,7 +81,7 @@ func isLegalCompatible(storkName string) bool {
 // checkFreshness applies the Destination, time-window and replay rules.
 func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
 	ar := in.req
-	if ar.Destination != "" && ar.Destination != e.cfg.SSOURL {
+	if ar.Destination != e.cfg.SSOURL { // every Cl@ve 1 kit sets it; a request for another gateway is refused
 		return fmt.Errorf("sp %s: Destination %q is not our SSO URL", in.sp.ID, ar.Destination)
 	}
 	return e.cfg.Guard.Check(ctx, DialectName, in.sp.ID, ar.ID, ar.IssueInstant)
