@@ -66,9 +66,15 @@ func decrypt(ed *etree.Element, key crypto.Decrypter, maxBytes int) (*etree.Elem
 }
 
 // parsePlaintext parses the decrypted element with the hardened parser.
+// Comments and processing instructions are refused in it as in signed
+// content: the plaintext is covered by the outer signature, and a reader
+// must not see text split where the signer did not.
 func parsePlaintext(plaintext []byte, maxBytes int) (*etree.Element, error) {
 	doc, err := Parse(plaintext, maxBytes)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkNoMarkup(doc.Root()); err != nil {
 		return nil, err
 	}
 	return doc.Root(), nil

@@ -150,6 +150,12 @@ func TestDecryptFailuresAreErrDecrypt(t *testing.T) {
 		{name: "too big inside", mutate: func(ed *etree.Element) {
 			replaceBody(ed, cek, []byte("<a>"+strings.Repeat("x", DefaultMaxMessageBytes)+"</a>"))
 		}},
+		{name: "comment inside", mutate: func(ed *etree.Element) {
+			replaceBody(ed, cek, []byte(`<a><n>ES/ES/1<!---->EVIL</n></a>`))
+		}},
+		{name: "processing instruction inside", mutate: func(ed *etree.Element) {
+			replaceBody(ed, cek, []byte(`<a><n>ES/ES/1<?x y?>EVIL</n></a>`))
+		}},
 		{name: "nil key", key: nil},
 	}
 	for _, tt := range tests {
