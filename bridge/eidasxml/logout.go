@@ -1,6 +1,7 @@
 package eidasxml
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -210,4 +212,41 @@ func optionalTime(el *etree.Element, key string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return requiredTime(el, key)
+}
+
+// ReturnURLKey is the bridge.LogoutInitiator.Extra key of the verified
+// Issuer of a Cl@ve LogoutRequest: where the LogoutResponse goes.
+const ReturnURLKey = "return_url"
+
+// LoggedOut reports whether a LogoutResponse confirms the logout: Success
+// without a PartialLogout second-level code.
+func LoggedOut(s Status) bool {
+	return s.Code == StatusSuccess && s.SubCode != StatusPartialLogout
+}
+
+// LogoutReaders adapts a Cl@ve dialect's verifying readers of
+// LogoutRequests and LogoutResponses to the flow's: the initiator's answer
+// goes to the verified Issuer of its request.
+func LogoutReaders(dialect string,
+	readRequest func(context.Context, *etree.Element) (*bridge.ServiceProvider, *LogoutRequest, error),
+	readResponse func(context.Context, *etree.Element) (*bridge.ServiceProvider, *LogoutResponse, error),
+) bridge.LogoutReaders {
+	return bridge.LogoutReaders{
+		Request: func(ctx context.Context, root *etree.Element) (*bridge.ServiceProvider, bridge.LogoutInitiator, error) {
+			sp, lr, err := readRequest(ctx, root)
+			if err != nil {
+				return nil, bridge.LogoutInitiator{}, err
+			}
+			return sp, bridge.LogoutInitiator{
+				SP: sp.ID, Dialect: dialect, RequestID: lr.ID, Extra: map[string]string{ReturnURLKey: lr.Issuer},
+			}, nil
+		},
+		Response: func(ctx context.Context, root *etree.Element) (*bridge.ServiceProvider, string, bool, error) {
+			sp, lr, err := readResponse(ctx, root)
+			if err != nil {
+				return nil, "", false, err
+			}
+			return sp, lr.InResponseTo, LoggedOut(lr.Status), nil
+		},
+	}
 }

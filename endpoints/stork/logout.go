@@ -43,9 +43,6 @@ var logoutPost = bridge.LogoutForm{
 }
 
 const (
-	// extraReturnURL (bridge.LogoutInitiator.Extra) is the verified Issuer
-	// of the SP's LogoutRequest: where its LogoutResponse goes.
-	extraReturnURL         = "return_url"
 	consentUnspecified     = "urn:oasis:names:tc:SAML:2.0:consent:unspecified"
 	statusUnknownPrincipal = eidasxml.StatusPrefix + "UnknownPrincipal"
 )
@@ -72,28 +69,7 @@ func (e *Endpoint) handleLogout(c echo.Context) error {
 	if err != nil {
 		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout message could not be read.", err)
 	}
-	return e.cfg.Flow.ServeLogoutMessage(c, msg, bridge.LogoutReaders{Request: e.logoutInitiator, Response: e.logoutAnswer})
-}
-
-// logoutInitiator verifies a LogoutRequest and names the SP that sent it
-// and where its answer goes.
-func (e *Endpoint) logoutInitiator(ctx context.Context, root *etree.Element) (*bridge.ServiceProvider, bridge.LogoutInitiator, error) {
-	sp, lr, err := e.readLogoutRequest(ctx, root)
-	if err != nil {
-		return nil, bridge.LogoutInitiator{}, err
-	}
-	return sp, bridge.LogoutInitiator{
-		SP: sp.ID, Dialect: DialectName, RequestID: lr.ID, Extra: map[string]string{extraReturnURL: lr.Issuer},
-	}, nil
-}
-
-// logoutAnswer verifies an SP's LogoutResponse to our LogoutRequest.
-func (e *Endpoint) logoutAnswer(ctx context.Context, root *etree.Element) (*bridge.ServiceProvider, string, bool, error) {
-	sp, lr, err := e.readLogoutResponse(ctx, root)
-	if err != nil {
-		return nil, "", false, err
-	}
-	return sp, lr.InResponseTo, loggedOut(lr.Status), nil
+	return e.cfg.Flow.ServeLogoutMessage(c, msg, eidasxml.LogoutReaders(DialectName, e.readLogoutRequest, e.readLogoutResponse))
 }
 
 // readLogoutRequest identifies the SP by the (unverified) NameID, which is
@@ -221,12 +197,6 @@ func registeredLogout(sp *bridge.ServiceProvider, u string) bool {
 	return u != "" && slices.ContainsFunc(sp.Logout, func(ep bridge.Endpoint) bool { return ep.URL == u })
 }
 
-// loggedOut reads an SP's LogoutResponse status: Success without a
-// PartialLogout second-level code.
-func loggedOut(s eidasxml.Status) bool {
-	return s.Code == eidasxml.StatusSuccess && s.SubCode != eidasxml.StatusPartialLogout
-}
-
 // LogoutRequest tells a Cl@ve 1 SP that the session ended: a signed STORK
 // LogoutRequest naming the SP by its ProviderName, whose Issuer is our
 // /Proxy/LogoutAction (where the SP must answer), posted as
@@ -249,7 +219,7 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 // URL its verified LogoutRequest named as Issuer (checked again against its
 // registration), as samlResponseLogout.
 func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
-	dest := in.Extra[extraReturnURL]
+	dest := in.Extra[eidasxml.ReturnURLKey]
 	if !registeredLogout(sp, dest) {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout return URL %q is not registered", sp.ID, dest)
 	}
