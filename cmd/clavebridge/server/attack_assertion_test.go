@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,29 @@ func assertionVariants(sim samlxmltest.Pair) []struct {
 				iss.SetText("https://evil.example/idp")
 			}
 		})},
+		// The decrypted assertion is covered by the Response signature:
+		// text split by a comment or a PI must not be read differently.
+		{"CommentInjection", "comment in the PersonIdentifier value", edit(splitValues(func(v *etree.Element) {
+			v.AddChild(etree.NewComment(""))
+		}))},
+		{"CommentInjection", "processing instruction in the PersonIdentifier value", edit(splitValues(func(v *etree.Element) {
+			v.AddChild(etree.NewProcInst("x", "y"))
+		}))},
+	}
+}
+
+// splitValues appends markup and the evil marker to the PersonIdentifier
+// AttributeValue, so a reader that drops the markup reads another citizen.
+func splitValues(markup func(*etree.Element)) func(*etree.Element) {
+	return func(a *etree.Element) {
+		for _, at := range a.FindElements("//Attribute") {
+			if !strings.HasSuffix(at.SelectAttrValue("Name", ""), "/PersonIdentifier") {
+				continue
+			}
+			for _, v := range at.ChildElements() {
+				markup(v)
+				v.AddChild(etree.NewText("EVIL"))
+			}
+		}
 	}
 }
