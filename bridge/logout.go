@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -125,8 +126,12 @@ func (f *Flow) endSession(c echo.Context, sess *Session) error {
 // inResponseTo; ok false: that SP did not log out.
 func (f *Flow) ContinueLogout(c echo.Context, sp *ServiceProvider, relayState, inResponseTo string, ok bool) error {
 	ctx := c.Request().Context()
-	st, err := f.takeLogout(ctx, relayState)
-	if err == nil && (st.Waiting == nil || st.Waiting.SP != sp.ID || st.Waiting.Dialect != sp.Dialect || st.WaitingID != inResponseTo) {
+	// The key names our LogoutRequest too: an answer to anything else
+	// misses and takes nothing.
+	st, err := f.takeLogout(ctx, relayState+"/"+inResponseTo)
+	if err != nil {
+		err = fmt.Errorf("the answer is not from the SP the logout waits for, or not to our request: logout %q: %w", relayState, err)
+	} else if st.Waiting == nil || st.Waiting.SP != sp.ID || st.Waiting.Dialect != sp.Dialect || st.WaitingID != inResponseTo {
 		err = errors.New("the answer is not from the SP the logout waits for, or not to our request")
 		// A stray or misdirected answer must not end the logout under way.
 		err = errors.Join(err, f.putLogout(ctx, st))
@@ -255,11 +260,15 @@ func (f *Flow) putLogout(ctx context.Context, st *logoutState) error {
 	if err != nil {
 		return fmt.Errorf("encode logout: %w", err)
 	}
-	return f.Store.PutPending(ctx, logoutKeyPrefix+st.ID, data, f.PendingTTL)
+	key := logoutKeyPrefix + st.ID
+	if st.Waiting != nil {
+		key += "/" + st.WaitingID
+	}
+	return f.Store.PutPending(ctx, key, data, f.PendingTTL)
 }
 
 func (f *Flow) takeLogout(ctx context.Context, id string) (*logoutState, error) {
-	if id == "" {
+	if id == "" || strings.HasPrefix(id, "/") {
 		return nil, errors.New("no RelayState naming a logout")
 	}
 	data, err := f.Store.TakePending(ctx, logoutKeyPrefix+id)

@@ -474,11 +474,13 @@ func visibleError(p *browsertest.Page) string {
 
 func TestAttackSuite(t *testing.T) {
 	res := &results{cells: map[[2]string]*tally{}, eps: []string{"saml2-post", "saml2-redirect", "clave2-post", "clave2-redirect", "stork-post", "upstream-acs", "saml2-slo", "saml2-slo-redirect", "clave2-logout", "stork-logout"}}
+	res.eps = append(res.eps, moreEndpoints...)
 	t.Run("saml2", func(t *testing.T) { attackSAML2(t, res) })
 	t.Run("clave2", func(t *testing.T) { attackClave2(t, res) })
 	t.Run("stork", func(t *testing.T) { attackStork(t, res) })
 	t.Run("upstream-acs", func(t *testing.T) { attackUpstreamACS(t, res) })
 	t.Run("logout", func(t *testing.T) { attackLogouts(t, res) })
+	t.Run("more", func(t *testing.T) { attackMore(t, res) })
 	lines := res.table()
 	table := os.Getenv("CLAVEBRIDGE_SECURITY_TABLE") == "1"
 	for _, l := range lines {
