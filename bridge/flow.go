@@ -67,6 +67,11 @@ type Registry interface {
 	Lookup(dialect, id string) (*ServiceProvider, error)
 }
 
+// Lister is a Registry that can also list its SPs (metadata.Registry can).
+type Lister interface {
+	All() []*ServiceProvider
+}
+
 // Flow runs logins: inbound request → policy → upstream → result → SP.
 type Flow struct {
 	Store      store.Store

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -56,6 +57,17 @@ type ServiceProvider struct {
 	// StringValueTypes types eIDAS attribute values xs:string instead of
 	// eidas-natural:…Type, for SPs (pysaml2, SATOSA) that cannot read those.
 	StringValueTypes bool
+}
+
+// Verifier checks this SP's signatures: its registered certificates only,
+// SHA-1 only when its policy admits it (legacy_sha1).
+func (sp *ServiceProvider) Verifier() samlxml.Verifier {
+	return samlxml.Verifier{Certs: sp.SigningCerts, Policy: samlxml.AlgorithmPolicy{AllowSHA1: sp.AllowSHA1}}
+}
+
+// LogoutRegistered reports whether u is one of the SP's logout URLs.
+func (sp *ServiceProvider) LogoutRegistered(u string) bool {
+	return u != "" && slices.ContainsFunc(sp.Logout, func(ep Endpoint) bool { return ep.URL == u })
 }
 
 // ACSByURL returns the registered endpoint with exactly this URL.

@@ -72,3 +72,13 @@ func DecodePostValue(value string, maxBytes int) ([]byte, error) {
 func attrEscape(s string) string {
 	return strings.NewReplacer("\r", "&#13;", "\n", "&#10;").Replace(html.EscapeString(s))
 }
+
+// MessageFields are the fields of a POSTed message: name=value, and the
+// RelayState when there is one.
+func MessageFields(name, value, relayState string) []Field {
+	fields := []Field{{Name: name, Value: value}}
+	if relayState != "" {
+		fields = append(fields, Field{Name: "RelayState", Value: relayState})
+	}
+	return fields
+}

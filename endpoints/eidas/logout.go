@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -76,9 +75,9 @@ func (e *Endpoint) readLogoutRequest(ctx context.Context, root *etree.Element) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("LogoutRequest NameID: %w", err)
 	}
-	verified, err := verifyLogout(sp, root)
+	verified, err := sp.Verifier().Verify(root)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("sp %s: logout message signature: %w", sp.ID, err)
 	}
 	lr, err := eidasxml.ParseLogoutRequest(verified.Element)
 	if err != nil {
@@ -87,7 +86,7 @@ func (e *Endpoint) readLogoutRequest(ctx context.Context, root *etree.Element) (
 	switch now := e.cfg.Now(); {
 	case providerPart(lr.NameID) != sp.ID:
 		return nil, nil, fmt.Errorf("sp %s: verified NameID %q does not name it", sp.ID, lr.NameID)
-	case !registeredLogout(sp, lr.Issuer):
+	case !sp.LogoutRegistered(lr.Issuer):
 		return nil, nil, fmt.Errorf("sp %s: Issuer %q is not a logout URL registered for the SP", sp.ID, lr.Issuer)
 	case lr.Destination != e.cfg.SSOURL:
 		return nil, nil, fmt.Errorf("sp %s: Destination %q is not our SSO URL", sp.ID, lr.Destination)
@@ -140,9 +139,9 @@ func (e *Endpoint) readLogoutResponse(ctx context.Context, root *etree.Element) 
 	}
 	var errs []error
 	for _, sp := range sps {
-		verified, err := verifyLogout(sp, root)
+		verified, err := sp.Verifier().Verify(root)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("sp %s: logout message signature: %w", sp.ID, err))
 			continue
 		}
 		lr, err := eidasxml.ParseLogoutResponse(verified.Element)
@@ -175,38 +174,17 @@ func (e *Endpoint) logoutResponders(issuer string) []*bridge.ServiceProvider {
 	if sp, err := e.logoutSP(issuer); err == nil {
 		return []*bridge.ServiceProvider{sp}
 	}
-	all, ok := e.cfg.Registry.(spLister)
+	all, ok := e.cfg.Registry.(bridge.Lister)
 	if !ok {
 		return nil
 	}
 	var out []*bridge.ServiceProvider
 	for _, sp := range all.All() {
-		if sp.Dialect == DialectName && sp.Profile == ProfileClave2 && registeredLogout(sp, issuer) {
+		if sp.Dialect == DialectName && sp.Profile == ProfileClave2 && sp.LogoutRegistered(issuer) {
 			out = append(out, sp)
 		}
 	}
 	return out
-}
-
-// spLister is a registry that can list its SPs (metadata.Registry can).
-type spLister interface {
-	All() []*bridge.ServiceProvider
-}
-
-// verifyLogout checks the message's signature with the kit's certificates
-// (legacy_sha1 admits SHA-1); an unsigned message is refused.
-func verifyLogout(sp *bridge.ServiceProvider, root *etree.Element) (*samlxml.Verified, error) {
-	v := samlxml.Verifier{Certs: sp.SigningCerts, Policy: samlxml.AlgorithmPolicy{AllowSHA1: sp.AllowSHA1}}
-	verified, err := v.Verify(root)
-	if err != nil {
-		return nil, fmt.Errorf("sp %s: logout message signature: %w", sp.ID, err)
-	}
-	return verified, nil
-}
-
-// registeredLogout reports whether u is one of the SP's logout URLs.
-func registeredLogout(sp *bridge.ServiceProvider, u string) bool {
-	return u != "" && slices.ContainsFunc(sp.Logout, func(ep bridge.Endpoint) bool { return ep.URL == u })
 }
 
 // LogoutRequest tells a Cl@ve 2.0 kit that the session ended: a signed
@@ -230,7 +208,7 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 	if err != nil {
 		return bridge.Outgoing{}, false, fmt.Errorf("sp %s: logout request: %w", sp.ID, err)
 	}
-	return bridge.Outgoing{URL: dest, Fields: logoutFields(fieldLogoutRequest, value, relayState)}, true, nil
+	return bridge.Outgoing{URL: dest, Fields: samlxml.MessageFields(fieldLogoutRequest, value, relayState)}, true, nil
 }
 
 // LogoutResponse answers the kit that started the logout, at the URL its
@@ -238,7 +216,7 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 // registration), as logoutResponse.
 func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
 	dest := in.Extra[eidasxml.ReturnURLKey]
-	if !registeredLogout(sp, dest) {
+	if !sp.LogoutRegistered(dest) {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout return URL %q is not registered", sp.ID, dest)
 	}
 	id, err := samlxml.NewID(e.cfg.Rand)
@@ -253,7 +231,7 @@ func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider,
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout response: %w", sp.ID, err)
 	}
-	return bridge.Outgoing{URL: dest, Fields: logoutFields(fieldLogoutResponse, value, in.RelayState)}, nil
+	return bridge.Outgoing{URL: dest, Fields: samlxml.MessageFields(fieldLogoutResponse, value, in.RelayState)}, nil
 }
 
 // logoutStatus maps a logout outcome to SAML codes: a partial logout is a
@@ -291,12 +269,4 @@ func (e *Endpoint) signLogout(sp *bridge.ServiceProvider, el *etree.Element) (st
 		return "", err
 	}
 	return base64.StdEncoding.EncodeToString(xml), nil
-}
-
-func logoutFields(name, value, relayState string) []samlxml.Field {
-	fields := []samlxml.Field{{Name: name, Value: value}}
-	if relayState != "" {
-		fields = append(fields, samlxml.Field{Name: "RelayState", Value: relayState})
-	}
-	return fields
 }

@@ -52,7 +52,7 @@ func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := samlxml.Verifier{Certs: sp.SigningCerts, Policy: samlxml.AlgorithmPolicy{AllowSHA1: sp.AllowSHA1}}
+	v := sp.Verifier()
 	verified, err := verifyRequest(v, msg)
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)

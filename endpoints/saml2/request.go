@@ -91,7 +91,7 @@ func (e *Endpoint) readRedirect(rawQuery string) (*etree.Document, string, func(
 			}
 			return doc.Root(), false, nil
 		}
-		if _, err := msg.Verify(verifier(sp)); err != nil {
+		if _, err := msg.Verify(sp.Verifier()); err != nil {
 			return nil, false, fmt.Errorf("redirect signature: %w", err)
 		}
 		return doc.Root(), true, nil
@@ -123,17 +123,13 @@ func (e *Endpoint) readPost(c echo.Context) (*etree.Document, string, func(*brid
 			}
 			return root, false, nil
 		}
-		v, err := verifier(sp).Verify(root)
+		v, err := sp.Verifier().Verify(root)
 		if err != nil {
 			return nil, false, fmt.Errorf("request signature: %w", err)
 		}
 		return v.Element, true, nil
 	}
 	return doc, form.Get("RelayState"), check, nil
-}
-
-func verifier(sp *bridge.ServiceProvider) samlxml.Verifier {
-	return samlxml.Verifier{Certs: sp.SigningCerts, Policy: samlxml.AlgorithmPolicy{AllowSHA1: sp.AllowSHA1}}
 }
 
 // unverifiedIssuer reads the Issuer only to choose which keys verify the

@@ -129,7 +129,7 @@ func readLogoutRedirect(c echo.Context) (string, string, []byte, logoutVerify, e
 		if msg.SigAlg == "" || len(msg.Signature) == 0 {
 			return nil, errors.New("logout messages must be signed: the redirect query has no signature")
 		}
-		if _, err := msg.Verify(verifier(sp)); err != nil {
+		if _, err := msg.Verify(sp.Verifier()); err != nil {
 			return nil, fmt.Errorf("redirect signature: %w", err)
 		}
 		return root, nil
@@ -160,7 +160,7 @@ func readLogoutPost(c echo.Context) (string, string, []byte, logoutVerify, error
 		if len(samlxml.Children(root, samlxml.NSDSig, "Signature")) == 0 {
 			return nil, errors.New("logout messages must be signed: the message has no signature")
 		}
-		v, err := verifier(sp).Verify(root)
+		v, err := sp.Verifier().Verify(root)
 		if err != nil {
 			return nil, fmt.Errorf("logout signature: %w", err)
 		}

@@ -86,9 +86,9 @@ func (e *Endpoint) readLogoutRequest(ctx context.Context, root *etree.Element) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("LogoutRequest NameID: %w", err)
 	}
-	verified, err := verifyLogout(sp, root)
+	verified, err := sp.Verifier().Verify(root)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("sp %s: logout message signature: %w", sp.ID, err)
 	}
 	lr, err := eidasxml.ParseLogoutRequest(verified.Element)
 	if err != nil {
@@ -98,7 +98,7 @@ func (e *Endpoint) readLogoutRequest(ctx context.Context, root *etree.Element) (
 	switch named, _ := e.lookup(lr.NameID); {
 	case named == nil || named.ID != sp.ID:
 		return nil, nil, fmt.Errorf("sp %s: verified NameID %q does not name it", sp.ID, lr.NameID)
-	case !registeredLogout(sp, lr.Issuer):
+	case !sp.LogoutRegistered(lr.Issuer):
 		return nil, nil, fmt.Errorf("sp %s: Issuer %q is not a logout URL registered for the SP", sp.ID, lr.Issuer)
 	case lr.Destination != e.logoutURL(): // the kits always set it
 		return nil, nil, fmt.Errorf("sp %s: Destination %q is not our logout URL", sp.ID, lr.Destination)
@@ -128,9 +128,9 @@ func (e *Endpoint) readLogoutResponse(ctx context.Context, root *etree.Element) 
 	}
 	var errs []error
 	for _, sp := range sps {
-		verified, err := verifyLogout(sp, root)
+		verified, err := sp.Verifier().Verify(root)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("sp %s: logout message signature: %w", sp.ID, err))
 			continue
 		}
 		lr, err := eidasxml.ParseLogoutResponse(verified.Element)
@@ -163,38 +163,17 @@ func (e *Endpoint) logoutResponders(issuer string) []*bridge.ServiceProvider {
 	if sp, err := e.lookup(issuer); err == nil {
 		return []*bridge.ServiceProvider{sp}
 	}
-	all, ok := e.cfg.Registry.(spLister)
+	all, ok := e.cfg.Registry.(bridge.Lister)
 	if !ok {
 		return nil
 	}
 	var out []*bridge.ServiceProvider
 	for _, sp := range all.All() {
-		if sp.Dialect == DialectName && registeredLogout(sp, issuer) {
+		if sp.Dialect == DialectName && sp.LogoutRegistered(issuer) {
 			out = append(out, sp)
 		}
 	}
 	return out
-}
-
-// spLister is a registry that can list its SPs (metadata.Registry can).
-type spLister interface {
-	All() []*bridge.ServiceProvider
-}
-
-// verifyLogout checks the message's signature with the SP's certificates
-// (legacy_sha1 admits SHA-1); an unsigned message is refused.
-func verifyLogout(sp *bridge.ServiceProvider, root *etree.Element) (*samlxml.Verified, error) {
-	v := samlxml.Verifier{Certs: sp.SigningCerts, Policy: samlxml.AlgorithmPolicy{AllowSHA1: sp.AllowSHA1}}
-	verified, err := v.Verify(root)
-	if err != nil {
-		return nil, fmt.Errorf("sp %s: logout message signature: %w", sp.ID, err)
-	}
-	return verified, nil
-}
-
-// registeredLogout reports whether u is one of the SP's logout URLs.
-func registeredLogout(sp *bridge.ServiceProvider, u string) bool {
-	return u != "" && slices.ContainsFunc(sp.Logout, func(ep bridge.Endpoint) bool { return ep.URL == u })
 }
 
 // LogoutRequest tells a Cl@ve 1 SP that the session ended: a signed STORK
@@ -212,7 +191,7 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 	if err != nil {
 		return bridge.Outgoing{}, false, fmt.Errorf("sp %s: logout request: %w", sp.ID, err)
 	}
-	return bridge.Outgoing{URL: dest, Fields: logoutFields(fieldLogoutRequest, value, relayState)}, true, nil
+	return bridge.Outgoing{URL: dest, Fields: samlxml.MessageFields(fieldLogoutRequest, value, relayState)}, true, nil
 }
 
 // LogoutResponse answers the Cl@ve 1 SP that started the logout, at the
@@ -220,7 +199,7 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 // registration), as samlResponseLogout.
 func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
 	dest := in.Extra[eidasxml.ReturnURLKey]
-	if !registeredLogout(sp, dest) {
+	if !sp.LogoutRegistered(dest) {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout return URL %q is not registered", sp.ID, dest)
 	}
 	id, err := samlxml.NewID(e.cfg.Rand)
@@ -235,7 +214,7 @@ func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider,
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout response: %w", sp.ID, err)
 	}
-	return bridge.Outgoing{URL: dest, Fields: logoutFields(fieldLogoutResponse, value, in.RelayState)}, nil
+	return bridge.Outgoing{URL: dest, Fields: samlxml.MessageFields(fieldLogoutResponse, value, in.RelayState)}, nil
 }
 
 // logoutStatus maps a logout outcome to SAML codes: a partial logout is a
@@ -300,12 +279,4 @@ func storkRoot(el *etree.Element) {
 	if iss, _ := samlxml.Child(el, samlxml.NSAssertion, "Issuer"); iss != nil && iss.SelectAttr("Format") == nil {
 		iss.CreateAttr("Format", entityFormat)
 	}
-}
-
-func logoutFields(name, value, relayState string) []samlxml.Field {
-	fields := []samlxml.Field{{Name: name, Value: value}}
-	if relayState != "" {
-		fields = append(fields, samlxml.Field{Name: "RelayState", Value: relayState})
-	}
-	return fields
 }
