@@ -39,7 +39,7 @@ unit:
 
 # Only the tests that drive peers we did not write.
 interop: deps
-	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -v -run 'PySAML2|Crewjam|Xmlsec|PythonCryptography|XMLCrypto|Clave2Kit|EIDASProfile|Stork' ./cmd/clavebridge/server/ ./bridge/samlxml/
+	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -v -run 'PySAML2|Crewjam|Xmlsec|PythonCryptography|XMLCrypto|Clave2Kit|EIDASProfile|Stork' ./cmd/clavebridge/internal/server/ ./bridge/samlxml/
 
 # Every fuzz target for FUZZTIME each (CI); `make fuzz` runs them for LONGFUZZ.
 fuzz-short:
@@ -63,5 +63,5 @@ load:
 # attack class x entry point table (cells passed/total) and fails when any
 # variant is accepted. The full log is in /tmp/clavebridge-security.log.
 security:
-	@CLAVEBRIDGE_SECURITY_TABLE=1 $(GO) test -count=1 -run TestAttackSuite -v ./cmd/clavebridge/server/ > /tmp/clavebridge-security.log 2>&1; rc=$$?; \
+	@CLAVEBRIDGE_SECURITY_TABLE=1 $(GO) test -count=1 -run TestAttackSuite -v ./cmd/clavebridge/internal/server/ > /tmp/clavebridge-security.log 2>&1; rc=$$?; \
 	  grep -E '^SECURITY\| |^ +--- FAIL' /tmp/clavebridge-security.log | sed 's/^SECURITY| //'; exit $$rc

@@ -1,11 +1,16 @@
-// Package bridge holds the canonical model every dialect is normalised into
-// (Request, Result), the per-SP policy, the configuration types and the login
-// Flow that ties an inbound endpoint to the upstream Cl@ve 2.0 connector.
+// Package bridge is the canonical model every dialect is normalised into:
+// the login Request, its Result, the registered ServiceProvider with its
+// Policy, the messages to send (Outgoing) and the interfaces through which
+// the core asks the dialects (Dialect, LogoutDialect) and the SP registry.
+// It knows no HTTP and no dialect's wire format.
 package bridge
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -35,9 +40,10 @@ type Request struct {
 	DisabledIdPs []IdP           `json:"disabled_idps,omitempty"`
 	LegalPerson  bool            `json:"legal_person,omitempty"`
 	ForceAuthn   bool            `json:"force_authn,omitempty"`
-	// Extra carries dialect-specific values the endpoint needs to render its
-	// answer (e.g. the SP's Issuer for the Audience, a NameID format).
-	Extra map[string]string `json:"extra,omitempty"`
+	// State is the dialect's own data about the request, which it needs to
+	// render its answer (the Audience, a NameID format, echoed values):
+	// typed by the dialect, opaque to the core (see EncodeState).
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // IdPDisabled reports whether the request hides p.
@@ -50,20 +56,22 @@ func (r *Request) IdPDisabled(p IdP) bool {
 	return false
 }
 
-// StatusCode is a dialect-neutral outcome; each endpoint maps it to its own
+// StatusCode is a dialect-neutral outcome; each dialect maps it to its own
 // status URIs.
-type StatusCode string
+type StatusCode = translate.StatusCode
 
-// The outcomes a login can have.
+// The outcomes a login or a logout can have.
 const (
-	StatusSuccess        StatusCode = "Success"
-	StatusAuthnFailed    StatusCode = "AuthnFailed"    // the citizen did not authenticate (or cancelled)
-	StatusRequestDenied  StatusCode = "RequestDenied"  // policy forbids what was asked
-	StatusNoAuthnContext StatusCode = "NoAuthnContext" // the LoA cannot be met
-	StatusInvalidAttr    StatusCode = "InvalidAttrNameOrValue"
-	StatusResponder      StatusCode = "Responder" // an internal or upstream failure
-	StatusNoPassive      StatusCode = "NoPassive" // passive authentication was asked for
-	StatusInvalidNameID  StatusCode = "InvalidNameIDPolicy"
+	StatusSuccess          = translate.StatusSuccess
+	StatusAuthnFailed      = translate.StatusAuthnFailed
+	StatusRequestDenied    = translate.StatusRequestDenied
+	StatusNoAuthnContext   = translate.StatusNoAuthnContext
+	StatusInvalidAttr      = translate.StatusInvalidAttr
+	StatusResponder        = translate.StatusResponder
+	StatusNoPassive        = translate.StatusNoPassive
+	StatusInvalidNameID    = translate.StatusInvalidNameID
+	StatusPartialLogout    = translate.StatusPartialLogout
+	StatusUnknownPrincipal = translate.StatusUnknownPrincipal
 )
 
 // Status is the outcome of a login with a human-readable message.
@@ -109,4 +117,62 @@ func (r *Result) Value(a Attr) string {
 // Failure builds a failed Result.
 func Failure(code StatusCode, message string) Result {
 	return Result{Status: Status{Code: code, Message: message}}
+}
+
+// Participant is an SP that received an assertion from an SSO session:
+// what single logout needs to tell it that the session ended.
+type Participant struct {
+	SP              string `json:"sp"`
+	Dialect         string `json:"dialect"`
+	SessionIndex    string `json:"session_index,omitempty"`
+	TransientNameID string `json:"transient_name_id,omitempty"`
+	Subject         string `json:"subject,omitempty"` // the persistent NameID, if it got that
+	// State is the dialect's data of the request it answered (for
+	// example the NameID format the SP asked for).
+	State json.RawMessage `json:"state,omitempty"`
+	At    time.Time       `json:"at"`
+}
+
+// LogoutInitiator is the SP whose LogoutRequest started a single logout,
+// with what its dialect needs to answer it.
+type LogoutInitiator struct {
+	SP         string `json:"sp"`
+	Dialect    string `json:"dialect"`
+	RequestID  string `json:"request_id"`
+	RelayState string `json:"relay_state,omitempty"`
+	// ReturnURL is where the answer goes when the dialect's request names
+	// it (Cl@ve: the verified Issuer, a registered logout URL); "" means
+	// the SP's registered logout endpoint.
+	ReturnURL string `json:"return_url,omitempty"`
+}
+
+// Outgoing is a message the browser must carry somewhere: to the gateway
+// or back to an SP.
+type Outgoing struct {
+	URL    string
+	Fields []samlxml.Field
+	// Redirect, when set, is sent as a redirect instead of a POST form
+	// (the HTTP-Redirect binding).
+	Redirect string
+}
+
+// EncodeState marshals a dialect's typed request data for Request.State.
+func EncodeState(v any) (json.RawMessage, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode dialect state: %w", err)
+	}
+	return data, nil
+}
+
+// DecodeState reads a dialect's typed data back from Request.State (or
+// Participant.State); empty state leaves v as it is.
+func DecodeState(state json.RawMessage, v any) error {
+	if len(state) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(state, v); err != nil {
+		return fmt.Errorf("decode dialect state: %w", err)
+	}
+	return nil
 }

@@ -12,8 +12,12 @@ import (
 	"time"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/endpoints/eidas"
+	"github.com/clavebridge/clavebridge/endpoints/saml2"
+	"github.com/clavebridge/clavebridge/endpoints/stork"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
 const spEntity = "https://sp.example/metadata"
@@ -28,7 +32,7 @@ func spMetadataXML(cert *x509.Certificate, entityID, acsBinding, acsLocation str
 </md:SPSSODescriptor></md:EntityDescriptor>`
 }
 
-func registryFor(t *testing.T, metadataXML string, sp bridge.SPConfig) (*Registry, error) {
+func registryFor(t *testing.T, metadataXML string, sp config.SPConfig) (*Registry, error) {
 	t.Helper()
 	dir := t.TempDir()
 	if metadataXML != "" {
@@ -42,17 +46,17 @@ func registryFor(t *testing.T, metadataXML string, sp bridge.SPConfig) (*Registr
 	for _, f := range []string{"c.yaml", "k.crt", "k.key"} {
 		_ = os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
 	}
-	cfg, err := bridge.ParseConfig([]byte(text), dir)
+	cfg, err := config.Parse([]byte(text), dir, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ServiceProviders = []bridge.SPConfig{sp}
+	cfg.ServiceProviders = []config.SPConfig{sp}
 	return NewRegistry(cfg, time.Now())
 }
 
 func TestRegistryFromMetadata(t *testing.T) {
 	pair := samlxmltest.Committed(t, "demo-sp")
-	reg, err := registryFor(t, spMetadataXML(pair.Cert, spEntity, BindingPOST, "https://sp.example/acs", true), bridge.SPConfig{})
+	reg, err := registryFor(t, spMetadataXML(pair.Cert, spEntity, samlxml.BindingPOST, "https://sp.example/acs", true), config.SPConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +82,15 @@ func TestRegistryRefusesBadMetadata(t *testing.T) {
 	cert := samlxmltest.Committed(t, "demo-sp").Cert
 	tests := []struct {
 		name, xml, want string
-		sp              bridge.SPConfig
+		sp              config.SPConfig
 	}{
-		{"other entity", spMetadataXML(cert, "https://evil.example", BindingPOST, "https://sp.example/acs", true), "describes", bridge.SPConfig{}},
-		{"javascript ACS", spMetadataXML(cert, spEntity, BindingPOST, "javascript:alert(1)", true), "javascript", bridge.SPConfig{}},
-		{"redirect-only ACS", spMetadataXML(cert, spEntity, BindingRedirect, "https://sp.example/acs", true), "no return URL", bridge.SPConfig{}},
-		{"doctype", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` + spMetadataXML(cert, spEntity, BindingPOST, "https://sp.example/acs", true), "DOCTYPE", bridge.SPConfig{}},
-		{"encryption without a key", "", "encryption certificate", bridge.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, EncryptAssertions: true}},
-		{"signing required without a key", "", "no signing certificate", bridge.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, RequireSigned: ptr(true)}},
-		{"unknown algorithm", "", "unknown signature algorithm", bridge.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, SignatureAlgorithm: "hmac-sha1"}},
+		{"other entity", spMetadataXML(cert, "https://evil.example", samlxml.BindingPOST, "https://sp.example/acs", true), "describes", config.SPConfig{}},
+		{"javascript ACS", spMetadataXML(cert, spEntity, samlxml.BindingPOST, "javascript:alert(1)", true), "javascript", config.SPConfig{}},
+		{"redirect-only ACS", spMetadataXML(cert, spEntity, samlxml.BindingRedirect, "https://sp.example/acs", true), "no return URL", config.SPConfig{}},
+		{"doctype", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` + spMetadataXML(cert, spEntity, samlxml.BindingPOST, "https://sp.example/acs", true), "DOCTYPE", config.SPConfig{}},
+		{"encryption without a key", "", "encryption certificate", config.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, EncryptAssertions: true}},
+		{"signing required without a key", "", "no signing certificate", config.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, RequireSigned: ptr(true)}},
+		{"unknown algorithm", "", "unknown signature algorithm", config.SPConfig{ReturnURLs: []string{"https://sp.example/acs"}, SignatureAlgorithm: "hmac-sha1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,7 +110,7 @@ func TestPublishedMetadataIsSigned(t *testing.T) {
 	pub := Publisher{Signer: samlxml.Signer{Key: pair.Key, Cert: pair.Cert}, EncryptionCert: pair.Cert,
 		Now: func() time.Time { return now }, Rand: rand.Reader}
 	for name, build := range map[string]func() ([]byte, error){
-		"idp": func() ([]byte, error) { return pub.IdP("https://b/saml2/metadata", "https://b/saml2/sso") },
+		"idp": func() ([]byte, error) { return pub.IdP("https://b/saml2/metadata", "https://b/saml2/sso", "") },
 		"sp":  func() ([]byte, error) { return pub.SP("https://b/upstream/metadata", "https://b/upstream/acs") },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -127,7 +131,7 @@ func TestPublishedMetadataIsSigned(t *testing.T) {
 			}
 			text := string(md)
 			for _, want := range map[string][]string{
-				"idp": {"IDPSSODescriptor", BindingRedirect, BindingPOST, "https://b/saml2/sso", "FirstName"},
+				"idp": {"IDPSSODescriptor", samlxml.BindingRedirect, samlxml.BindingPOST, "https://b/saml2/sso", "FirstName"},
 				"sp":  {"SPSSODescriptor", `AuthnRequestsSigned="true"`, "https://b/upstream/acs", `use="encryption"`, samlxml.AES256GCM},
 			}[name] {
 				if !strings.Contains(text, want) {
@@ -135,5 +139,27 @@ func TestPublishedMetadataIsSigned(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// testDialects are the rules the registry's tests configure SPs with: the
+// bridge's three dialects, whose rules decide keys and algorithms.
+var testDialects = config.NewDialectSet(saml2.Rules{}, eidas.Rules{}, stork.Rules{})
+
+// TestRegistryRefusesUnservedDialect: an SP added to a configuration for a
+// dialect the bridge does not serve is refused, not registered without
+// its dialect's rules.
+func TestRegistryRefusesUnservedDialect(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"c.yaml", "k.crt", "k.key"} {
+		_ = os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
+	}
+	cfg, err := config.Parse([]byte("simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\n"), dir, testDialects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ServiceProviders = []config.SPConfig{{ID: "x", Dialect: "oidc", MinLoA: "low", ReturnURLs: []string{"https://sp/acs"}}}
+	if _, err := NewRegistry(cfg, time.Now()); err == nil || !strings.Contains(err.Error(), `dialect "oidc" is not served`) {
+		t.Fatalf("NewRegistry = %v", err)
 	}
 }

@@ -24,8 +24,8 @@ type Publisher struct {
 
 // IdP returns the signed metadata of the plain SAML2 IdP at entityID. With
 // an sloURL it also advertises single logout there (SingleLogoutService in
-// the Redirect and POST bindings); the eIDAS proxy metadata has none.
-func (p Publisher) IdP(entityID, ssoURL string, sloURL ...string) ([]byte, error) {
+// the Redirect and POST bindings); the eIDAS proxy metadata has none ("").
+func (p Publisher) IdP(entityID, ssoURL, sloURL string) ([]byte, error) {
 	ed, err := p.entity(entityID)
 	if err != nil {
 		return nil, err
@@ -34,17 +34,17 @@ func (p Publisher) IdP(entityID, ssoURL string, sloURL ...string) ([]byte, error
 	d.CreateAttr("protocolSupportEnumeration", samlxml.NSProtocol)
 	d.CreateAttr("WantAuthnRequestsSigned", "false")
 	p.keyDescriptors(d, false)
-	for _, u := range sloURL { // SSODescriptorType order: before NameIDFormat
-		for _, b := range []string{BindingRedirect, BindingPOST} {
+	if sloURL != "" { // SSODescriptorType order: before NameIDFormat
+		for _, b := range []string{samlxml.BindingRedirect, samlxml.BindingPOST} {
 			s := d.CreateElement("md:SingleLogoutService")
 			s.CreateAttr("Binding", b)
-			s.CreateAttr("Location", u)
+			s.CreateAttr("Location", sloURL)
 		}
 	}
 	for _, f := range []string{nameIDTransient, nameIDPersistent} {
 		d.CreateElement("md:NameIDFormat").SetText(f)
 	}
-	for _, b := range []string{BindingRedirect, BindingPOST} {
+	for _, b := range []string{samlxml.BindingRedirect, samlxml.BindingPOST} {
 		s := d.CreateElement("md:SingleSignOnService")
 		s.CreateAttr("Binding", b)
 		s.CreateAttr("Location", ssoURL)
@@ -70,7 +70,7 @@ func (p Publisher) SP(entityID, acsURL string) ([]byte, error) {
 	d.CreateAttr("WantAssertionsSigned", "false")
 	p.keyDescriptors(d, true)
 	acs := d.CreateElement("md:AssertionConsumerService")
-	acs.CreateAttr("Binding", BindingPOST)
+	acs.CreateAttr("Binding", samlxml.BindingPOST)
 	acs.CreateAttr("Location", acsURL)
 	acs.CreateAttr("index", "0")
 	acs.CreateAttr("isDefault", "true")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -38,7 +40,7 @@ func (r *Registry) All() []*bridge.ServiceProvider {
 
 // NewRegistry resolves every SP of cfg: certificates, metadata and policy;
 // now decides whether metadata has expired.
-func NewRegistry(cfg *bridge.Config, now time.Time) (*Registry, error) {
+func NewRegistry(cfg *config.Config, now time.Time) (*Registry, error) {
 	r := &Registry{sps: map[string]*bridge.ServiceProvider{}}
 	for i, spc := range cfg.ServiceProviders {
 		sp, err := resolve(cfg, spc, now)
@@ -51,7 +53,12 @@ func NewRegistry(cfg *bridge.Config, now time.Time) (*Registry, error) {
 	return r, nil
 }
 
-func resolve(cfg *bridge.Config, c bridge.SPConfig, now time.Time) (*bridge.ServiceProvider, error) {
+func resolve(cfg *config.Config, c config.SPConfig, now time.Time) (*bridge.ServiceProvider, error) {
+	d := cfg.Dialect(c.Dialect)
+	if d == nil {
+		return nil, fmt.Errorf("dialect %q is not served by this bridge", c.Dialect)
+	}
+	d.Defaults(&c) // again, for SPs added after the file was read
 	sp := &bridge.ServiceProvider{
 		ID: c.ID, Name: c.Name, Dialect: c.Dialect, Profile: c.Profile,
 		EncryptAssertions: c.EncryptAssertions, AllowSHA1: c.LegacySHA1, AttributeNames: c.AttributeNames,
@@ -80,15 +87,13 @@ func resolve(cfg *bridge.Config, c bridge.SPConfig, now time.Time) (*bridge.Serv
 		return nil, err
 	}
 	for _, u := range c.ReturnURLs {
-		sp.ACS = append(sp.ACS, bridge.Endpoint{URL: u, Binding: BindingPOST, Index: len(sp.ACS)})
+		sp.ACS = append(sp.ACS, bridge.Endpoint{URL: u, Binding: samlxml.BindingPOST, Index: len(sp.ACS)})
 	}
 	for _, u := range c.LogoutURLs {
-		sp.Logout = append(sp.Logout, bridge.Endpoint{URL: u, Binding: BindingPOST})
+		sp.Logout = append(sp.Logout, bridge.Endpoint{URL: u, Binding: samlxml.BindingPOST})
 	}
-	if c.RequireSigned != nil {
+	if c.RequireSigned != nil { // each dialect sets its default (Cl@ve 1 and 2 always sign)
 		sp.RequireSignedRequests = *c.RequireSigned
-	} else if c.Dialect != "saml2" {
-		sp.RequireSignedRequests = true // Cl@ve 1 and 2 always sign
 	}
 	if sp.RequireSignedRequests && len(sp.SigningCerts) == 0 {
 		return nil, fmt.Errorf("signed requests are required but no signing certificate is known")
@@ -99,7 +104,7 @@ func resolve(cfg *bridge.Config, c bridge.SPConfig, now time.Time) (*bridge.Serv
 	return sp, nil
 }
 
-func policy(c bridge.SPConfig) (bridge.Policy, error) {
+func policy(c config.SPConfig) (bridge.Policy, error) {
 	var p bridge.Policy
 	var err error
 	if p.MinLoA, err = translate.ParseLoA(c.MinLoA); err != nil {
@@ -126,34 +131,21 @@ func policy(c bridge.SPConfig) (bridge.Policy, error) {
 	return p, nil
 }
 
-// algorithmDefaults are per dialect and profile: plain SAML2 SPs get
-// rsa-sha256; Cl@ve kits rsa-sha512 and rsa-oaep-mgf1p, as the gateway
-// sends; stock eIDAS peers RSA-PSS and xmlenc11#rsa-oaep, as node 2.9 needs.
-func algorithmDefaults(c bridge.SPConfig) (signature, keyTransport string) {
-	switch {
-	case c.Dialect == "eidas" && c.Profile == "eidas":
-		return "rsa-pss-sha512", "rsa-oaep"
-	case c.Dialect == "eidas":
-		return "rsa-sha512", "rsa-oaep-mgf1p"
-	default:
-		return "rsa-sha256", "rsa-oaep-mgf1p"
-	}
-}
-
-func algorithms(sp *bridge.ServiceProvider, c bridge.SPConfig) error {
-	sigDefault, ktDefault := algorithmDefaults(c)
+// algorithms resolves an SP's algorithm names; each dialect's rules have
+// filled in its defaults, and these are the defaults of last resort.
+func algorithms(sp *bridge.ServiceProvider, c config.SPConfig) error {
 	var err error
-	if sp.SignatureAlgorithm, err = bridge.SignatureMethod(c.SignatureAlgorithm, sigDefault); err != nil {
+	if sp.SignatureAlgorithm, err = config.SignatureMethod(c.SignatureAlgorithm, "rsa-sha256"); err != nil {
 		return err
 	}
-	if sp.KeyTransport, err = bridge.KeyTransport(c.KeyTransport, ktDefault); err != nil {
+	if sp.KeyTransport, err = config.KeyTransport(c.KeyTransport, "rsa-oaep-mgf1p"); err != nil {
 		return err
 	}
-	sp.DataEncryption, err = bridge.DataEncryption(c.DataEncryption, "aes256-gcm")
+	sp.DataEncryption, err = config.DataEncryption(c.DataEncryption, "aes256-gcm")
 	return err
 }
 
-func applyKeys(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPConfig) error {
+func applyKeys(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig) error {
 	for _, f := range c.Certs {
 		cert, err := cfg.ReadCertificate(f)
 		if err != nil {
@@ -168,29 +160,20 @@ func applyKeys(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPConfig
 		}
 		sp.EncryptionCert = cert
 	}
-	if c.Dialect == "eidas" {
-		sp.EncryptAssertions = true // the eIDAS profile always encrypts
-	}
-	// A Cl@ve 2.0 kit gets its assertion encrypted to the certificate that
-	// signed its request, as the gateway does, unless one is configured.
-	needCert := sp.EncryptAssertions && !(c.Dialect == "eidas" && c.Profile == "clave2")
-	if needCert && sp.EncryptionCert == nil {
+	// Some dialects encrypt to the certificate that signed the request (a
+	// Cl@ve 2.0 kit, as the gateway does) unless one is configured.
+	toSigner := cfg.Dialect(c.Dialect).EncryptsToSigner(c)
+	if sp.EncryptAssertions && !toSigner && sp.EncryptionCert == nil {
 		return fmt.Errorf("encrypt_assertions is set but no encryption certificate is known")
 	}
 	return nil
 }
 
-// SAML binding URIs.
-const (
-	BindingPOST     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
-	BindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-)
-
 // applyMetadata reads an SP's SAML metadata (file or URL): its ACS
 // endpoints, keys, whether it signs its requests and its eIDAS SPType.
-func applyMetadata(sp *bridge.ServiceProvider, cfg *bridge.Config, c bridge.SPConfig, now time.Time) error {
+func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig, now time.Time) error {
 	source := c.Metadata
-	if !bridge.IsURL(source) {
+	if !config.IsURL(source) {
 		source = cfg.Path(source)
 	}
 	var signers []*x509.Certificate

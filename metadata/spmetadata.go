@@ -14,7 +14,8 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -35,7 +36,7 @@ type spMetadata struct {
 // fetchMetadata reads metadata from a file or an https URL (http only on
 // loopback, for tests and development).
 func fetchMetadata(ctx context.Context, client *http.Client, source string) ([]byte, error) {
-	if !bridge.IsURL(source) {
+	if !config.IsURL(source) {
 		data, err := os.ReadFile(source)
 		if err != nil {
 			return nil, fmt.Errorf("read metadata: %w", err)
@@ -117,7 +118,7 @@ func parseSPMetadata(data []byte, signers []*x509.Certificate, now time.Time) (*
 	}
 	md := &spMetadata{EntityID: ed.SelectAttrValue("entityID", "")}
 	if ext, _ := samlxml.Child(ed, samlxml.NSMetadata, "Extensions"); ext != nil {
-		if md.SPType, err = samlxml.ChildText(ext, eidasxml.NSEIDAS, "SPType"); err != nil {
+		if md.SPType, err = samlxml.ChildText(ext, clave2msg.NSEIDAS, "SPType"); err != nil {
 			return nil, err
 		}
 	}
@@ -131,7 +132,7 @@ func parseSPMetadata(data []byte, signers []*x509.Certificate, now time.Time) (*
 func (md *spMetadata) readDescriptor(d *etree.Element) error {
 	md.AuthnRequestsSigned = d.SelectAttrValue("AuthnRequestsSigned", "false") == "true"
 	for _, acs := range defaultFirst(samlxml.Children(d, samlxml.NSMetadata, "AssertionConsumerService")) {
-		if acs.SelectAttrValue("Binding", "") != BindingPOST {
+		if acs.SelectAttrValue("Binding", "") != samlxml.BindingPOST {
 			continue // we answer by POST only
 		}
 		loc := acs.SelectAttrValue("Location", "")
@@ -139,7 +140,7 @@ func (md *spMetadata) readDescriptor(d *etree.Element) error {
 			return err
 		}
 		index, _ := parseIndex(acs.SelectAttrValue("index", "0"))
-		md.ACS = append(md.ACS, bridge.Endpoint{URL: loc, Binding: BindingPOST, Index: index})
+		md.ACS = append(md.ACS, bridge.Endpoint{URL: loc, Binding: samlxml.BindingPOST, Index: index})
 	}
 	if err := md.readLogout(d); err != nil {
 		return err
@@ -155,7 +156,7 @@ func (md *spMetadata) readDescriptor(d *etree.Element) error {
 // readLogout reads the SingleLogoutService endpoints of the POST and
 // Redirect bindings, POST first.
 func (md *spMetadata) readLogout(d *etree.Element) error {
-	for _, binding := range []string{BindingPOST, BindingRedirect} {
+	for _, binding := range []string{samlxml.BindingPOST, samlxml.BindingRedirect} {
 		for _, slo := range samlxml.Children(d, samlxml.NSMetadata, "SingleLogoutService") {
 			if slo.SelectAttrValue("Binding", "") != binding {
 				continue
@@ -199,7 +200,7 @@ func (md *spMetadata) readKey(kd *etree.Element) error {
 func defaultFirst(all []*etree.Element) []*etree.Element {
 	var post []*etree.Element
 	for _, acs := range all {
-		if acs.SelectAttrValue("Binding", "") == BindingPOST {
+		if acs.SelectAttrValue("Binding", "") == samlxml.BindingPOST {
 			post = append(post, acs)
 		}
 	}

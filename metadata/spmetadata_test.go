@@ -16,9 +16,10 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
 var mdNow = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
@@ -37,12 +38,12 @@ type acsSpec struct {
 // md:Extensions, signing and encryption KeyDescriptors and the given ACSs.
 func eidasSPMetadata(entityID string, validUntil time.Time, signing, encryption *x509.Certificate, acs ...acsSpec) *etree.Element {
 	if len(acs) == 0 {
-		acs = []acsSpec{{eidasSPACS, BindingPOST, "0", "true"}}
+		acs = []acsSpec{{eidasSPACS, samlxml.BindingPOST, "0", "true"}}
 	}
 	ed := etree.NewElement("md:EntityDescriptor")
 	ed.CreateAttr("xmlns:md", samlxml.NSMetadata)
 	ed.CreateAttr("xmlns:ds", samlxml.NSDSig)
-	ed.CreateAttr("xmlns:eidas", eidasxml.NSEIDAS)
+	ed.CreateAttr("xmlns:eidas", clave2msg.NSEIDAS)
 	ed.CreateAttr("ID", "_md1")
 	ed.CreateAttr("entityID", entityID)
 	if !validUntil.IsZero() {
@@ -133,7 +134,7 @@ func eidasRegistry(t *testing.T, k mdKeys, metadataXML []byte, spYAML string) (*
 		write(f, []byte("x"))
 	}
 	text := "simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\nservice_providers:\n" + spYAML
-	cfg, err := bridge.ParseConfig([]byte(text), dir)
+	cfg, err := config.Parse([]byte(text), dir, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func checkEIDASSP(t *testing.T, k mdKeys, reg *Registry) {
 	if sp.EncryptionCert == nil || !sp.EncryptionCert.Equal(k.spEnc.Cert) {
 		t.Error("encryption certificate is not the metadata's")
 	}
-	if len(sp.ACS) != 1 || sp.ACS[0] != (bridge.Endpoint{URL: eidasSPACS, Binding: BindingPOST, Index: 0}) {
+	if len(sp.ACS) != 1 || sp.ACS[0] != (bridge.Endpoint{URL: eidasSPACS, Binding: samlxml.BindingPOST, Index: 0}) {
 		t.Errorf("ACS = %+v", sp.ACS)
 	}
 	if !sp.RequireSignedRequests || !sp.EncryptAssertions {
@@ -312,10 +313,10 @@ func TestMetadataDefaultACSFirst(t *testing.T) {
 		acs  []acsSpec
 		want string
 	}{
-		{"default listed first", []acsSpec{{eidasSPACS, BindingPOST, "0", "true"}, {eidasSPACS2, BindingPOST, "1", ""}}, eidasSPACS},
-		{"no isDefault: the first", []acsSpec{{eidasSPACS2, BindingPOST, "1", ""}, {eidasSPACS, BindingPOST, "0", ""}}, eidasSPACS2},
-		{"default listed second", []acsSpec{{eidasSPACS2, BindingPOST, "1", ""}, {eidasSPACS, BindingPOST, "0", "true"}}, eidasSPACS},
-		{"first one not default", []acsSpec{{eidasSPACS2, BindingPOST, "1", "false"}, {eidasSPACS, BindingPOST, "0", ""}}, eidasSPACS},
+		{"default listed first", []acsSpec{{eidasSPACS, samlxml.BindingPOST, "0", "true"}, {eidasSPACS2, samlxml.BindingPOST, "1", ""}}, eidasSPACS},
+		{"no isDefault: the first", []acsSpec{{eidasSPACS2, samlxml.BindingPOST, "1", ""}, {eidasSPACS, samlxml.BindingPOST, "0", ""}}, eidasSPACS2},
+		{"default listed second", []acsSpec{{eidasSPACS2, samlxml.BindingPOST, "1", ""}, {eidasSPACS, samlxml.BindingPOST, "0", "true"}}, eidasSPACS},
+		{"first one not default", []acsSpec{{eidasSPACS2, samlxml.BindingPOST, "1", "false"}, {eidasSPACS, samlxml.BindingPOST, "0", ""}}, eidasSPACS},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,12 @@ import (
 	"strings"
 )
 
+// The SAML binding URIs of the two bindings this package codes.
+const (
+	BindingPOST     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+	BindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+)
+
 // autoSubmitScript is the only script a PostForm page runs; PostFormCSP
 // allows exactly this text by its hash. It calls the prototype's submit so a
 // field named "submit" cannot shadow it.

@@ -8,7 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -17,8 +17,8 @@ import (
 type answer struct {
 	action    string
 	relay     string
-	response  *eidasxml.Response
-	assertion *eidasxml.Assertion // nil for error responses
+	response  *clave2msg.Response
+	assertion *clave2msg.Assertion // nil for error responses
 }
 
 // answerOf reads the POST form of rec as the bridge would.
@@ -44,7 +44,7 @@ func (f *fixture) answerOf(rec *httptest.ResponseRecorder) answer {
 	return a
 }
 
-func (f *fixture) openResponse(data []byte) (*eidasxml.Response, *eidasxml.Assertion) {
+func (f *fixture) openResponse(data []byte) (*clave2msg.Response, *clave2msg.Assertion) {
 	f.t.Helper()
 	doc, err := samlxml.Parse(data, samlxml.DefaultMaxMessageBytes)
 	if err != nil {
@@ -54,7 +54,7 @@ func (f *fixture) openResponse(data []byte) (*eidasxml.Response, *eidasxml.Asser
 	if err != nil {
 		f.t.Fatalf("response signature: %v", err)
 	}
-	resp, enc, err := eidasxml.ParseResponse(v.Element)
+	resp, enc, err := clave2msg.ParseResponse(v.Element)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func (f *fixture) openResponse(data []byte) (*eidasxml.Response, *eidasxml.Asser
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	as, err := eidasxml.ParseAssertion(plain)
+	as, err := clave2msg.ParseAssertion(plain)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func (f *fixture) openResponse(data []byte) (*eidasxml.Response, *eidasxml.Asser
 }
 
 // values maps the assertion's attributes by canonical name (RelayState by URI).
-func values(as *eidasxml.Assertion) map[string]string {
+func values(as *clave2msg.Assertion) map[string]string {
 	out := map[string]string{}
 	for _, at := range as.Attributes {
 		name := at.Name

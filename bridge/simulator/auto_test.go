@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -37,7 +37,7 @@ func TestAutoLogin(t *testing.T) {
 			req.Attributes = append(req.Attributes, disable(tt.disable...)...)
 			a := f.answerOf(f.sso(b64(f.signed(req, f.bridge)), testRelay))
 			if tt.want == translate.LoANone {
-				checkFailure(t, f, a, eidasxml.StatusRequester, "RequestDenied")
+				checkFailure(t, f, a, clave2msg.StatusRequester, "RequestDenied")
 				return
 			}
 			checkSuccess(t, f, req, a, tt.want)

@@ -29,16 +29,13 @@ package simulator
 // cross-site POSTs: that is the SAML HTTP-POST binding.
 
 import (
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // browserCookie names the cookie that binds a login to one browser.
@@ -50,71 +47,29 @@ var (
 	errOtherBrowser = errors.New("login page posted from another browser")
 )
 
-// browserToken returns the browser's sim_browser token, drawing and setting
-// a new one when the request carries none.
-func (s *Simulator) browserToken(c echo.Context) (string, error) {
-	if ck, err := c.Cookie(browserCookie); err == nil && validToken(ck.Value) {
-		return ck.Value, nil
+// guard is the simulator's browser cookie and origin check.
+func (s *Simulator) guard() web.CSRF {
+	return web.CSRF{
+		Cookie: browserCookie, Path: loginPath, Secure: strings.HasPrefix(s.base, "https://"),
+		Base: s.base, Rand: s.rand,
 	}
-	var b [16]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return "", fmt.Errorf("draw browser token: %w", err)
-	}
-	token := hex.EncodeToString(b[:])
-	c.SetCookie(&http.Cookie{
-		Name: browserCookie, Value: token, Path: loginPath, HttpOnly: true,
-		Secure: strings.HasPrefix(s.base, "https://"), SameSite: http.SameSiteStrictMode,
-	})
-	return token, nil
 }
 
-// validToken is a token as browserToken draws them.
-func validToken(v string) bool {
-	if len(v) != 32 {
-		return false
-	}
-	_, err := hex.DecodeString(v)
-	return err == nil
-}
+// browserToken returns the browser's sim_browser token, drawing and setting
+// a new one when the request carries none.
+func (s *Simulator) browserToken(c echo.Context) (string, error) { return s.guard().Token(c) }
 
 // checkLoginPost refuses a login page POST from another site or from a
 // browser other than the one the login (bound to browser) started in.
 func (s *Simulator) checkLoginPost(r *http.Request, browser string) error {
-	fromBrowser, sameSite := origin(r, s.base)
+	g := s.guard()
+	fromBrowser, sameSite := g.Origin(r)
 	if !sameSite {
 		return errCrossSite
 	}
-	ck, err := r.Cookie(browserCookie)
-	switch {
-	case err != nil && fromBrowser:
-		return errOtherBrowser
-	case err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(browser)) != 1:
+	switch present, equal := g.Carries(r, browser); {
+	case !present && fromBrowser, present && !equal:
 		return errOtherBrowser
 	}
 	return nil
-}
-
-// origin reads the request's Origin, or without one its Referer. fromBrowser
-// is whether there was one ("null" included); sameSite is false when it
-// names a host other than base's.
-func origin(r *http.Request, base string) (fromBrowser, sameSite bool) {
-	from := r.Header.Get("Origin")
-	if from == "" {
-		from = r.Header.Get("Referer")
-	}
-	switch from {
-	case "":
-		return false, true
-	case "null":
-		return true, true // opaque: the cookie decides
-	}
-	want, err := url.Parse(base)
-	if err != nil {
-		return true, false
-	}
-	u, err := url.Parse(from)
-	if err != nil || u.Host == "" {
-		return true, false
-	}
-	return true, strings.EqualFold(u.Host, want.Host)
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -21,19 +22,19 @@ const maxPageFormBytes = 16 << 10
 
 // cancelled answers a login the citizen cancelled. Simulated choice: the
 // real gateway's code and text for a cancelled login are not public.
-func cancelled() eidasxml.Status {
-	return eidasxml.Status{
-		Code:    eidasxml.StatusResponder,
-		SubCode: eidasxml.StatusAuthnFailed,
+func cancelled() clave2msg.Status {
+	return clave2msg.Status{
+		Code:    clave2msg.StatusResponder,
+		SubCode: clave2msg.StatusAuthnFailed,
 		Message: "001 Authentication cancelled by the user",
 	}
 }
 
 // denied answers a request no identity provider can serve.
-func denied(message string) eidasxml.Status {
-	return eidasxml.Status{
-		Code:    eidasxml.StatusRequester,
-		SubCode: eidasxml.StatusRequestDenied,
+func denied(message string) clave2msg.Status {
+	return clave2msg.Status{
+		Code:    clave2msg.StatusRequester,
+		SubCode: clave2msg.StatusRequestDenied,
 		Message: message,
 	}
 }
@@ -44,7 +45,7 @@ func (s *Simulator) handleSSO(c echo.Context) error {
 	if err != nil {
 		return s.refuse(c, http.StatusBadRequest, "The authentication request was refused.", err)
 	}
-	s.log.Info("authentication request accepted", zap.String("request_id", p.ID),
+	s.logFor(c, p).Info("authentication request accepted", zap.String("request_id", p.ID),
 		zap.String("provider", p.Provider), zap.String("application", p.App), zap.Stringer("loa", p.LoA))
 	if s.auto != nil {
 		return s.autoAuthenticate(c, p)
@@ -89,6 +90,7 @@ func (s *Simulator) handleLogin(c echo.Context) error {
 	if !ok {
 		return s.refuse(c, http.StatusBadRequest, "This login is unknown or has expired.", errors.New("unknown or expired login id"))
 	}
+	s.logFor(c, &l.req) // the login's trace, for every line of this hop
 	if err := s.checkLoginPost(r, l.browser); err != nil {
 		return s.refuse(c, http.StatusBadRequest, "This login was started in another browser or page.", err)
 	}
@@ -139,19 +141,19 @@ func (s *Simulator) answerSuccess(c echo.Context, p *pending, a *authn) error {
 		return s.refuse(c, http.StatusInternalServerError, "The gateway could not build its answer.", err)
 	}
 	s.count.Add(1)
-	s.log.Info("authentication completed", zap.String("request_id", p.ID), zap.String("application", p.App),
+	s.logFor(c, p).Info("authentication completed", zap.String("request_id", p.ID), zap.String("application", p.App),
 		zap.String("idp", string(a.idp)), zap.Stringer("loa", a.loa),
 		zap.String("subject", translate.Mask(a.citizen.ID)))
 	return post(c, p, value)
 }
 
 // answerFailure posts a signed error response.
-func (s *Simulator) answerFailure(c echo.Context, p *pending, st eidasxml.Status) error {
+func (s *Simulator) answerFailure(c echo.Context, p *pending, st clave2msg.Status) error {
 	value, err := s.signedResponse(p, st, nil, s.now())
 	if err != nil {
 		return s.refuse(c, http.StatusInternalServerError, "The gateway could not build its answer.", err)
 	}
-	s.log.Info("authentication not completed", zap.String("request_id", p.ID),
+	s.logFor(c, p).Info("authentication not completed", zap.String("request_id", p.ID),
 		zap.String("application", p.App), zap.String("status", st.SubCode), zap.String("message", st.Message))
 	return post(c, p, value)
 }
@@ -161,4 +163,22 @@ func post(c echo.Context, p *pending, samlResponse string) error {
 	securityHeaders(c.Response().Header(), samlxml.PostFormCSP())
 	fields := []samlxml.Field{{Name: "SAMLResponse", Value: samlResponse}, {Name: "RelayState", Value: p.RelayState}}
 	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(p.ACS, fields))
+}
+
+// logFor is the simulator's logger for a login. The bridge sends its trace
+// id as the RelayState, so the gateway's lines of a login carry the same
+// id as the bridge's: the simulator adopts it for the rest of the request.
+func (s *Simulator) logFor(c echo.Context, p *pending) *zap.Logger {
+	ctx := c.Request().Context()
+	if isTraceID(p.RelayState) {
+		trace.Adopt(ctx, p.RelayState)
+	}
+	return trace.Logger(ctx, s.log)
+}
+
+// isTraceID reports whether a RelayState is a trace id as the bridge draws
+// them (16 hex digits): anything else is some other SP's opaque value.
+func isTraceID(v string) bool {
+	b, err := hex.DecodeString(v)
+	return err == nil && len(b) == 8
 }

@@ -21,7 +21,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -110,23 +110,23 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 }
 
 // requested builds requested attributes for eIDAS attribute names.
-func requested(attrs ...translate.Attr) []eidasxml.RequestedAttribute {
-	var out []eidasxml.RequestedAttribute
+func requested(attrs ...translate.Attr) []clave2msg.RequestedAttribute {
+	var out []clave2msg.RequestedAttribute
 	for _, a := range attrs {
 		w, _ := translate.Wire(a)
-		out = append(out, eidasxml.RequestedAttribute{Name: w.Name, FriendlyName: w.FriendlyName, Required: a == translate.AttrPersonIdentifier})
+		out = append(out, clave2msg.RequestedAttribute{Name: w.Name, FriendlyName: w.FriendlyName, Required: a == translate.AttrPersonIdentifier})
 	}
 	return out
 }
 
-func relayAttr(values ...string) eidasxml.RequestedAttribute {
-	return eidasxml.RequestedAttribute{Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", Values: values}
+func relayAttr(values ...string) clave2msg.RequestedAttribute {
+	return clave2msg.RequestedAttribute{Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", Values: values}
 }
 
-func disable(idps ...translate.IdP) []eidasxml.RequestedAttribute {
-	var out []eidasxml.RequestedAttribute
+func disable(idps ...translate.IdP) []clave2msg.RequestedAttribute {
+	var out []clave2msg.RequestedAttribute
 	for _, p := range idps {
-		out = append(out, eidasxml.RequestedAttribute{Name: p.DisableAttribute(), FriendlyName: string(p) + "IdP"})
+		out = append(out, clave2msg.RequestedAttribute{Name: p.DisableAttribute(), FriendlyName: string(p) + "IdP"})
 	}
 	return out
 }
@@ -136,17 +136,17 @@ var allAttrs = []translate.Attr{translate.AttrPersonIdentifier, translate.AttrGi
 	translate.AttrDateOfBirth, translate.AttrPartialAfirma, translate.AttrLegalPersonIdentifier, translate.AttrLegalName}
 
 // request is a valid Cl@ve 2.0 AuthnRequest at level loa.
-func (f *fixture) request(loa translate.LoA) *eidasxml.AuthnRequest {
+func (f *fixture) request(loa translate.LoA) *clave2msg.AuthnRequest {
 	f.nextID++
-	return &eidasxml.AuthnRequest{
+	return &clave2msg.AuthnRequest{
 		ID:              fmt.Sprintf("_req%04d", f.nextID),
 		IssueInstant:    f.now,
 		Destination:     testBaseURL + "/sim/Proxy2/ServiceProvider",
 		ACS:             testACS,
 		ProviderName:    testProvider,
 		ForceAuthn:      true,
-		Consent:         eidasxml.ConsentUnspec,
-		NameIDFormat:    eidasxml.NameIDUnspec,
+		Consent:         clave2msg.ConsentUnspec,
+		NameIDFormat:    clave2msg.NameIDUnspec,
 		HasNameIDPolicy: true,
 		Attributes:      append(requested(allAttrs...), relayAttr(testRelay)),
 		Comparison:      "minimum",
@@ -155,7 +155,7 @@ func (f *fixture) request(loa translate.LoA) *eidasxml.AuthnRequest {
 }
 
 // signed serializes req signed by id (unsigned when id.key is nil).
-func (f *fixture) signed(req *eidasxml.AuthnRequest, id identity) []byte {
+func (f *fixture) signed(req *clave2msg.AuthnRequest, id identity) []byte {
 	f.t.Helper()
 	el := req.Element()
 	if id.key != nil {
@@ -192,7 +192,7 @@ func (f *fixture) sso(samlRequest, relay string) *httptest.ResponseRecorder {
 }
 
 // start sends a signed req and returns the selection page and its login id.
-func (f *fixture) start(req *eidasxml.AuthnRequest) (string, string) {
+func (f *fixture) start(req *clave2msg.AuthnRequest) (string, string) {
 	f.t.Helper()
 	rec := f.sso(b64(f.signed(req, f.bridge)), testRelay)
 	if rec.Code != http.StatusOK {

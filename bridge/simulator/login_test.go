@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -39,7 +39,7 @@ func typeSMS(t *testing.T, page string) []string {
 }
 
 // login drives the pages from the selection page and returns the ACS answer.
-func (f *fixture) login(t *testing.T, req *eidasxml.AuthnRequest, steps ...pageStep) answer {
+func (f *fixture) login(t *testing.T, req *clave2msg.AuthnRequest, steps ...pageStep) answer {
 	t.Helper()
 	id, page := f.start(req)
 	rec := httptest.NewRecorder()
@@ -174,10 +174,10 @@ func checkPartialAfirma(t *testing.T, got map[string]string, want []string) {
 }
 
 // checkSuccess checks the envelope every successful answer must have.
-func checkSuccess(t *testing.T, f *fixture, req *eidasxml.AuthnRequest, a answer, loa translate.LoA) {
+func checkSuccess(t *testing.T, f *fixture, req *clave2msg.AuthnRequest, a answer, loa translate.LoA) {
 	t.Helper()
 	r, as := a.response, a.assertion
-	if r.Status.Code != eidasxml.StatusSuccess || as == nil {
+	if r.Status.Code != clave2msg.StatusSuccess || as == nil {
 		t.Fatalf("status %+v, assertion %v", r.Status, as != nil)
 	}
 	checks := []struct{ what, got, want string }{
@@ -191,7 +191,7 @@ func checkSuccess(t *testing.T, f *fixture, req *eidasxml.AuthnRequest, a answer
 		{"Recipient", as.Recipient, testACS},
 		{"Audience", as.Audience, testACS},
 		{"LoA", as.LoA, loa.EIDAS()},
-		{"NameID format", as.NameIDFormat, eidasxml.NameIDUnspec},
+		{"NameID format", as.NameIDFormat, clave2msg.NameIDUnspec},
 		{"RelayState attribute", values(as)[translate.ClaveRelayStateAttr], testRelay},
 	}
 	for _, c := range checks {
@@ -243,7 +243,7 @@ func TestCancel(t *testing.T) {
 				}
 			}
 			a := f.answerOf(f.submit(id, "cancel", "1"))
-			checkFailure(t, f, a, eidasxml.StatusResponder, "AuthnFailed")
+			checkFailure(t, f, a, clave2msg.StatusResponder, "AuthnFailed")
 			if a.response.Status.Message != "001 Authentication cancelled by the user" {
 				t.Errorf("message %q", a.response.Status.Message)
 			}

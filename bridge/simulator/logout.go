@@ -15,8 +15,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 )
 
 // Form fields of the gateway's /Proxy2/ServiceProvider endpoint.
@@ -126,7 +127,7 @@ func (s *Simulator) handleLogout(c echo.Context, form url.Values) error {
 	}
 	s.logouts.Add(1)
 	s.slo.setProvider(req.NameID)
-	s.log.Info("logout request accepted", zap.String("request_id", req.ID), zap.String("provider", req.NameID))
+	trace.Logger(c.Request().Context(), s.log).Info("logout request accepted", zap.String("request_id", req.ID), zap.String("provider", req.NameID))
 	fields := []samlxml.Field{{Name: fieldLogoutResponse, Value: value}, {Name: fieldRelayState, Value: form.Get(fieldRelayState)}}
 	securityHeaders(c.Response().Header(), samlxml.PostFormCSP())
 	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(req.Issuer, fields))
@@ -134,12 +135,12 @@ func (s *Simulator) handleLogout(c echo.Context, form url.Values) error {
 
 // readLogoutRequest verifies and checks the bridge's LogoutRequest. Every
 // verified request ID is one-use, valid or not.
-func (s *Simulator) readLogoutRequest(form url.Values) (*eidasxml.LogoutRequest, error) {
+func (s *Simulator) readLogoutRequest(form url.Values) (*clave2msg.LogoutRequest, error) {
 	el, err := s.readSigned(form, fieldLogoutRequest)
 	if err != nil {
 		return nil, err
 	}
-	req, err := eidasxml.ParseLogoutRequest(el)
+	req, err := clave2msg.ParseLogoutRequest(el)
 	if err != nil {
 		return nil, fmt.Errorf("read LogoutRequest: %w", err)
 	}
@@ -154,7 +155,7 @@ func (s *Simulator) readLogoutRequest(form url.Values) (*eidasxml.LogoutRequest,
 
 // checkLogoutRequest applies the gateway's rules to a verified LogoutRequest:
 // the Issuer, where the answer goes, must be the registered logout URL.
-func (s *Simulator) checkLogoutRequest(req *eidasxml.LogoutRequest, form url.Values) error {
+func (s *Simulator) checkLogoutRequest(req *clave2msg.LogoutRequest, form url.Values) error {
 	switch {
 	case req.Destination != s.SSOURL():
 		return fmt.Errorf("Destination %q is not %s", req.Destination, s.SSOURL())
@@ -171,13 +172,13 @@ func (s *Simulator) checkLogoutRequest(req *eidasxml.LogoutRequest, form url.Val
 }
 
 // logoutResponse is the signed, base64-encoded Success answer to req.
-func (s *Simulator) logoutResponse(req *eidasxml.LogoutRequest) (string, error) {
+func (s *Simulator) logoutResponse(req *clave2msg.LogoutRequest) (string, error) {
 	id, err := samlxml.NewID(s.rand)
 	if err != nil {
 		return "", fmt.Errorf("logout response ID: %w", err)
 	}
-	r := eidasxml.LogoutResponse{ID: id, InResponseTo: req.ID, IssueInstant: s.now(), Destination: req.Issuer,
-		Issuer: s.issuer(), Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}
+	r := clave2msg.LogoutResponse{ID: id, InResponseTo: req.ID, IssueInstant: s.now(), Destination: req.Issuer,
+		Issuer: s.issuer(), Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}
 	value, err := s.signEncode(r.Element())
 	if err != nil {
 		return "", fmt.Errorf("logout response to %s: %w", req.ID, err)
@@ -202,10 +203,10 @@ func (s *Simulator) InitiateLogout(relayState string) (bridge.Outgoing, string, 
 		return bridge.Outgoing{}, "", fmt.Errorf("logout request ID: %w", err)
 	}
 	now := s.now()
-	req := eidasxml.LogoutRequest{
+	req := clave2msg.LogoutRequest{
 		ID: id, IssueInstant: now, Destination: s.logoutURL, Issuer: s.SSOURL(),
-		NameID: s.slo.providerName(), NameIDFormat: eidasxml.NameIDUnspec, SPNameQualifier: s.logoutURL,
-		NotOnOrAfter: now.Add(s.lifetime), Reason: eidasxml.LogoutReasonUser,
+		NameID: s.slo.providerName(), NameIDFormat: clave2msg.NameIDUnspec, SPNameQualifier: s.logoutURL,
+		NotOnOrAfter: now.Add(s.lifetime), Reason: clave2msg.LogoutReasonUser,
 	}
 	value, err := s.signEncode(req.Element())
 	if err != nil {
@@ -227,7 +228,7 @@ func (s *Simulator) handleLogoutAnswer(c echo.Context, form url.Values) error {
 		return s.refuse(c, http.StatusBadRequest, msgAnswerRefused, err)
 	}
 	s.slo.answers.Add(1)
-	s.log.Info("logout response accepted", zap.String("request_id", resp.InResponseTo),
+	trace.Logger(c.Request().Context(), s.log).Info("logout response accepted", zap.String("request_id", resp.InResponseTo),
 		zap.String("status", resp.Status.Code), zap.String("sub_status", resp.Status.SubCode))
 	data := pageData{Title: "Logged out", Message: "The service provider has answered the logout."}
 	return s.render(c, http.StatusOK, "error", data)
@@ -235,12 +236,12 @@ func (s *Simulator) handleLogoutAnswer(c echo.Context, form url.Values) error {
 
 // readLogoutAnswer verifies a LogoutResponse and takes the gateway-initiated
 // logout it answers: one answer per logout.
-func (s *Simulator) readLogoutAnswer(form url.Values) (*eidasxml.LogoutResponse, error) {
+func (s *Simulator) readLogoutAnswer(form url.Values) (*clave2msg.LogoutResponse, error) {
 	el, err := s.readSigned(form, fieldLogoutResponse)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := eidasxml.ParseLogoutResponse(el)
+	resp, err := clave2msg.ParseLogoutResponse(el)
 	if err != nil {
 		return nil, fmt.Errorf("read LogoutResponse: %w", err)
 	}
@@ -258,7 +259,7 @@ func (s *Simulator) readLogoutAnswer(form url.Values) (*eidasxml.LogoutResponse,
 
 // checkLogoutAnswer checks a verified answer. The Cl@ve kits dereference
 // the StatusMessage unconditionally, so it must be there.
-func (s *Simulator) checkLogoutAnswer(resp *eidasxml.LogoutResponse) error {
+func (s *Simulator) checkLogoutAnswer(resp *clave2msg.LogoutResponse) error {
 	switch {
 	case resp.Destination != s.SSOURL():
 		return fmt.Errorf("Destination %q is not %s", resp.Destination, s.SSOURL())

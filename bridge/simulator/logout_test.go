@@ -18,7 +18,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/bridge/upstream"
@@ -121,12 +121,12 @@ func (f *logoutFixture) sealed(el *etree.Element, id identity, edit func([]byte)
 }
 
 // logoutRequest is a valid LogoutRequest of the bridge, as BeginLogout makes it.
-func (f *logoutFixture) logoutRequest() *eidasxml.LogoutRequest {
+func (f *logoutFixture) logoutRequest() *clave2msg.LogoutRequest {
 	f.nextID++
-	return &eidasxml.LogoutRequest{
+	return &clave2msg.LogoutRequest{
 		ID: fmt.Sprintf("_lo%04d", f.nextID), IssueInstant: f.now, Destination: f.sim.SSOURL(), Issuer: testSLO,
-		NameID: testProviderName, NameIDFormat: eidasxml.NameIDUnspec, SPNameQualifier: testSLO,
-		NotOnOrAfter: f.now.Add(5 * time.Minute), Reason: eidasxml.LogoutReasonUser,
+		NameID: testProviderName, NameIDFormat: clave2msg.NameIDUnspec, SPNameQualifier: testSLO,
+		NotOnOrAfter: f.now.Add(5 * time.Minute), Reason: clave2msg.LogoutReasonUser,
 	}
 }
 
@@ -137,7 +137,7 @@ func TestLogoutRoundTrip(t *testing.T) {
 		t.Fatalf("answer posts %v to %s", form, action)
 	}
 	ok, msg, err := f.conn.FinishLogout(context.Background(), form, "_lo1")
-	if err != nil || !ok || msg != eidasxml.StatusSuccess {
+	if err != nil || !ok || msg != clave2msg.StatusSuccess {
 		t.Fatalf("FinishLogout = %v, %q, %v", ok, msg, err)
 	}
 	data, err := samlxml.DecodePostValue(form.Get("logoutResponse"), samlxml.DefaultMaxMessageBytes)
@@ -152,7 +152,7 @@ func TestLogoutRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := eidasxml.ParseLogoutResponse(v.Element)
+	resp, err := clave2msg.ParseLogoutResponse(v.Element)
 	if err != nil || resp.Destination != testSLO || resp.InResponseTo != "_lo1" || !resp.IssueInstant.Equal(f.now) {
 		t.Fatalf("LogoutResponse = %+v, %v", resp, err)
 	}
@@ -163,7 +163,7 @@ func TestLogoutRoundTrip(t *testing.T) {
 
 func TestLogoutRefusals(t *testing.T) {
 	// request posts a changed valid LogoutRequest signed by the bridge.
-	request := func(change func(*eidasxml.LogoutRequest)) func(*logoutFixture) url.Values {
+	request := func(change func(*clave2msg.LogoutRequest)) func(*logoutFixture) url.Values {
 		return func(f *logoutFixture) url.Values {
 			req := f.logoutRequest()
 			change(req)
@@ -190,18 +190,18 @@ func TestLogoutRefusals(t *testing.T) {
 		{"DOCTYPE", "DOCTYPE", sealedAs(func(f *logoutFixture) identity { return f.bridge }, func(b []byte) []byte {
 			return append([]byte(`<!DOCTYPE x [<!ENTITY e "x">]>`), b...)
 		}), 0},
-		{"Issuer not registered", "Issuer", request(func(r *eidasxml.LogoutRequest) { r.Issuer = "http://evil.test/upstream/slo" }), 0},
-		{"Issuer not a URL", "Issuer", request(func(r *eidasxml.LogoutRequest) { r.Issuer = "javascript:alert(1)" }), 0},
-		{"no Issuer", "Issuer", request(func(r *eidasxml.LogoutRequest) { r.Issuer = "" }), 0},
-		{"wrong Destination", "Destination", request(func(r *eidasxml.LogoutRequest) {
+		{"Issuer not registered", "Issuer", request(func(r *clave2msg.LogoutRequest) { r.Issuer = "http://evil.test/upstream/slo" }), 0},
+		{"Issuer not a URL", "Issuer", request(func(r *clave2msg.LogoutRequest) { r.Issuer = "javascript:alert(1)" }), 0},
+		{"no Issuer", "Issuer", request(func(r *clave2msg.LogoutRequest) { r.Issuer = "" }), 0},
+		{"wrong Destination", "Destination", request(func(r *clave2msg.LogoutRequest) {
 			r.Destination = "https://pasarela.clave.gob.es/Proxy2/ServiceProvider"
 		}), 0},
-		{"empty NameID", "NameID", request(func(r *eidasxml.LogoutRequest) { r.NameID = "" }), 0},
-		{"stale IssueInstant", "IssueInstant", request(func(r *eidasxml.LogoutRequest) {
+		{"empty NameID", "NameID", request(func(r *clave2msg.LogoutRequest) { r.NameID = "" }), 0},
+		{"stale IssueInstant", "IssueInstant", request(func(r *clave2msg.LogoutRequest) {
 			r.IssueInstant, r.NotOnOrAfter = r.IssueInstant.Add(-6*time.Minute), time.Time{}
 		}), 0},
-		{"expired NotOnOrAfter", "NotOnOrAfter", request(func(r *eidasxml.LogoutRequest) { r.NotOnOrAfter = r.IssueInstant }), 0},
-		{"ID too long", "longer than", request(func(r *eidasxml.LogoutRequest) { r.ID = "_" + strings.Repeat("a", maxIDBytes) }), 0},
+		{"expired NotOnOrAfter", "NotOnOrAfter", request(func(r *clave2msg.LogoutRequest) { r.NotOnOrAfter = r.IssueInstant }), 0},
+		{"ID too long", "longer than", request(func(r *clave2msg.LogoutRequest) { r.ID = "_" + strings.Repeat("a", maxIDBytes) }), 0},
 		{"no RelayState", "RelayState", func(f *logoutFixture) url.Values {
 			return url.Values{"logoutRequest": {f.sealed(f.logoutRequest().Element(), f.bridge, nil)}}
 		}, 0},
@@ -209,17 +209,17 @@ func TestLogoutRefusals(t *testing.T) {
 			return url.Values{"logoutRequest": {"!!! not base64 ***"}, "RelayState": {testRelay}}
 		}, 0},
 		{"a LogoutResponse as logoutRequest", "not a LogoutRequest", func(f *logoutFixture) url.Values {
-			r := eidasxml.LogoutResponse{ID: "_x", InResponseTo: "_y", IssueInstant: f.now, Destination: f.sim.SSOURL(),
-				Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}
+			r := clave2msg.LogoutResponse{ID: "_x", InResponseTo: "_y", IssueInstant: f.now, Destination: f.sim.SSOURL(),
+				Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}
 			return url.Values{"logoutRequest": {f.sealed(r.Element(), f.bridge, nil)}, "RelayState": {testRelay}}
 		}, 0},
 		{"with a SAMLRequest too", "more than one SAML message", func(f *logoutFixture) url.Values {
-			form := request(func(*eidasxml.LogoutRequest) {})(f)
+			form := request(func(*clave2msg.LogoutRequest) {})(f)
 			form.Set("SAMLRequest", b64(f.signed(f.request(translate.LoALow), f.bridge)))
 			return form
 		}, 0},
 		{"replayed", "replay", func(f *logoutFixture) url.Values {
-			form := request(func(*eidasxml.LogoutRequest) {})(f)
+			form := request(func(*clave2msg.LogoutRequest) {})(f)
 			if rec := f.do(http.MethodPost, ssoPath, form); rec.Code != http.StatusOK {
 				f.t.Fatalf("first use answered %d", rec.Code)
 			}
@@ -327,9 +327,9 @@ func TestInitiateLogoutDefaultNameID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := eidasxml.ParseLogoutRequest(v.Element)
+	req, err := clave2msg.ParseLogoutRequest(v.Element)
 	if err != nil || req.ID != id || req.NameID != "clavebridge" || req.Issuer != f.sim.SSOURL() ||
-		req.Destination != testSLO || req.Reason != eidasxml.LogoutReasonUser || !req.NotOnOrAfter.Equal(f.now.Add(5*time.Minute)) {
+		req.Destination != testSLO || req.Reason != clave2msg.LogoutReasonUser || !req.NotOnOrAfter.Equal(f.now.Add(5*time.Minute)) {
 		t.Fatalf("LogoutRequest = %+v, %v", req, err)
 	}
 	if out.Fields[0].Name != "logoutRequest" || out.Fields[1] != (samlxml.Field{Name: "RelayState", Value: "gw-relay"}) {
@@ -344,14 +344,14 @@ func TestInitiateLogoutDefaultNameID(t *testing.T) {
 func TestLogoutAnswerRefusals(t *testing.T) {
 	// answer posts an answer to a fresh gateway-initiated logout, changed
 	// before it is built, edited before it is signed by id.
-	answer := func(id func(*logoutFixture) identity, change func(*eidasxml.LogoutResponse), edit func(*etree.Element)) func(*logoutFixture) url.Values {
+	answer := func(id func(*logoutFixture) identity, change func(*clave2msg.LogoutResponse), edit func(*etree.Element)) func(*logoutFixture) url.Values {
 		return func(f *logoutFixture) url.Values {
 			_, reqID, err := f.sim.InitiateLogout("gw-relay")
 			if err != nil {
 				f.t.Fatal(err)
 			}
-			r := &eidasxml.LogoutResponse{ID: "_ans" + reqID, InResponseTo: reqID, IssueInstant: f.now,
-				Destination: f.sim.SSOURL(), Issuer: testSLO, Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}
+			r := &clave2msg.LogoutResponse{ID: "_ans" + reqID, InResponseTo: reqID, IssueInstant: f.now,
+				Destination: f.sim.SSOURL(), Issuer: testSLO, Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}
 			change(r)
 			el := r.Element()
 			edit(el)
@@ -359,7 +359,7 @@ func TestLogoutAnswerRefusals(t *testing.T) {
 		}
 	}
 	bridgeKey := func(f *logoutFixture) identity { return f.bridge }
-	same := func(*eidasxml.LogoutResponse) {}
+	same := func(*clave2msg.LogoutResponse) {}
 	noEdit := func(*etree.Element) {}
 	tests := []struct {
 		name   string
@@ -369,10 +369,10 @@ func TestLogoutAnswerRefusals(t *testing.T) {
 		{"unsigned", "unsigned", answer(func(*logoutFixture) identity { return identity{} }, same, noEdit)},
 		{"unknown signer", "not trusted", answer(func(f *logoutFixture) identity { return f.stranger }, same, noEdit)},
 		{"signed by the gateway", "not trusted", answer(func(f *logoutFixture) identity { return f.gateway }, same, noEdit)},
-		{"answers an unknown request", "no pending logout", answer(bridgeKey, func(r *eidasxml.LogoutResponse) { r.InResponseTo = "_unknown" }, noEdit)},
-		{"no InResponseTo", "no pending logout", answer(bridgeKey, func(r *eidasxml.LogoutResponse) { r.InResponseTo = "" }, noEdit)},
-		{"wrong Destination", "Destination", answer(bridgeKey, func(r *eidasxml.LogoutResponse) { r.Destination = testSLO }, noEdit)},
-		{"stale", "IssueInstant", answer(bridgeKey, func(r *eidasxml.LogoutResponse) { r.IssueInstant = r.IssueInstant.Add(-time.Hour) }, noEdit)},
+		{"answers an unknown request", "no pending logout", answer(bridgeKey, func(r *clave2msg.LogoutResponse) { r.InResponseTo = "_unknown" }, noEdit)},
+		{"no InResponseTo", "no pending logout", answer(bridgeKey, func(r *clave2msg.LogoutResponse) { r.InResponseTo = "" }, noEdit)},
+		{"wrong Destination", "Destination", answer(bridgeKey, func(r *clave2msg.LogoutResponse) { r.Destination = testSLO }, noEdit)},
+		{"stale", "IssueInstant", answer(bridgeKey, func(r *clave2msg.LogoutResponse) { r.IssueInstant = r.IssueInstant.Add(-time.Hour) }, noEdit)},
 		{"no StatusMessage", "StatusMessage", answer(bridgeKey, same, func(el *etree.Element) {
 			st := el.FindElement("Status")
 			st.RemoveChild(st.FindElement("StatusMessage"))

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -68,7 +69,7 @@ func (s *Simulator) render(c echo.Context, status int, name string, data pageDat
 // refuse answers a request the gateway cannot send back to the service
 // provider: an HTML error page and a log line with the reason.
 func (s *Simulator) refuse(c echo.Context, status int, message string, reason error) error {
-	s.log.Warn("request refused", zap.String("path", c.Request().URL.Path),
+	trace.Logger(c.Request().Context(), s.log).Warn("request refused", zap.String("path", c.Request().URL.Path),
 		zap.Int("status", status), zap.Error(reason))
 	data := pageData{Title: "Error", Message: message, Reason: reason.Error()}
 	return s.render(c, status, "error", data)

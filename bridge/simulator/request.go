@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -53,7 +53,7 @@ func (s *Simulator) readRequest(c echo.Context) (*pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AuthnRequest signature: %w", err)
 	}
-	req, err := eidasxml.ParseAuthnRequest(v.Element)
+	req, err := clave2msg.ParseAuthnRequest(v.Element)
 	if err != nil {
 		return nil, fmt.Errorf("read AuthnRequest: %w", err)
 	}
@@ -102,8 +102,8 @@ func readBinding(c echo.Context) ([]byte, string, error) {
 }
 
 // check applies the Cl@ve 2.0 rules to a request read from verified XML.
-func (s *Simulator) check(req *eidasxml.AuthnRequest, relay string) (*pending, error) {
-	provider, app, err := eidasxml.SplitProviderName(req.ProviderName)
+func (s *Simulator) check(req *clave2msg.AuthnRequest, relay string) (*pending, error) {
+	provider, app, err := clave2msg.SplitProviderName(req.ProviderName)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (s *Simulator) check(req *eidasxml.AuthnRequest, relay string) (*pending, e
 }
 
 // checkEnvelope checks the request's attributes and mandatory elements.
-func (s *Simulator) checkEnvelope(req *eidasxml.AuthnRequest) error {
+func (s *Simulator) checkEnvelope(req *clave2msg.AuthnRequest) error {
 	switch {
 	case !req.HasNameIDPolicy:
 		return errors.New("NameIDPolicy is missing")
@@ -160,7 +160,7 @@ func checkACS(raw string) error {
 // readAttributes sorts the requested attributes into eIDAS attributes,
 // IdP-disable flags and the RelayState, which must equal the form field.
 // Unknown attributes are dropped, as the gateway does.
-func (p *pending) readAttributes(req *eidasxml.AuthnRequest) error {
+func (p *pending) readAttributes(req *clave2msg.AuthnRequest) error {
 	sorted, err := req.Sort()
 	if err != nil {
 		return err

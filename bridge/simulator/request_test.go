@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
 func TestBadRequests(t *testing.T) {
 	// modify builds a signed request after changing the default one.
-	modify := func(change func(*eidasxml.AuthnRequest)) func(*fixture) (string, string) {
+	modify := func(change func(*clave2msg.AuthnRequest)) func(*fixture) (string, string) {
 		return func(f *fixture) (string, string) {
 			req := f.request(translate.LoALow)
 			change(req)
@@ -51,35 +51,37 @@ func TestBadRequests(t *testing.T) {
 		{"garbage base64", func(*fixture) (string, string) { return "!!! not base64 ***", testRelay }},
 		{"no SAMLRequest", func(*fixture) (string, string) { return "", testRelay }},
 		{"not XML", func(*fixture) (string, string) { return b64([]byte("hello")), testRelay }},
-		{"over 131072 bytes", modify(func(r *eidasxml.AuthnRequest) {
+		{"over 131072 bytes", modify(func(r *clave2msg.AuthnRequest) {
 			r.ProviderName = "x;" + strings.Repeat("a", maxRequestBytes)
 		})},
-		{"ProviderName without ';'", modify(func(r *eidasxml.AuthnRequest) { r.ProviderName = "Q2891006E_EA0009994" })},
-		{"ProviderName without application", modify(func(r *eidasxml.AuthnRequest) { r.ProviderName = "Q2891006E_EA0009994;" })},
-		{"no NameIDPolicy", modify(func(r *eidasxml.AuthnRequest) { r.HasNameIDPolicy, r.NameIDFormat = false, "" })},
-		{"no requested attributes", modify(func(r *eidasxml.AuthnRequest) { r.Attributes = nil })},
-		{"IsPassive", modify(func(r *eidasxml.AuthnRequest) { r.IsPassive = true })},
-		{"wrong Destination", modify(func(r *eidasxml.AuthnRequest) { r.Destination = "https://pasarela.clave.gob.es/Proxy2/ServiceProvider" })},
-		{"no ACS", modify(func(r *eidasxml.AuthnRequest) { r.ACS = "" })},
-		{"relative ACS", modify(func(r *eidasxml.AuthnRequest) { r.ACS = "/upstream/acs" })},
-		{"javascript ACS", modify(func(r *eidasxml.AuthnRequest) { r.ACS = "javascript:alert(1)" })},
-		{"stale IssueInstant", modify(func(r *eidasxml.AuthnRequest) { r.IssueInstant = r.IssueInstant.Add(-6 * time.Minute) })},
-		{"future IssueInstant", modify(func(r *eidasxml.AuthnRequest) { r.IssueInstant = r.IssueInstant.Add(6 * time.Minute) })},
-		{"two LoAs", modify(func(r *eidasxml.AuthnRequest) {
+		{"ProviderName without ';'", modify(func(r *clave2msg.AuthnRequest) { r.ProviderName = "Q2891006E_EA0009994" })},
+		{"ProviderName without application", modify(func(r *clave2msg.AuthnRequest) { r.ProviderName = "Q2891006E_EA0009994;" })},
+		{"no NameIDPolicy", modify(func(r *clave2msg.AuthnRequest) { r.HasNameIDPolicy, r.NameIDFormat = false, "" })},
+		{"no requested attributes", modify(func(r *clave2msg.AuthnRequest) { r.Attributes = nil })},
+		{"IsPassive", modify(func(r *clave2msg.AuthnRequest) { r.IsPassive = true })},
+		{"wrong Destination", modify(func(r *clave2msg.AuthnRequest) {
+			r.Destination = "https://pasarela.clave.gob.es/Proxy2/ServiceProvider"
+		})},
+		{"no ACS", modify(func(r *clave2msg.AuthnRequest) { r.ACS = "" })},
+		{"relative ACS", modify(func(r *clave2msg.AuthnRequest) { r.ACS = "/upstream/acs" })},
+		{"javascript ACS", modify(func(r *clave2msg.AuthnRequest) { r.ACS = "javascript:alert(1)" })},
+		{"stale IssueInstant", modify(func(r *clave2msg.AuthnRequest) { r.IssueInstant = r.IssueInstant.Add(-6 * time.Minute) })},
+		{"future IssueInstant", modify(func(r *clave2msg.AuthnRequest) { r.IssueInstant = r.IssueInstant.Add(6 * time.Minute) })},
+		{"two LoAs", modify(func(r *clave2msg.AuthnRequest) {
 			r.LoAs = []string{translate.LoALow.EIDAS(), translate.LoASubstantial.EIDAS()}
 		})},
-		{"Comparison exact", modify(func(r *eidasxml.AuthnRequest) { r.Comparison = "exact" })},
-		{"no Comparison", modify(func(r *eidasxml.AuthnRequest) { r.Comparison = "" })},
-		{"no LoA", modify(func(r *eidasxml.AuthnRequest) { r.LoAs = nil })},
-		{"non-notified LoA", modify(func(r *eidasxml.AuthnRequest) { r.LoAs = []string{"http://eidas.europa.eu/NotNotified/LoA/low"} })},
+		{"Comparison exact", modify(func(r *clave2msg.AuthnRequest) { r.Comparison = "exact" })},
+		{"no Comparison", modify(func(r *clave2msg.AuthnRequest) { r.Comparison = "" })},
+		{"no LoA", modify(func(r *clave2msg.AuthnRequest) { r.LoAs = nil })},
+		{"non-notified LoA", modify(func(r *clave2msg.AuthnRequest) { r.LoAs = []string{"http://eidas.europa.eu/NotNotified/LoA/low"} })},
 		{"RelayState mismatch", func(f *fixture) (string, string) {
 			return b64(f.signed(f.request(translate.LoALow), f.bridge)), "other"
 		}},
 		{"no RelayState field", func(f *fixture) (string, string) {
 			return b64(f.signed(f.request(translate.LoALow), f.bridge)), ""
 		}},
-		{"no RelayState attribute", modify(func(r *eidasxml.AuthnRequest) { r.Attributes = requested(translate.AttrPersonIdentifier) })},
-		{"two RelayState values", modify(func(r *eidasxml.AuthnRequest) {
+		{"no RelayState attribute", modify(func(r *clave2msg.AuthnRequest) { r.Attributes = requested(translate.AttrPersonIdentifier) })},
+		{"two RelayState values", modify(func(r *clave2msg.AuthnRequest) {
 			r.Attributes = append(requested(translate.AttrPersonIdentifier), relayAttr(testRelay, testRelay))
 		})},
 		{"replayed ID", func(f *fixture) (string, string) {
@@ -97,7 +99,7 @@ func TestBadRequests(t *testing.T) {
 			f.logs.TakeAll()
 			return v, testRelay
 		}},
-		{"ID too long", modify(func(r *eidasxml.AuthnRequest) { r.ID = "_" + strings.Repeat("a", maxIDBytes) })},
+		{"ID too long", modify(func(r *clave2msg.AuthnRequest) { r.ID = "_" + strings.Repeat("a", maxIDBytes) })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -25,16 +25,16 @@ func (s *Simulator) successResponse(p *pending, a *authn) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encrypt assertion for request %s: %w", p.ID, err)
 	}
-	return s.signedResponse(p, eidasxml.Status{Code: eidasxml.StatusSuccess}, ed, now)
+	return s.signedResponse(p, clave2msg.Status{Code: clave2msg.StatusSuccess}, ed, now)
 }
 
 // signedResponse builds, signs and base64-encodes a Response to p.
-func (s *Simulator) signedResponse(p *pending, st eidasxml.Status, encrypted *etree.Element, now time.Time) (string, error) {
+func (s *Simulator) signedResponse(p *pending, st clave2msg.Status, encrypted *etree.Element, now time.Time) (string, error) {
 	id, err := samlxml.NewID(s.rand)
 	if err != nil {
 		return "", fmt.Errorf("response ID: %w", err)
 	}
-	r := eidasxml.Response{ID: id, InResponseTo: p.ID, IssueInstant: now, Destination: p.ACS, Issuer: s.issuer(), Status: st}
+	r := clave2msg.Response{ID: id, InResponseTo: p.ID, IssueInstant: now, Destination: p.ACS, Issuer: s.issuer(), Status: st}
 	el := r.Element(encrypted)
 	if err := s.signer.Sign(el); err != nil {
 		return "", fmt.Errorf("sign response to request %s: %w", p.ID, err)
@@ -48,7 +48,7 @@ func (s *Simulator) signedResponse(p *pending, st eidasxml.Status, encrypted *et
 
 // assertion is the eIDAS assertion for a; Audience is the request's ACS URL,
 // as Cl@ve 2.0 sets it.
-func (s *Simulator) assertion(p *pending, a *authn, now time.Time) (*eidasxml.Assertion, error) {
+func (s *Simulator) assertion(p *pending, a *authn, now time.Time) (*clave2msg.Assertion, error) {
 	id, err := samlxml.NewID(s.rand)
 	if err != nil {
 		return nil, fmt.Errorf("assertion ID: %w", err)
@@ -57,12 +57,12 @@ func (s *Simulator) assertion(p *pending, a *authn, now time.Time) (*eidasxml.As
 	if err != nil {
 		return nil, err
 	}
-	return &eidasxml.Assertion{
+	return &clave2msg.Assertion{
 		ID:           id,
 		IssueInstant: now,
 		Issuer:       s.issuer(),
 		NameID:       a.citizen.personIdentifier(a.idp),
-		NameIDFormat: eidasxml.NameIDUnspec,
+		NameIDFormat: clave2msg.NameIDUnspec,
 		InResponseTo: p.ID,
 		Recipient:    p.ACS,
 		NotBefore:    now,
@@ -77,14 +77,14 @@ func (s *Simulator) assertion(p *pending, a *authn, now time.Time) (*eidasxml.As
 // attributes lists what the gateway releases: the requested attributes it
 // has values for, plus FirstSurname, SelectedIdP and RelayState, which
 // Cl@ve 2.0 always returns.
-func attributes(p *pending, a *authn) ([]eidasxml.Attribute, error) {
+func attributes(p *pending, a *authn) ([]clave2msg.Attribute, error) {
 	c := a.citizen
-	var out []eidasxml.Attribute
+	var out []clave2msg.Attribute
 	add := func(at translate.Attr, always bool, value string) {
 		if value == "" || !(always || p.Requested[at]) {
 			return
 		}
-		if w, ok := eidasxml.WireAttribute(at, value); ok {
+		if w, ok := clave2msg.WireAttribute(at, value); ok {
 			out = append(out, w)
 		}
 	}
@@ -116,8 +116,8 @@ func company(a *authn) *Company {
 }
 
 // relayStateAttribute echoes the requested http://es.minhafp.clave/RelayState.
-func relayStateAttribute(value string) eidasxml.Attribute {
-	return eidasxml.Attribute{
+func relayStateAttribute(value string) clave2msg.Attribute {
+	return clave2msg.Attribute{
 		Name:         translate.ClaveRelayStateAttr,
 		FriendlyName: "RelayState",
 		XSIType:      "xs:string",

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -32,7 +32,7 @@ func TestSelectionPage(t *testing.T) {
 			req.Attributes = append(req.Attributes, disable(tt.disable...)...)
 			rec := f.sso(b64(f.signed(req, f.bridge)), testRelay)
 			if tt.want == nil {
-				checkFailure(t, f, f.answerOf(rec), eidasxml.StatusRequester, "RequestDenied")
+				checkFailure(t, f, f.answerOf(rec), clave2msg.StatusRequester, "RequestDenied")
 				return
 			}
 			if got := idpsOffered(rec.Body.String()); !slices.Equal(got, tt.want) {
@@ -51,7 +51,7 @@ func TestSelectionPage(t *testing.T) {
 func checkFailure(t *testing.T, f *fixture, a answer, code, sub string) {
 	t.Helper()
 	r := a.response
-	if r.Status.Code != code || r.Status.SubCode != eidasxml.StatusPrefix+sub || a.assertion != nil {
+	if r.Status.Code != code || r.Status.SubCode != clave2msg.StatusPrefix+sub || a.assertion != nil {
 		t.Errorf("status %+v (assertion %v), want %s/%s", r.Status, a.assertion != nil, code, sub)
 	}
 	if a.relay != testRelay || r.Destination != testACS || a.action != testACS {

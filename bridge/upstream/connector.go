@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/translate"
@@ -47,7 +48,7 @@ type DecryptionKey struct {
 	Cert *x509.Certificate
 }
 
-// Connector implements bridge.Upstream for Cl@ve 2.0.
+// Connector implements flow.Upstream and flow.UpstreamLogout for Cl@ve 2.0.
 type Connector struct {
 	cfg Config
 }
@@ -85,18 +86,18 @@ var defaultAttributes = []bridge.RequestedAttr{
 }
 
 // Begin builds and signs the Cl@ve 2.0 AuthnRequest for p.
-func (c *Connector) Begin(_ context.Context, p *bridge.Pending) (bridge.Outgoing, error) {
+func (c *Connector) Begin(_ context.Context, p *flow.Pending) (bridge.Outgoing, error) {
 	req := p.Request
-	ar := &eidasxml.AuthnRequest{
+	ar := &clave2msg.AuthnRequest{
 		ID:              p.ID,
 		IssueInstant:    c.cfg.Now(),
 		Destination:     c.cfg.SSOURL,
 		ACS:             c.cfg.ACSURL,
 		ProviderName:    c.cfg.ProviderName + ";" + c.cfg.Application,
 		ForceAuthn:      true,
-		Consent:         eidasxml.ConsentUnspec,
+		Consent:         clave2msg.ConsentUnspec,
 		HasNameIDPolicy: true,
-		NameIDFormat:    eidasxml.NameIDUnspec,
+		NameIDFormat:    clave2msg.NameIDUnspec,
 		Comparison:      "minimum",
 		LoAs:            []string{req.MinLoA.EIDAS()},
 		Attributes:      requestedAttributes(&req, p.RelayState),
@@ -118,8 +119,8 @@ func (c *Connector) Begin(_ context.Context, p *bridge.Pending) (bridge.Outgoing
 // requestedAttributes lists the eIDAS and Cl@ve attributes to request: the
 // minimum data set, what the SP asked for, the IdP-disable flags and the
 // RelayState attribute with its value.
-func requestedAttributes(req *bridge.Request, relayState string) []eidasxml.RequestedAttribute {
-	var out []eidasxml.RequestedAttribute
+func requestedAttributes(req *bridge.Request, relayState string) []clave2msg.RequestedAttribute {
+	var out []clave2msg.RequestedAttribute
 	seen := map[translate.Attr]int{}
 	add := func(a bridge.RequestedAttr) {
 		w, ok := translate.Wire(a.Name)
@@ -131,7 +132,7 @@ func requestedAttributes(req *bridge.Request, relayState string) []eidasxml.Requ
 			return
 		}
 		seen[a.Name] = len(out)
-		out = append(out, eidasxml.RequestedAttribute{Name: w.Name, FriendlyName: w.FriendlyName, Required: a.Required})
+		out = append(out, clave2msg.RequestedAttribute{Name: w.Name, FriendlyName: w.FriendlyName, Required: a.Required})
 	}
 	for _, a := range defaultAttributes {
 		add(a)
@@ -140,9 +141,9 @@ func requestedAttributes(req *bridge.Request, relayState string) []eidasxml.Requ
 		add(a)
 	}
 	for _, idp := range req.DisabledIdPs {
-		out = append(out, eidasxml.RequestedAttribute{Name: idp.DisableAttribute(), FriendlyName: idp.DisableFriendlyName()})
+		out = append(out, clave2msg.RequestedAttribute{Name: idp.DisableAttribute(), FriendlyName: idp.DisableFriendlyName()})
 	}
-	return append(out, eidasxml.RequestedAttribute{
+	return append(out, clave2msg.RequestedAttribute{
 		Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", Values: []string{relayState},
 	})
 }

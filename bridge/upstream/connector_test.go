@@ -14,9 +14,10 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -53,8 +54,8 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
-func pending() *bridge.Pending {
-	return &bridge.Pending{
+func pending() *flow.Pending {
+	return &flow.Pending{
 		ID: "_req1", RelayState: "Xy7pQ2aZ", Created: t0,
 		Request: bridge.Request{
 			SP: "sp", Dialect: "saml2", MinLoA: translate.LoASubstantial,
@@ -85,7 +86,7 @@ func TestBeginBuildsClave2Request(t *testing.T) {
 	if err != nil {
 		t.Fatalf("request signature: %v", err)
 	}
-	ar, err := eidasxml.ParseAuthnRequest(v.Element)
+	ar, err := clave2msg.ParseAuthnRequest(v.Element)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +115,8 @@ func TestBeginBuildsClave2Request(t *testing.T) {
 
 // answer describes the gateway's response; mutate changes it before signing.
 type answer struct {
-	status       eidasxml.Status
-	assertion    *eidasxml.Assertion
+	status       clave2msg.Status
+	assertion    *clave2msg.Assertion
 	inResponseTo string
 	destination  string
 	issued       time.Time
@@ -127,8 +128,8 @@ type answer struct {
 }
 
 func (f *fixture) goodAnswer() *answer {
-	a := &eidasxml.Assertion{
-		ID: "_as1", IssueInstant: t0, Issuer: "gw", NameID: "ES/ES/99999999R", NameIDFormat: eidasxml.NameIDUnspec,
+	a := &clave2msg.Assertion{
+		ID: "_as1", IssueInstant: t0, Issuer: "gw", NameID: "ES/ES/99999999R", NameIDFormat: clave2msg.NameIDUnspec,
 		InResponseTo: "_req1", Recipient: acsURL, NotBefore: t0, NotOnOrAfter: t0.Add(5 * time.Minute),
 		Audience: acsURL, AuthnInstant: t0, LoA: translate.LoAHigh.EIDAS(),
 	}
@@ -140,12 +141,12 @@ func (f *fixture) goodAnswer() *answer {
 		{translate.AttrFamilyName, "ESPAÑOL ESPAÑOL"}, {translate.AttrFirstSurname, "ESPAÑOL"},
 		{translate.AttrSelectedIdP, "AFIRMA"}, {translate.AttrDateOfBirth, "1980-01-01"},
 	} {
-		w, _ := eidasxml.WireAttribute(at.a, at.v)
+		w, _ := clave2msg.WireAttribute(at.a, at.v)
 		a.Attributes = append(a.Attributes, w)
 	}
-	a.Attributes = append(a.Attributes, eidasxml.Attribute{Name: translate.ClaveRelayStateAttr, Values: []string{"Xy7pQ2aZ"}})
+	a.Attributes = append(a.Attributes, clave2msg.Attribute{Name: translate.ClaveRelayStateAttr, Values: []string{"Xy7pQ2aZ"}})
 	return &answer{
-		status: eidasxml.Status{Code: eidasxml.StatusSuccess}, assertion: a, inResponseTo: "_req1",
+		status: clave2msg.Status{Code: clave2msg.StatusSuccess}, assertion: a, inResponseTo: "_req1",
 		destination: acsURL, issued: t0, relayForm: "Xy7pQ2aZ", encryptTo: f.bridge, signWith: f.gateway,
 	}
 }
@@ -164,7 +165,7 @@ func (f *fixture) form(t testing.TB, ans *answer) url.Values {
 		}
 	}
 	id, _ := samlxml.NewID(rand.Reader)
-	el := (&eidasxml.Response{ID: id, InResponseTo: ans.inResponseTo, IssueInstant: ans.issued, Destination: ans.destination,
+	el := (&clave2msg.Response{ID: id, InResponseTo: ans.inResponseTo, IssueInstant: ans.issued, Destination: ans.destination,
 		Issuer: "gw", Status: ans.status}).Element(content)
 	if !ans.unsigned {
 		if err := ans.signWith.Signer(samlxml.RSASHA512).Sign(el); err != nil {
@@ -178,9 +179,9 @@ func (f *fixture) form(t testing.TB, ans *answer) url.Values {
 	return url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(xml)}, "RelayState": {ans.relayForm}}
 }
 
-func (f *fixture) finish(t *testing.T, form url.Values) (*bridge.Pending, bridge.Result, error) {
+func (f *fixture) finish(t *testing.T, form url.Values) (*flow.Pending, bridge.Result, error) {
 	t.Helper()
-	take := func(ctx context.Context, id string) (*bridge.Pending, error) {
+	take := func(ctx context.Context, id string) (*flow.Pending, error) {
 		if _, err := f.store.TakePending(ctx, id); err != nil {
 			return nil, err
 		}
@@ -239,7 +240,7 @@ func TestFinishRefusals(t *testing.T) {
 		{"relay attribute mismatch", func(a *answer) { a.assertion.Attributes[len(a.assertion.Attributes)-1].Values = []string{"x"} }, false, "RelayState"},
 		{"relay attribute missing", func(a *answer) { a.assertion.Attributes = a.assertion.Attributes[:len(a.assertion.Attributes)-1] }, false, "RelayState"},
 		{"non-notified LoA", func(a *answer) { a.assertion.LoA = "http://eidas.europa.eu/LoA/NotNotified/high" }, false, "non-notified"},
-		{"error status with assertion", func(a *answer) { a.status = eidasxml.Status{Code: eidasxml.StatusResponder} }, false, "carries an assertion"},
+		{"error status with assertion", func(a *answer) { a.status = clave2msg.Status{Code: clave2msg.StatusResponder} }, false, "carries an assertion"},
 		{"success without assertion", func(a *answer) { a.assertion = nil }, false, "without an encrypted assertion"},
 	}
 	for _, tt := range tests {
@@ -265,17 +266,17 @@ func TestFinishRefusals(t *testing.T) {
 
 func TestFinishErrorStatusMapsSubCode(t *testing.T) {
 	tests := map[string]bridge.StatusCode{
-		eidasxml.StatusAuthnFailed:    bridge.StatusAuthnFailed,
-		eidasxml.StatusRequestDenied:  bridge.StatusRequestDenied,
-		eidasxml.StatusNoAuthnContext: bridge.StatusNoAuthnContext,
-		"urn:example:unknown":         bridge.StatusResponder,
+		clave2msg.StatusAuthnFailed:    bridge.StatusAuthnFailed,
+		clave2msg.StatusRequestDenied:  bridge.StatusRequestDenied,
+		clave2msg.StatusNoAuthnContext: bridge.StatusNoAuthnContext,
+		"urn:example:unknown":          bridge.StatusResponder,
 	}
 	for sub, want := range tests {
 		f := newFixture(t)
 		f.putPending(t)
 		ans := f.goodAnswer()
 		ans.assertion = nil
-		ans.status = eidasxml.Status{Code: eidasxml.StatusResponder, SubCode: sub, Message: "cancelled"}
+		ans.status = clave2msg.Status{Code: clave2msg.StatusResponder, SubCode: sub, Message: "cancelled"}
 		p, res, err := f.finish(t, f.form(t, ans))
 		if err != nil || p == nil || res.Status.Code != want || res.Status.Message != "cancelled" {
 			t.Errorf("sub %s: %+v, %v", sub, res.Status, err)

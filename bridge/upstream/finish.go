@@ -10,14 +10,15 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
 // Finish verifies the gateway's POSTed answer before reading anything from
 // it, consumes the pending login it answers (once), then checks and reads it.
 // Errors before the pending login is taken return a nil Pending.
-func (c *Connector) Finish(ctx context.Context, form url.Values, take bridge.TakeFunc) (*bridge.Pending, bridge.Result, error) {
+func (c *Connector) Finish(ctx context.Context, form url.Values, take flow.TakeFunc) (*flow.Pending, bridge.Result, error) {
 	resp, enc, err := c.readVerified(ctx, form)
 	if err != nil {
 		return nil, bridge.Result{}, err
@@ -35,7 +36,7 @@ func (c *Connector) Finish(ctx context.Context, form url.Values, take bridge.Tak
 
 // readVerified decodes, parses and verifies the Response, and refuses a
 // response ID seen before.
-func (c *Connector) readVerified(ctx context.Context, form url.Values) (*eidasxml.Response, *etree.Element, error) {
+func (c *Connector) readVerified(ctx context.Context, form url.Values) (*clave2msg.Response, *etree.Element, error) {
 	if len(form["SAMLResponse"]) != 1 {
 		return nil, nil, errors.New("want exactly one SAMLResponse form field")
 	}
@@ -52,7 +53,7 @@ func (c *Connector) readVerified(ctx context.Context, form url.Values) (*eidasxm
 	if err != nil {
 		return nil, nil, fmt.Errorf("response signature: %w", err)
 	}
-	resp, enc, err := eidasxml.ParseResponse(verified.Element)
+	resp, enc, err := clave2msg.ParseResponse(verified.Element)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -70,7 +71,7 @@ func (c *Connector) readVerified(ctx context.Context, form url.Values) (*eidasxm
 }
 
 // check validates the response against the pending login and reads its result.
-func (c *Connector) check(ctx context.Context, p *bridge.Pending, relay string, resp *eidasxml.Response, enc *etree.Element) (bridge.Result, error) {
+func (c *Connector) check(ctx context.Context, p *flow.Pending, relay string, resp *clave2msg.Response, enc *etree.Element) (bridge.Result, error) {
 	now := c.cfg.Now()
 	if resp.Destination != c.cfg.ACSURL {
 		return bridge.Result{}, fmt.Errorf("response Destination %q is not our ACS", resp.Destination)
@@ -81,7 +82,7 @@ func (c *Connector) check(ctx context.Context, p *bridge.Pending, relay string, 
 	if err := c.checkInstant(now, resp.IssueInstant); err != nil {
 		return bridge.Result{}, err
 	}
-	if resp.Status.Code != eidasxml.StatusSuccess {
+	if resp.Status.Code != clave2msg.StatusSuccess {
 		if enc != nil {
 			return bridge.Result{}, errors.New("error response carries an assertion")
 		}
@@ -94,7 +95,7 @@ func (c *Connector) check(ctx context.Context, p *bridge.Pending, relay string, 
 	if err != nil {
 		return bridge.Result{}, fmt.Errorf("assertion: %w", err)
 	}
-	a, err := eidasxml.ParseAssertion(plain)
+	a, err := clave2msg.ParseAssertion(plain)
 	if err != nil {
 		return bridge.Result{}, err
 	}
@@ -119,7 +120,7 @@ func (c *Connector) checkInstant(now, issued time.Time) error {
 }
 
 // checkAssertion applies the bearer, audience, window and replay rules.
-func (c *Connector) checkAssertion(ctx context.Context, now time.Time, p *bridge.Pending, a *eidasxml.Assertion) error {
+func (c *Connector) checkAssertion(ctx context.Context, now time.Time, p *flow.Pending, a *clave2msg.Assertion) error {
 	skew := c.cfg.ClockSkew
 	switch {
 	case a.InResponseTo != p.ID:

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 )
 
 // FuzzFinish: any SAMLResponse form value is refused or accepted without a
@@ -15,7 +15,7 @@ func FuzzFinish(f *testing.F) {
 	f.Add(fx.form(f, fx.goodAnswer()).Get("SAMLResponse"))
 	f.Add("PHg+PC94Pg==")
 	f.Fuzz(func(t *testing.T, value string) {
-		take := func(context.Context, string) (*bridge.Pending, error) { return pending(), nil }
+		take := func(context.Context, string) (*flow.Pending, error) { return pending(), nil }
 		p, _, err := fx.conn.Finish(context.Background(), url.Values{"SAMLResponse": {value}, "RelayState": {"Xy7pQ2aZ"}}, take)
 		if p == nil && err == nil {
 			t.Fatal("no pending and no error")

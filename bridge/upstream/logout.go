@@ -11,7 +11,8 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -50,16 +51,16 @@ func (c *Connector) BeginLogout(_ context.Context, id, relayState string) (bridg
 		return bridge.Outgoing{}, errors.New("upstream: Cl@ve 2.0 requires a RelayState")
 	}
 	now := c.cfg.Now()
-	req := &eidasxml.LogoutRequest{
+	req := &clave2msg.LogoutRequest{
 		ID:              id,
 		IssueInstant:    now,
 		Destination:     c.cfg.SSOURL,
 		Issuer:          c.cfg.LogoutURL,
 		NameID:          c.cfg.ProviderName,
-		NameIDFormat:    eidasxml.NameIDUnspec,
+		NameIDFormat:    clave2msg.NameIDUnspec,
 		SPNameQualifier: c.cfg.LogoutURL,
 		NotOnOrAfter:    now.Add(logoutLifetime),
-		Reason:          eidasxml.LogoutReasonUser,
+		Reason:          clave2msg.LogoutReasonUser,
 	}
 	value, err := c.signEncode(req.Element())
 	if err != nil {
@@ -91,7 +92,7 @@ func (c *Connector) FinishLogout(ctx context.Context, form url.Values, expectID 
 	if err != nil {
 		return false, "", err
 	}
-	resp, err := eidasxml.ParseLogoutResponse(el)
+	resp, err := clave2msg.ParseLogoutResponse(el)
 	if err != nil {
 		return false, "", err
 	}
@@ -101,12 +102,12 @@ func (c *Connector) FinishLogout(ctx context.Context, form url.Values, expectID 
 	if err := c.checkLogoutResponse(resp, expectID); err != nil {
 		return false, "", fmt.Errorf("logout response %s: %w", resp.ID, err)
 	}
-	return resp.Status.Code == eidasxml.StatusSuccess, resp.Status.Message, nil
+	return resp.Status.Code == clave2msg.StatusSuccess, resp.Status.Message, nil
 }
 
 // checkLogoutResponse checks where a verified LogoutResponse was sent, what
 // it answers and when it was issued.
-func (c *Connector) checkLogoutResponse(resp *eidasxml.LogoutResponse, expectID string) error {
+func (c *Connector) checkLogoutResponse(resp *clave2msg.LogoutResponse, expectID string) error {
 	switch {
 	case resp.Destination != c.cfg.LogoutURL && resp.Destination != c.cfg.ACSURL:
 		return fmt.Errorf("Destination %q is neither our logout URL nor our ACS", resp.Destination)
@@ -137,7 +138,7 @@ func (c *Connector) ReadLogoutRequest(ctx context.Context, form url.Values) (id,
 	if err != nil {
 		return "", "", err
 	}
-	req, err := eidasxml.ParseLogoutRequest(el)
+	req, err := clave2msg.ParseLogoutRequest(el)
 	if err != nil {
 		return "", "", err
 	}
@@ -151,7 +152,7 @@ func (c *Connector) ReadLogoutRequest(ctx context.Context, form url.Values) (id,
 }
 
 // checkLogoutRequest checks a verified gateway-initiated LogoutRequest.
-func (c *Connector) checkLogoutRequest(req *eidasxml.LogoutRequest) error {
+func (c *Connector) checkLogoutRequest(req *clave2msg.LogoutRequest) error {
 	now := c.cfg.Now()
 	switch {
 	case req.Destination != c.cfg.LogoutURL:
@@ -179,7 +180,7 @@ func (c *Connector) LogoutResponse(_ context.Context, inResponseTo, relayState s
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("upstream logout response: %w", err)
 	}
-	resp := &eidasxml.LogoutResponse{
+	resp := &clave2msg.LogoutResponse{
 		ID:           id,
 		InResponseTo: inResponseTo,
 		IssueInstant: c.cfg.Now(),
@@ -195,13 +196,13 @@ func (c *Connector) LogoutResponse(_ context.Context, inResponseTo, relayState s
 }
 
 // logoutStatus is the status of our answer to a gateway-initiated logout.
-func logoutStatus(ok bool) eidasxml.Status {
+func logoutStatus(ok bool) clave2msg.Status {
 	if ok {
-		return eidasxml.Status{Code: eidasxml.StatusSuccess}
+		return clave2msg.Status{Code: clave2msg.StatusSuccess}
 	}
-	return eidasxml.Status{
-		Code:    eidasxml.StatusResponder,
-		SubCode: eidasxml.StatusPartialLogout,
+	return clave2msg.Status{
+		Code:    clave2msg.StatusResponder,
+		SubCode: clave2msg.StatusPartialLogout,
 		Message: partialLogoutMessage,
 	}
 }
@@ -301,4 +302,14 @@ func (c *Connector) checkIssued(issued time.Time) error {
 		return fmt.Errorf("stale (issued %s)", issued.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// Classify says what a form the gateway posted carries: a logoutRequest,
+// a logoutResponse, or a login's answer; and its RelayState field.
+func (c *Connector) Classify(form url.Values) flow.UpstreamMessage {
+	return flow.UpstreamMessage{
+		LogoutRequest:  form.Get(fieldLogoutRequest) != "",
+		LogoutResponse: form.Get(fieldLogoutResponse) != "",
+		RelayState:     form.Get(fieldRelayState),
+	}
 }

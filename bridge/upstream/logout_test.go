@@ -14,9 +14,9 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
 const (
@@ -72,19 +72,19 @@ type logoutAnswer struct {
 	inResponseTo string
 	destination  string
 	issued       time.Time
-	status       eidasxml.Status
+	status       clave2msg.Status
 }
 
 func (f *fixture) goodLogoutAnswer() *logoutAnswer {
 	return &logoutAnswer{
 		sealing: sealing{signWith: f.gateway}, id: "_lr1", field: fieldLogoutResponse, inResponseTo: logoutID,
-		destination: sloURL, issued: t0, status: eidasxml.Status{Code: eidasxml.StatusSuccess},
+		destination: sloURL, issued: t0, status: clave2msg.Status{Code: clave2msg.StatusSuccess},
 	}
 }
 
 func (f *fixture) logoutAnswerForm(t testing.TB, a *logoutAnswer) url.Values {
 	t.Helper()
-	r := &eidasxml.LogoutResponse{ID: a.id, InResponseTo: a.inResponseTo, IssueInstant: a.issued,
+	r := &clave2msg.LogoutResponse{ID: a.id, InResponseTo: a.inResponseTo, IssueInstant: a.issued,
 		Destination: a.destination, Issuer: "not properly set", Status: a.status}
 	return url.Values{a.field: {a.seal(t, r.Element())}, fieldRelayState: {"Xy7pQ2aZ"}}
 }
@@ -110,8 +110,8 @@ func (f *fixture) goodGatewayLogout() *gatewayLogout {
 func (f *fixture) gatewayLogoutForm(t testing.TB, g *gatewayLogout) (url.Values, string) {
 	t.Helper()
 	id, _ := samlxml.NewID(rand.Reader)
-	r := &eidasxml.LogoutRequest{ID: id, IssueInstant: g.issued, Destination: g.destination, Issuer: ssoURL,
-		NameID: g.nameID, NameIDFormat: eidasxml.NameIDUnspec, NotOnOrAfter: g.notOnOrAfter, Reason: eidasxml.LogoutReasonUser}
+	r := &clave2msg.LogoutRequest{ID: id, IssueInstant: g.issued, Destination: g.destination, Issuer: ssoURL,
+		NameID: g.nameID, NameIDFormat: clave2msg.NameIDUnspec, NotOnOrAfter: g.notOnOrAfter, Reason: clave2msg.LogoutReasonUser}
 	return url.Values{g.field: {g.seal(t, r.Element())}, fieldRelayState: {"gw-relay"}}, id
 }
 
@@ -148,14 +148,14 @@ func TestBeginLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOutgoing(t, out, "logoutRequest", "Xy7pQ2aZ")
-	got, err := eidasxml.ParseLogoutRequest(f.openBridgeMessage(t, out.Fields[0].Value))
+	got, err := clave2msg.ParseLogoutRequest(f.openBridgeMessage(t, out.Fields[0].Value))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := eidasxml.LogoutRequest{
+	want := clave2msg.LogoutRequest{
 		ID: logoutID, IssueInstant: t0, Destination: ssoURL, Issuer: sloURL, NameID: providerName,
-		NameIDFormat: eidasxml.NameIDUnspec, SPNameQualifier: sloURL, NotOnOrAfter: t0.Add(300 * time.Second),
-		Reason: eidasxml.LogoutReasonUser,
+		NameIDFormat: clave2msg.NameIDUnspec, SPNameQualifier: sloURL, NotOnOrAfter: t0.Add(300 * time.Second),
+		Reason: clave2msg.LogoutReasonUser,
 	}
 	if got.ID != want.ID || !got.IssueInstant.Equal(want.IssueInstant) || got.Destination != want.Destination ||
 		got.Issuer != want.Issuer || got.NameID != want.NameID || got.NameIDFormat != want.NameIDFormat ||
@@ -196,15 +196,15 @@ func TestFinishLogoutAccepts(t *testing.T) {
 		wantOK      bool
 		wantMessage string
 	}{
-		{"logoutResponse field", func(*logoutAnswer) {}, true, eidasxml.StatusSuccess},
-		{"SAMLResponse field", func(a *logoutAnswer) { a.field = "SAMLResponse" }, true, eidasxml.StatusSuccess},
-		{"answered at the ACS", func(a *logoutAnswer) { a.destination = acsURL }, true, eidasxml.StatusSuccess},
-		{"within the clock skew", func(a *logoutAnswer) { a.issued = t0.Add(4 * time.Second) }, true, eidasxml.StatusSuccess},
+		{"logoutResponse field", func(*logoutAnswer) {}, true, clave2msg.StatusSuccess},
+		{"SAMLResponse field", func(a *logoutAnswer) { a.field = "SAMLResponse" }, true, clave2msg.StatusSuccess},
+		{"answered at the ACS", func(a *logoutAnswer) { a.destination = acsURL }, true, clave2msg.StatusSuccess},
+		{"within the clock skew", func(a *logoutAnswer) { a.issued = t0.Add(4 * time.Second) }, true, clave2msg.StatusSuccess},
 		{"partial logout", func(a *logoutAnswer) {
-			a.status = eidasxml.Status{Code: eidasxml.StatusResponder, SubCode: eidasxml.StatusPartialLogout, Message: "partial"}
+			a.status = clave2msg.Status{Code: clave2msg.StatusResponder, SubCode: clave2msg.StatusPartialLogout, Message: "partial"}
 		}, false, "partial"},
 		{"requester error", func(a *logoutAnswer) {
-			a.status = eidasxml.Status{Code: eidasxml.StatusRequester, Message: "200007 sp.not.identified"}
+			a.status = clave2msg.Status{Code: clave2msg.StatusRequester, Message: "200007 sp.not.identified"}
 		}, false, "200007 sp.not.identified"},
 	}
 	for _, tt := range tests {
@@ -392,11 +392,11 @@ func TestReadLogoutRequestRefusals(t *testing.T) {
 func TestLogoutResponse(t *testing.T) {
 	tests := []struct {
 		ok          bool
-		wantStatus  eidasxml.Status
+		wantStatus  clave2msg.Status
 		wantMessage string
 	}{
-		{true, eidasxml.Status{Code: eidasxml.StatusSuccess}, eidasxml.StatusSuccess},
-		{false, eidasxml.Status{Code: eidasxml.StatusResponder, SubCode: eidasxml.StatusPartialLogout}, partialLogoutMessage},
+		{true, clave2msg.Status{Code: clave2msg.StatusSuccess}, clave2msg.StatusSuccess},
+		{false, clave2msg.Status{Code: clave2msg.StatusResponder, SubCode: clave2msg.StatusPartialLogout}, partialLogoutMessage},
 	}
 	for _, tt := range tests {
 		f := newLogoutFixture(t)
@@ -405,7 +405,7 @@ func TestLogoutResponse(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkOutgoing(t, out, "logoutResponse", "gw-relay")
-		got, err := eidasxml.ParseLogoutResponse(f.openBridgeMessage(t, out.Fields[0].Value))
+		got, err := clave2msg.ParseLogoutResponse(f.openBridgeMessage(t, out.Fields[0].Value))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,17 +5,18 @@ import (
 	"strings"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
 // failure maps an error status from the gateway.
-func failure(s eidasxml.Status) bridge.Result {
-	return bridge.Result{Status: eidasxml.CanonicalStatus(s)}
+func failure(s clave2msg.Status) bridge.Result {
+	return bridge.Result{Status: bridge.Status{Code: clave2msg.CanonicalStatus(s), Message: s.Message}}
 }
 
 // result reads the canonical result out of a checked assertion.
-func result(p *bridge.Pending, a *eidasxml.Assertion) (bridge.Result, error) {
+func result(p *flow.Pending, a *clave2msg.Assertion) (bridge.Result, error) {
 	loa, err := translate.LoAFromEIDAS(a.LoA)
 	if err != nil {
 		return bridge.Result{}, fmt.Errorf("assertion: %w", err)

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
 	"github.com/clavebridge/clavebridge/metadata"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -27,7 +29,7 @@ func checkCommand() *cobra.Command {
 }
 
 func runCheck(w io.Writer, path string) error {
-	cfg, err := bridge.LoadConfig(path)
+	cfg, err := config.Load(path, server.DialectRules())
 	if err != nil {
 		for _, e := range flatten(err) {
 			fmt.Fprintln(w, "error:", e)

@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/cmd/clavebridge/server"
-	"github.com/clavebridge/clavebridge/cmd/clavebridge/server/browsertest"
+	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
+	"github.com/clavebridge/clavebridge/internal/browser"
 )
 
 func loadCommand() *cobra.Command {
@@ -38,19 +38,19 @@ func loadCommand() *cobra.Command {
 }
 
 // runLoad serves cfg on a loopback port with auto-login and times logins.
-func runLoad(w io.Writer, cfg *bridge.Config, logins, workers int) error {
+func runLoad(w io.Writer, cfg *config.Config, logins, workers int) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
 	rebase(cfg, base)
-	cfg.Simulator.AutoLogin = &bridge.AutoLoginConfig{IdP: "AFIRMA", Citizen: "99999999R", Method: "dnie"}
+	cfg.Simulator.AutoLogin = &config.AutoLoginConfig{IdP: "AFIRMA", Citizen: "99999999R", Method: "dnie"}
 	srv, err := server.New(cfg, zap.NewNop(), server.Options{})
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Echo}
+	hs := &http.Server{Handler: srv}
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 
@@ -65,7 +65,7 @@ func runLoad(w io.Writer, cfg *bridge.Config, logins, workers int) error {
 }
 
 // rebase moves every URL of the configuration from its base URL to base.
-func rebase(cfg *bridge.Config, base string) {
+func rebase(cfg *config.Config, base string) {
 	old := cfg.Server.BaseURL
 	cfg.Server.BaseURL = base
 	cfg.Upstream.SSOURL = strings.Replace(cfg.Upstream.SSOURL, old, base, 1)
@@ -110,7 +110,7 @@ func drive(base string, transport http.RoundTripper, logins, workers int) ([]tim
 }
 
 func oneLogin(base string, transport http.RoundTripper) error {
-	b := browsertest.New(transport)
+	b := browser.New(transport)
 	page, err := b.Post(base+"/demo/saml2/login", url.Values{"loa": {"low"}, "binding": {"post"}})
 	if err != nil {
 		return err

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-
-	"github.com/clavebridge/clavebridge/bridge"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -34,12 +34,12 @@ func rootCommand() *cobra.Command {
 	return root
 }
 
-func loadConfig(cmd *cobra.Command) (*bridge.Config, error) {
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	path, _ := cmd.Flags().GetString("config")
-	return bridge.LoadConfig(path)
+	return config.Load(path, server.DialectRules())
 }
 
-func newLogger(cfg *bridge.Config) (*zap.Logger, error) {
+func newLogger(cfg *config.Config) (*zap.Logger, error) {
 	if cfg.Log.Development {
 		return zap.NewDevelopment()
 	}

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/clavebridge/clavebridge/cmd/clavebridge/server"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
 )
 
 func metadataCommand() *cobra.Command {

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/clavebridge/clavebridge/cmd/clavebridge/server"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
 )
 
 func serveCommand() *cobra.Command {
@@ -35,15 +35,17 @@ func serveCommand() *cobra.Command {
 			defer func() { _ = srv.Close() }()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			hs := srv.Web.HTTPServer()
+			hs.Addr = cfg.Server.Listen
 			go func() {
 				<-ctx.Done()
 				shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				_ = srv.Echo.Shutdown(shutdown)
+				_ = hs.Shutdown(shutdown)
 			}()
 			log.Info("clavebridge listening", zap.String("listen", cfg.Server.Listen),
 				zap.String("base_url", cfg.Server.BaseURL), zap.String("upstream", cfg.Upstream.Mode))
-			if err := srv.Echo.Start(cfg.Server.Listen); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil

@@ -1,20 +1,28 @@
-// Package eidas is the Cl@ve 2 inbound endpoint: it acts as the Cl@ve 2.0
+// Package eidas is the Cl@ve 2 dialect: it stands in for the Cl@ve 2.0
 // gateway (/Proxy2/ServiceProvider) towards SPs built with the Cl@ve 2.0
 // kits (metadata-less, identified by ProviderName) and towards eIDAS-profile
 // SPs (identified by their signed metadata), and answers them with signed
-// responses carrying encrypted assertions.
+// responses carrying encrypted assertions. It owns the dialect's wire: the
+// routes under /Proxy2/ (requests by POST and Redirect, the metadata and
+// the kits' trust document), the reading and verifying of AuthnRequests,
+// the typed state kept with a login, the rendering of answers, Cl@ve 2.0
+// single logout (through the shared Cl@ve mechanism) and the rules of its
+// SPs' configuration (Rules).
 package eidas
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/endpoints/internal/clavelogout"
 )
 
 // DialectName is the dialect key of SPs served by this endpoint.
@@ -35,7 +43,7 @@ const (
 
 // Config is what the endpoint needs.
 type Config struct {
-	Flow     *bridge.Flow
+	Flow     *flow.Flow
 	Registry bridge.Registry
 	// Signer signs our responses; its Method is chosen per SP.
 	Signer   samlxml.Signer
@@ -55,35 +63,34 @@ type Config struct {
 
 // Endpoint serves /Proxy2/*.
 type Endpoint struct {
-	cfg Config
+	cfg    Config
+	logout *clavelogout.Logout
 }
+
+var _ bridge.LogoutDialect = (*Endpoint)(nil)
 
 // New returns the endpoint with defaults filled in.
 func New(cfg Config) *Endpoint {
 	if cfg.AssertionLifetime == 0 {
 		cfg.AssertionLifetime = 5 * time.Minute // the eIDAS and Cl@ve timeNotOnOrAfter
 	}
-	return &Endpoint{cfg: cfg}
+	e := &Endpoint{cfg: cfg}
+	e.logout = e.newLogout()
+	return e
 }
 
 // Name is the dialect this endpoint renders.
 func (e *Endpoint) Name() string { return DialectName }
 
-// Mount registers the endpoint's routes.
-func (e *Endpoint) Mount(ec *echo.Echo) {
-	ec.GET(SSOPath, e.handleSSO)
-	ec.POST(SSOPath, e.handleSSO)
-	ec.GET(MetadataPath, e.serve(e.cfg.Metadata, "application/samlmetadata+xml"))
-	ec.GET(CertificatesPath, e.serve(e.cfg.Certificates, "application/xml"))
-}
-
-func (e *Endpoint) serve(doc func() ([]byte, error), contentType string) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		data, err := doc()
-		if err != nil {
-			return bridge.ErrorPage(c, e.cfg.Log, http.StatusInternalServerError, "The document is not available.", err)
-		}
-		return c.Blob(http.StatusOK, contentType, data)
+// Routes are the endpoint's routes: the gateway's URL by GET (Redirect
+// binding) and POST (POST binding, and Cl@ve 2.0 single logout), our
+// metadata and the kits' trust document.
+func (e *Endpoint) Routes() []web.Route {
+	return []web.Route{
+		{Method: http.MethodGet, Path: SSOPath, Handle: e.handleSSO},
+		{Method: http.MethodPost, Path: SSOPath, Handle: e.handleSSO},
+		{Method: http.MethodGet, Path: MetadataPath, Document: e.cfg.Metadata, ContentType: "application/samlmetadata+xml"},
+		{Method: http.MethodGet, Path: CertificatesPath, Document: e.cfg.Certificates, ContentType: "application/xml"},
 	}
 }
 
@@ -92,14 +99,14 @@ func (e *Endpoint) serve(doc func() ([]byte, error), contentType string) echo.Ha
 // status, and only a request whose SP cannot be identified gets the error page.
 // A POST carrying logoutRequest or logoutResponse is Cl@ve 2.0 single
 // logout, which shares the gateway's URL.
-func (e *Endpoint) handleSSO(c echo.Context) error {
-	if isLogout(c) {
-		return e.handleLogout(c)
+func (e *Endpoint) handleSSO(ctx context.Context, in *web.Input) (flow.Reply, error) {
+	if in.Post && e.logout.Carries(in.Form) {
+		return e.logout.Handle(ctx, in)
 	}
-	in, err := e.readRequest(c)
+	r, err := e.readRequest(in)
 	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The authentication request is not valid.", err)
+		return flow.Reply{}, bridge.Invalid("The authentication request is not valid.", err)
 	}
-	req, err := e.normalize(c.Request().Context(), in)
-	return e.cfg.Flow.Start(c, in.sp, req, err)
+	req, err := e.normalize(ctx, r)
+	return e.cfg.Flow.Start(ctx, in.Browser, r.sp, req, err)
 }

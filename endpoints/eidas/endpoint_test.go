@@ -14,15 +14,16 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/bridgetest"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
 	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/internal/bridgetest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -49,9 +50,9 @@ const (
 var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	e      *echo.Echo
+	web    *web.Server
 	ep     *Endpoint
-	flow   *bridge.Flow
+	flow   *flow.Flow
 	up     *bridgetest.Upstream
 	store  *store.Memory
 	now    time.Time
@@ -90,7 +91,7 @@ func newFixture(t testing.TB) *fixture {
 		AttributeNames: "friendly",
 	}
 	reg := bridgetest.Registry{DialectName + " " + kitID: f.kit, DialectName + " " + eidasID: f.eidas}
-	f.flow = &bridge.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
+	f.flow = &flow.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
 	f.ep = New(Config{
 		Flow: f.flow, Registry: reg, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
 		Guard:    bridge.RequestGuard{Replay: f.store, Now: now, Skew: 10 * time.Second},
@@ -99,37 +100,46 @@ func newFixture(t testing.TB) *fixture {
 		Certificates: func() ([]byte, error) { return []byte("<certs/>"), nil },
 	})
 	f.flow.Register(f.ep)
-	f.e = echo.New()
-	f.e.Use(bridge.TraceMiddleware)
-	f.ep.Mount(f.e)
+	f.web = web.New(web.Options{Log: zap.NewNop(), Rand: rand.Reader})
+	f.web.Mount(f.ep.Routes()...)
 	return f
 }
 
-func wire(a translate.Attr, required bool) eidasxml.RequestedAttribute {
+// stateOf is the endpoint's state kept with req.
+func stateOf(t testing.TB, req bridge.Request) requestState {
+	t.Helper()
+	var st requestState
+	if err := bridge.DecodeState(req.State, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func wire(a translate.Attr, required bool) clave2msg.RequestedAttribute {
 	w, ok := translate.Wire(a)
 	if !ok {
 		panic("no wire name for " + a)
 	}
-	return eidasxml.RequestedAttribute{Name: w.Name, FriendlyName: w.FriendlyName, Required: required}
+	return clave2msg.RequestedAttribute{Name: w.Name, FriendlyName: w.FriendlyName, Required: required}
 }
 
-func idpFlag(idp translate.IdP) eidasxml.RequestedAttribute {
-	return eidasxml.RequestedAttribute{Name: idp.DisableAttribute(), FriendlyName: idp.DisableFriendlyName()}
+func idpFlag(idp translate.IdP) clave2msg.RequestedAttribute {
+	return clave2msg.RequestedAttribute{Name: idp.DisableAttribute(), FriendlyName: idp.DisableFriendlyName()}
 }
 
-func relayAttr(v string) eidasxml.RequestedAttribute {
-	return eidasxml.RequestedAttribute{Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", Values: []string{v}}
+func relayAttr(v string) clave2msg.RequestedAttribute {
+	return clave2msg.RequestedAttribute{Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", Values: []string{v}}
 }
 
 // kitRequest is what a Cl@ve 2.0 kit sends: no Issuer, ProviderName
 // "<provider>;<application>", NameIDPolicy, the RelayState attribute, IdP
 // flags and a minimum LoA.
-func kitRequest() *eidasxml.AuthnRequest {
-	return &eidasxml.AuthnRequest{
+func kitRequest() *clave2msg.AuthnRequest {
+	return &clave2msg.AuthnRequest{
 		ID: "_kit1", IssueInstant: t0, Destination: ssoURL, ACS: kitACS2, ProviderName: kitID + ";" + kitApp,
-		Consent: eidasxml.ConsentUnspec, HasNameIDPolicy: true, NameIDFormat: eidasxml.NameIDUnspec,
+		Consent: clave2msg.ConsentUnspec, HasNameIDPolicy: true, NameIDFormat: clave2msg.NameIDUnspec,
 		Comparison: "minimum", LoAs: []string{translate.LoASubstantial.EIDAS()},
-		Attributes: []eidasxml.RequestedAttribute{
+		Attributes: []clave2msg.RequestedAttribute{
 			wire(translate.AttrPersonIdentifier, true), wire(translate.AttrGivenName, true), wire(translate.AttrFamilyName, false),
 			idpFlag(translate.IdPAfirma), idpFlag(translate.IdPSegSoc), relayAttr(kitRelayAttr),
 		},
@@ -138,19 +148,19 @@ func kitRequest() *eidasxml.AuthnRequest {
 
 // eidasRequest is what a stock eIDAS SP sends: Issuer = its metadata URL,
 // ForceAuthn, SPType in the request.
-func eidasRequest() *eidasxml.AuthnRequest {
-	return &eidasxml.AuthnRequest{
+func eidasRequest() *clave2msg.AuthnRequest {
+	return &clave2msg.AuthnRequest{
 		ID: "_eid1", IssueInstant: t0, Destination: ssoURL, ACS: eidasACS, Issuer: eidasID, ProviderName: "Example SP",
-		ForceAuthn: true, SPType: "public", HasNameIDPolicy: true, NameIDFormat: eidasxml.NameIDPersist,
+		ForceAuthn: true, SPType: "public", HasNameIDPolicy: true, NameIDFormat: clave2msg.NameIDPersist,
 		Comparison: "minimum", LoAs: []string{translate.LoAHigh.EIDAS()},
-		Attributes: []eidasxml.RequestedAttribute{
+		Attributes: []clave2msg.RequestedAttribute{
 			wire(translate.AttrPersonIdentifier, true), wire(translate.AttrFamilyName, true),
 			wire(translate.AttrGivenName, true), wire(translate.AttrDateOfBirth, true),
 		},
 	}
 }
 
-func signXML(t testing.TB, ar *eidasxml.AuthnRequest, key samlxmltest.Pair, method string) []byte {
+func signXML(t testing.TB, ar *clave2msg.AuthnRequest, key samlxmltest.Pair, method string) []byte {
 	t.Helper()
 	el := ar.Element()
 	if err := key.Signer(method).Sign(el); err != nil {
@@ -163,15 +173,15 @@ func signXML(t testing.TB, ar *eidasxml.AuthnRequest, key samlxmltest.Pair, meth
 	return xml
 }
 
-func (f *fixture) signedKit(t testing.TB, ar *eidasxml.AuthnRequest) []byte {
+func (f *fixture) signedKit(t testing.TB, ar *clave2msg.AuthnRequest) []byte {
 	return signXML(t, ar, f.kitKey, samlxml.RSASHA512)
 }
 
-func (f *fixture) signedEIDAS(t testing.TB, ar *eidasxml.AuthnRequest) []byte {
+func (f *fixture) signedEIDAS(t testing.TB, ar *clave2msg.AuthnRequest) []byte {
 	return signXML(t, ar, f.spKey, samlxml.RSAPSSSHA512)
 }
 
-func unsignedXML(t testing.TB, ar *eidasxml.AuthnRequest) []byte {
+func unsignedXML(t testing.TB, ar *clave2msg.AuthnRequest) []byte {
 	t.Helper()
 	xml, err := samlxml.Serialize(ar.Element())
 	if err != nil {
@@ -196,7 +206,7 @@ func (f *fixture) postForm(form url.Values) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, SSOPath, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	f.web.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -204,7 +214,7 @@ func (f *fixture) get(rawQuery string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, SSOPath, nil)
 	req.URL.RawQuery = rawQuery // as the server received it, even if malformed
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	f.web.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -283,22 +293,21 @@ func TestGoodClave2RequestStartsLogin(t *testing.T) {
 			if req.LegalPerson {
 				t.Error("natural-person request marked as legal person")
 			}
-			for k, v := range map[string]string{
-				extraProfile: ProfileClave2, extraSigner: fingerprint(f.kitKey.Cert), extraApplication: kitApp,
-				extraNameIDFormat: eidasxml.NameIDUnspec, extraHasRelayAttr: "true", extraRelayAttr: kitRelayAttr,
-			} {
-				if req.Extra[k] != v {
-					t.Errorf("Extra[%s] = %q, want %q", k, req.Extra[k], v)
-				}
+			wantState := requestState{
+				Profile: ProfileClave2, Signer: fingerprint(f.kitKey.Cert), Application: kitApp,
+				NameIDFormat: clave2msg.NameIDUnspec, HasRelayAttr: true, RelayAttr: kitRelayAttr,
+			}
+			if st := stateOf(t, req); st != wantState {
+				t.Errorf("state = %+v, want %+v", st, wantState)
 			}
 		})
 	}
 }
 
 func TestGoodEIDASRequestStartsLogin(t *testing.T) {
-	for name, change := range map[string]func(*eidasxml.AuthnRequest){
-		"ACS named":            func(*eidasxml.AuthnRequest) {},
-		"no ACS (the default)": func(a *eidasxml.AuthnRequest) { a.ACS = "" },
+	for name, change := range map[string]func(*clave2msg.AuthnRequest){
+		"ACS named":            func(*clave2msg.AuthnRequest) {},
+		"no ACS (the default)": func(a *clave2msg.AuthnRequest) { a.ACS = "" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
@@ -310,7 +319,7 @@ func TestGoodEIDASRequestStartsLogin(t *testing.T) {
 			}
 			req := f.up.Begun[0].Request
 			if req.SP != eidasID || req.ReturnURL != eidasACS || req.MinLoA != translate.LoAHigh || !req.ForceAuthn ||
-				req.RelayState != "eidas-state" || req.Extra[extraProfile] != ProfileEIDAS {
+				req.RelayState != "eidas-state" || stateOf(t, req).Profile != ProfileEIDAS {
 				t.Fatalf("normalised request = %+v", req)
 			}
 			if len(req.DisabledIdPs) != 0 {
@@ -347,20 +356,20 @@ func TestServesDocuments(t *testing.T) {
 	f := newFixture(t)
 	for path, want := range map[string]string{MetadataPath: "<md/>", CertificatesPath: "<certs/>"} {
 		rec := httptest.NewRecorder()
-		f.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		f.web.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusOK || rec.Body.String() != want {
 			t.Errorf("%s: %d %q", path, rec.Code, rec.Body)
 		}
 	}
 }
 
-func mutKit(change func(*eidasxml.AuthnRequest)) *eidasxml.AuthnRequest {
+func mutKit(change func(*clave2msg.AuthnRequest)) *clave2msg.AuthnRequest {
 	ar := kitRequest()
 	change(ar)
 	return ar
 }
 
-func mutEIDAS(change func(*eidasxml.AuthnRequest)) *eidasxml.AuthnRequest {
+func mutEIDAS(change func(*clave2msg.AuthnRequest)) *clave2msg.AuthnRequest {
 	ar := eidasRequest()
 	change(ar)
 	return ar
@@ -403,48 +412,48 @@ func TestBadRequestsGetErrorPage(t *testing.T) {
 			return f.postXML([]byte(strings.Replace(string(xml), translate.LoASubstantial.EIDAS(), translate.LoALow.EIDAS(), 1)), "s")
 		}},
 		{name: "unknown provider", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.ProviderName = "Q0000000J_E99999999;app" })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.ProviderName = "Q0000000J_E99999999;app" })), "s")
 		}},
 		{name: "ProviderName without ;", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.ProviderName = kitID })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.ProviderName = kitID })), "s")
 		}},
 		{name: "ProviderName without application", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.ProviderName = kitID + ";" })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.ProviderName = kitID + ";" })), "s")
 		}},
 		{name: "no Issuer and no ProviderName", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.ProviderName = "" })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.ProviderName = "" })), "s")
 		}},
 		{name: "Issuer of a clave2 SP", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.Issuer = kitID })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.Issuer = kitID })), "s")
 		}},
 		{name: "ProviderName of an eIDAS SP", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedEIDAS(t, mutEIDAS(func(a *eidasxml.AuthnRequest) {
+			return f.postXML(f.signedEIDAS(t, mutEIDAS(func(a *clave2msg.AuthnRequest) {
 				a.Issuer, a.ProviderName = "", eidasID+";app"
 			})), "s")
 		}},
 		{name: "unknown Issuer", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedEIDAS(t, mutEIDAS(func(a *eidasxml.AuthnRequest) { a.Issuer = "https://evil.example/metadata" })), "s")
+			return f.postXML(f.signedEIDAS(t, mutEIDAS(func(a *clave2msg.AuthnRequest) { a.Issuer = "https://evil.example/metadata" })), "s")
 		}},
 		{name: "ACS not registered", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.ACS = "https://evil.example/acs" })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.ACS = "https://evil.example/acs" })), "s")
 		}},
 		{name: "javascript ACS", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.ACS = "javascript:alert(1)" })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.ACS = "javascript:alert(1)" })), "s")
 		}},
 		{name: "eIDAS ACS registered but not the metadata default", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedEIDAS(t, mutEIDAS(func(a *eidasxml.AuthnRequest) { a.ACS = eidasACS2 })), "s")
+			return f.postXML(f.signedEIDAS(t, mutEIDAS(func(a *clave2msg.AuthnRequest) { a.ACS = eidasACS2 })), "s")
 		}},
 		{name: "wrong Destination", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.Destination = gateway })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.Destination = gateway })), "s")
 		}},
 		{name: "missing Destination", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.Destination = "" })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.Destination = "" })), "s")
 		}},
 		{name: "stale", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.IssueInstant = t0.Add(-5*time.Minute - 11*time.Second) })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.IssueInstant = t0.Add(-5*time.Minute - 11*time.Second) })), "s")
 		}},
 		{name: "future", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
-			return f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.IssueInstant = t0.Add(11 * time.Second) })), "s")
+			return f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.IssueInstant = t0.Add(11 * time.Second) })), "s")
 		}},
 		{name: "replayed", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
 			xml := f.signedKit(t, kitRequest())
@@ -491,14 +500,14 @@ func TestBadRequestsGetErrorPage(t *testing.T) {
 		}},
 		{name: "over 131072 bytes", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
 			ar := kitRequest()
-			ar.Attributes = append(ar.Attributes, eidasxml.RequestedAttribute{
+			ar.Attributes = append(ar.Attributes, clave2msg.RequestedAttribute{
 				Name: "urn:example:padding", Values: []string{strings.Repeat("p", maxRequestBytes)},
 			})
 			return f.postXML(f.signedKit(t, ar), "s")
 		}},
 		{name: "over 131072 bytes, by Redirect", send: func(t *testing.T, f *fixture) *httptest.ResponseRecorder {
 			ar := kitRequest()
-			ar.Attributes = append(ar.Attributes, eidasxml.RequestedAttribute{
+			ar.Attributes = append(ar.Attributes, clave2msg.RequestedAttribute{
 				Name: "urn:example:padding", Values: []string{strings.Repeat("p", maxRequestBytes)},
 			})
 			return f.get(redirectQuery(t, f.signedKit(t, ar), "s"))
@@ -584,7 +593,7 @@ func TestRequestWindowEdges(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
-			rec := f.postXML(f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.IssueInstant = at })), "s")
+			rec := f.postXML(f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.IssueInstant = at })), "s")
 			if rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
 				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
@@ -599,7 +608,7 @@ func TestReplayRefusedWhileAcceptable(t *testing.T) {
 	// window: it is acceptable until IssueInstant + MaxRequestAge + skew.
 	issued := t0.Add(10 * time.Second)
 	f := newFixture(t)
-	xml := f.signedKit(t, mutKit(func(a *eidasxml.AuthnRequest) { a.IssueInstant = issued }))
+	xml := f.signedKit(t, mutKit(func(a *clave2msg.AuthnRequest) { a.IssueInstant = issued }))
 	if rec := f.postXML(xml, "s"); rec.Code != http.StatusOK {
 		t.Fatalf("first: %d", rec.Code)
 	}
@@ -623,48 +632,48 @@ func TestReplayRefusedWhileAcceptable(t *testing.T) {
 func TestClave2Accepts(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(*eidasxml.AuthnRequest)
+		change func(*clave2msg.AuthnRequest)
 		relay  string
 		check  func(t *testing.T, req bridge.Request)
 	}{
-		{"ForceAuthn false", func(a *eidasxml.AuthnRequest) { a.ForceAuthn = false }, "s", func(t *testing.T, req bridge.Request) {
+		{"ForceAuthn false", func(a *clave2msg.AuthnRequest) { a.ForceAuthn = false }, "s", func(t *testing.T, req bridge.Request) {
 			if req.ForceAuthn {
 				t.Error("ForceAuthn set")
 			}
 		}},
-		{"no ACS: the first registered one", func(a *eidasxml.AuthnRequest) { a.ACS = "" }, "s", func(t *testing.T, req bridge.Request) {
+		{"no ACS: the first registered one", func(a *clave2msg.AuthnRequest) { a.ACS = "" }, "s", func(t *testing.T, req bridge.Request) {
 			if req.ReturnURL != kitACS {
 				t.Errorf("ReturnURL %q", req.ReturnURL)
 			}
 		}},
-		{"no RelayState field", func(*eidasxml.AuthnRequest) {}, "", func(t *testing.T, req bridge.Request) {
+		{"no RelayState field", func(*clave2msg.AuthnRequest) {}, "", func(t *testing.T, req bridge.Request) {
 			if req.RelayState != "" {
 				t.Errorf("RelayState %q", req.RelayState)
 			}
 		}},
-		{"no RelayState attribute", func(a *eidasxml.AuthnRequest) { a.Attributes = a.Attributes[:5] }, "s", func(t *testing.T, req bridge.Request) {
-			if req.Extra[extraHasRelayAttr] != "" || req.Extra[extraRelayAttr] != "" {
-				t.Errorf("Extra %v", req.Extra)
+		{"no RelayState attribute", func(a *clave2msg.AuthnRequest) { a.Attributes = a.Attributes[:5] }, "s", func(t *testing.T, req bridge.Request) {
+			if st := stateOf(t, req); st.HasRelayAttr || st.RelayAttr != "" {
+				t.Errorf("state %+v", st)
 			}
 		}},
-		{"NameIDPolicy without Format", func(a *eidasxml.AuthnRequest) { a.NameIDFormat = "" }, "s", func(t *testing.T, req bridge.Request) {
-			if req.Extra[extraNameIDFormat] != "" {
-				t.Errorf("format %q", req.Extra[extraNameIDFormat])
+		{"NameIDPolicy without Format", func(a *clave2msg.AuthnRequest) { a.NameIDFormat = "" }, "s", func(t *testing.T, req bridge.Request) {
+			if got := stateOf(t, req).NameIDFormat; got != "" {
+				t.Errorf("format %q", got)
 			}
 		}},
-		{"transient NameID", func(a *eidasxml.AuthnRequest) { a.NameIDFormat = nameIDTransient }, "s", func(t *testing.T, req bridge.Request) {
-			if req.Extra[extraNameIDFormat] != nameIDTransient {
-				t.Errorf("format %q", req.Extra[extraNameIDFormat])
+		{"transient NameID", func(a *clave2msg.AuthnRequest) { a.NameIDFormat = nameIDTransient }, "s", func(t *testing.T, req bridge.Request) {
+			if got := stateOf(t, req).NameIDFormat; got != nameIDTransient {
+				t.Errorf("format %q", got)
 			}
 		}},
-		{"unknown attribute dropped", func(a *eidasxml.AuthnRequest) {
-			a.Attributes = append(a.Attributes, eidasxml.RequestedAttribute{Name: "urn:example:shoeSize", Required: true})
+		{"unknown attribute dropped", func(a *clave2msg.AuthnRequest) {
+			a.Attributes = append(a.Attributes, clave2msg.RequestedAttribute{Name: "urn:example:shoeSize", Required: true})
 		}, "s", func(t *testing.T, req bridge.Request) {
 			if len(req.Attributes) != 5 {
 				t.Errorf("attributes %+v", req.Attributes)
 			}
 		}},
-		{"low LoA", func(a *eidasxml.AuthnRequest) { a.LoAs = []string{translate.LoALow.EIDAS()} }, "s", func(t *testing.T, req bridge.Request) {
+		{"low LoA", func(a *clave2msg.AuthnRequest) { a.LoAs = []string{translate.LoALow.EIDAS()} }, "s", func(t *testing.T, req bridge.Request) {
 			if req.MinLoA != translate.LoALow {
 				t.Errorf("MinLoA %v", req.MinLoA)
 			}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -45,7 +45,7 @@ func FuzzProxy2Redirect(f *testing.F) {
 	}
 	u, _ := url.Parse(loc)
 	f.Add(u.RawQuery)
-	f.Add(redirectQuery(f, unsignedXML(f, &eidasxml.AuthnRequest{ID: "_u", IssueInstant: t0}), ""))
+	f.Add(redirectQuery(f, unsignedXML(f, &clave2msg.AuthnRequest{ID: "_u", IssueInstant: t0}), ""))
 	f.Add("SAMLRequest=%%%")
 	f.Add("SAMLRequest=&SAMLRequest=")
 	f.Fuzz(func(t *testing.T, query string) {

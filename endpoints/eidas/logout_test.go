@@ -24,12 +24,14 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/bridgetest"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/web"
 	"github.com/clavebridge/clavebridge/endpoints/stork"
+	"github.com/clavebridge/clavebridge/internal/bridgetest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
 const (
@@ -41,6 +43,8 @@ const (
 	storkLogoutAt = base + stork.LogoutPath
 	sloSession    = "_session0123456789abcdef0123456789"
 	kitRelay      = "kit-relay"
+
+	statusUnknownPrincipal = clave2msg.StatusPrefix + "UnknownPrincipal"
 )
 
 // listRegistry lets the endpoints find an SP by its logout URL.
@@ -71,9 +75,9 @@ func newSLOFixture(t testing.TB) *sloFixture {
 	core, logs := observer.New(zap.DebugLevel)
 	f.logs = logs
 	log := zap.New(core)
-	f.flow.Log, f.ep.cfg.Log = log, log
+	f.flow.Log = log
 	now := func() time.Time { return f.now }
-	f.flow.Sessions = &bridge.Sessions{Store: f.store, Lifetime: time.Hour, Now: now, Rand: rand.Reader}
+	f.flow.Sessions = &session.Sessions{Store: f.store, Lifetime: time.Hour, Now: now, Rand: rand.Reader}
 	f.kit.Logout = []bridge.Endpoint{{URL: kitLogout}}
 	f.eidas.Logout = []bridge.Endpoint{{URL: "https://sp.example/slo"}}
 	f.kit2 = &bridge.ServiceProvider{
@@ -90,13 +94,19 @@ func newSLOFixture(t testing.TB) *sloFixture {
 	reg[DialectName+" "+kit2ID] = f.kit2
 	reg[stork.DialectName+" "+storkID] = f.storkSP
 	list := listRegistry{reg}
-	f.flow.Registry, f.ep.cfg.Registry = list, list
+	f.flow.Registry = list
+	cfg := f.ep.cfg
+	cfg.Registry, cfg.Log = list, log
+	f.ep = New(cfg)
+	f.flow.Register(f.ep)
 	legacy := stork.New(stork.Config{
 		Flow: f.flow, Registry: list, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
 		SSOURL: base + stork.SSOPath, Guard: f.ep.cfg.Guard, Now: now, Rand: rand.Reader, Log: log,
 	})
 	f.flow.Register(legacy)
-	legacy.Mount(f.e)
+	f.web = web.New(web.Options{Log: log, Rand: rand.Reader})
+	f.web.Mount(f.ep.Routes()...)
+	f.web.Mount(legacy.Routes()...)
 	return f
 }
 
@@ -109,7 +119,7 @@ var (
 
 func (f *sloFixture) putSession(t testing.TB, ps ...bridge.Participant) {
 	t.Helper()
-	sess := bridge.Session{
+	sess := session.Session{
 		ID: sloSession, Result: bridge.Result{Status: bridge.Status{Code: bridge.StatusSuccess}, Subject: "ES/ES/99999999R"},
 		Created: f.now.Add(-time.Minute), Expires: f.now.Add(time.Hour), Participants: ps,
 	}
@@ -143,7 +153,7 @@ func (f *sloFixture) refusal() string {
 
 func cookieCleared(rec *httptest.ResponseRecorder) bool {
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == bridge.SessionCookie && c.Value == "" && c.MaxAge < 0 {
+		if c.Name == web.SessionCookie && c.Value == "" && c.MaxAge < 0 {
 			return true
 		}
 	}
@@ -155,19 +165,19 @@ func (f *sloFixture) post(path string, form url.Values, withCookie bool) *httpte
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if withCookie {
-		req.AddCookie(&http.Cookie{Name: bridge.SessionCookie, Value: sloSession})
+		req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: sloSession})
 	}
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	f.web.ServeHTTP(rec, req)
 	return rec
 }
 
 // kitLogoutRequest is what the kit's engine (marshallLogoutRequest) sends.
-func kitLogoutRequest(id string) *eidasxml.LogoutRequest {
-	return &eidasxml.LogoutRequest{
+func kitLogoutRequest(id string) *clave2msg.LogoutRequest {
+	return &clave2msg.LogoutRequest{
 		ID: id, IssueInstant: t0, Destination: ssoURL, Issuer: kitLogout, NameID: kitID,
-		NameIDFormat: eidasxml.NameIDUnspec, SPNameQualifier: kitLogout, NotOnOrAfter: t0.Add(5 * time.Minute),
-		Reason: eidasxml.LogoutReasonUser,
+		NameIDFormat: clave2msg.NameIDUnspec, SPNameQualifier: kitLogout, NotOnOrAfter: t0.Add(5 * time.Minute),
+		Reason: clave2msg.LogoutReasonUser,
 	}
 }
 
@@ -193,7 +203,7 @@ func logoutForm(field string, xml []byte, relay string) url.Values {
 	return form
 }
 
-func (f *sloFixture) kitLogoutForm(t testing.TB, lr *eidasxml.LogoutRequest) url.Values {
+func (f *sloFixture) kitLogoutForm(t testing.TB, lr *clave2msg.LogoutRequest) url.Values {
 	t.Helper()
 	return logoutForm(fieldLogoutRequest, signEl(t, lr.Element(), f.kitKey, samlxml.RSASHA512), kitRelay)
 }
@@ -237,13 +247,13 @@ func sigMethod(root *etree.Element) string {
 }
 
 // kitAnswer reads the logoutResponse posted back to the kit.
-func (f *sloFixture) kitAnswer(t testing.TB, rec *httptest.ResponseRecorder) *eidasxml.LogoutResponse {
+func (f *sloFixture) kitAnswer(t testing.TB, rec *httptest.ResponseRecorder) *clave2msg.LogoutResponse {
 	t.Helper()
 	raw, v, relay := f.posted(t, rec, kitLogout, fieldLogoutResponse)
 	if relay != kitRelay || sigMethod(raw) != samlxml.RSASHA512 || raw.FindElement("./Signature/KeyInfo/X509Data/X509Certificate") == nil {
 		t.Errorf("RelayState %q, signature method %q", relay, sigMethod(raw))
 	}
-	lr, err := eidasxml.ParseLogoutResponse(v)
+	lr, err := clave2msg.ParseLogoutResponse(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +273,7 @@ func TestClave2LogoutInitiator(t *testing.T) {
 	f.putSession(t, kitPart)
 	rec := f.post(SSOPath, f.kitLogoutForm(t, kitLogoutRequest("_lo1")), true)
 	lr := f.kitAnswer(t, rec)
-	if lr.InResponseTo != "_lo1" || lr.Status != (eidasxml.Status{Code: eidasxml.StatusSuccess, Message: eidasxml.StatusSuccess}) {
+	if lr.InResponseTo != "_lo1" || lr.Status != (clave2msg.Status{Code: clave2msg.StatusSuccess, Message: clave2msg.StatusSuccess}) {
 		t.Errorf("LogoutResponse %+v", lr)
 	}
 	if f.sessionKept(t) || !cookieCleared(rec) {
@@ -283,7 +293,7 @@ func TestClave2LogoutRefusedToTheKit(t *testing.T) {
 		sub     string
 	}{
 		{"no session", nil, statusUnknownPrincipal},
-		{"session of another SP", []bridge.Participant{kit2Part}, eidasxml.StatusRequestDenied},
+		{"session of another SP", []bridge.Participant{kit2Part}, clave2msg.StatusRequestDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,7 +302,7 @@ func TestClave2LogoutRefusedToTheKit(t *testing.T) {
 				f.putSession(t, tt.session...)
 			}
 			lr := f.kitAnswer(t, f.post(SSOPath, f.kitLogoutForm(t, kitLogoutRequest("_lo1")), true))
-			if lr.Status.Code != eidasxml.StatusRequester || lr.Status.SubCode != tt.sub || lr.Status.Message == eidasxml.StatusSuccess {
+			if lr.Status.Code != clave2msg.StatusRequester || lr.Status.SubCode != tt.sub || lr.Status.Message == clave2msg.StatusSuccess {
 				t.Errorf("status %+v", lr.Status)
 			}
 			if tt.session != nil && !f.sessionKept(t) {
@@ -306,7 +316,7 @@ func TestClave2LogoutRefusedToTheKit(t *testing.T) {
 // answer elsewhere, gets the error page and the session stays.
 func TestClave2LogoutBadRequests(t *testing.T) {
 	other := samlxmltest.Committed(t, "bridge-enc")
-	signed := func(change func(*eidasxml.LogoutRequest)) func(*sloFixture) url.Values {
+	signed := func(change func(*clave2msg.LogoutRequest)) func(*sloFixture) url.Values {
 		return func(f *sloFixture) url.Values {
 			lr := kitLogoutRequest("_bad")
 			change(lr)
@@ -324,20 +334,20 @@ func TestClave2LogoutBadRequests(t *testing.T) {
 		{"wrong key", func(f *sloFixture) url.Values {
 			return logoutForm(fieldLogoutRequest, signEl(t, kitLogoutRequest("_bad").Element(), other, samlxml.RSASHA512), kitRelay)
 		}, "certificate not trusted"},
-		{"unregistered return URL", signed(func(lr *eidasxml.LogoutRequest) { lr.Issuer = "https://evil.example/SP2/ReturnPage" }), "not a logout URL registered"},
-		{"an ACS as return URL", signed(func(lr *eidasxml.LogoutRequest) { lr.Issuer = kitACS2 }), "not a logout URL registered"},
-		{"unknown NameID", signed(func(lr *eidasxml.LogoutRequest) { lr.NameID = "X0000000X_E99999999" }), "unknown service provider"},
+		{"unregistered return URL", signed(func(lr *clave2msg.LogoutRequest) { lr.Issuer = "https://evil.example/SP2/ReturnPage" }), "not a logout URL registered"},
+		{"an ACS as return URL", signed(func(lr *clave2msg.LogoutRequest) { lr.Issuer = kitACS2 }), "not a logout URL registered"},
+		{"unknown NameID", signed(func(lr *clave2msg.LogoutRequest) { lr.NameID = "X0000000X_E99999999" }), "unknown service provider"},
 		{"eIDAS-profile SP", func(f *sloFixture) url.Values {
 			lr := kitLogoutRequest("_bad")
 			lr.NameID, lr.Issuer = eidasID, "https://sp.example/slo"
 			return logoutForm(fieldLogoutRequest, signEl(t, lr.Element(), f.spKey, samlxml.RSAPSSSHA512), kitRelay)
 		}, "the eIDAS profile has no single logout"},
-		{"no Destination", signed(func(lr *eidasxml.LogoutRequest) { lr.Destination = "" }), "not our SSO URL"},
-		{"wrong Destination", signed(func(lr *eidasxml.LogoutRequest) {
+		{"no Destination", signed(func(lr *clave2msg.LogoutRequest) { lr.Destination = "" }), "not our logout URL"},
+		{"wrong Destination", signed(func(lr *clave2msg.LogoutRequest) {
 			lr.Destination = "https://pasarela.clave.gob.es/Proxy2/ServiceProvider"
-		}), "not our SSO URL"},
-		{"expired NotOnOrAfter", signed(func(lr *eidasxml.LogoutRequest) { lr.NotOnOrAfter = t0.Add(-time.Minute) }), "expired"},
-		{"stale", signed(func(lr *eidasxml.LogoutRequest) { lr.IssueInstant = t0.Add(-time.Hour); lr.NotOnOrAfter = time.Time{} }), "outside the accepted window"},
+		}), "not our logout URL"},
+		{"expired NotOnOrAfter", signed(func(lr *clave2msg.LogoutRequest) { lr.NotOnOrAfter = t0.Add(-time.Minute) }), "expired"},
+		{"stale", signed(func(lr *clave2msg.LogoutRequest) { lr.IssueInstant = t0.Add(-time.Hour); lr.NotOnOrAfter = time.Time{} }), "outside the accepted window"},
 		{"with a SAMLRequest", func(f *sloFixture) url.Values {
 			form := f.kitLogoutForm(t, kitLogoutRequest("_bad"))
 			form.Set("SAMLRequest", base64.StdEncoding.EncodeToString(f.signedKit(t, kitRequest())))
@@ -388,9 +398,9 @@ func TestClave2LogoutReplay(t *testing.T) {
 // storkAnswer is the Cl@ve 1 SP's signed samlResponseLogout.
 func (f *sloFixture) storkAnswer(t testing.TB, inResponseTo, status string) []byte {
 	t.Helper()
-	el := (&eidasxml.LogoutResponse{
+	el := (&clave2msg.LogoutResponse{
 		ID: "_storkanswer", InResponseTo: inResponseTo, IssueInstant: f.now, Destination: storkLogoutAt,
-		Issuer: storkID, Status: eidasxml.Status{Code: status},
+		Issuer: storkID, Status: clave2msg.Status{Code: status},
 	}).Element()
 	return signEl(t, el, f.storkKey, samlxml.RSASHA256)
 }
@@ -401,8 +411,8 @@ func (f *sloFixture) storkAnswer(t testing.TB, inResponseTo, status string) []by
 // continues to the kit's answer, partial when it did not log out.
 func TestClave2LogoutPropagatesToClave1(t *testing.T) {
 	for name, tt := range map[string]struct{ status, wantSub string }{
-		"logged out": {eidasxml.StatusSuccess, ""},
-		"failed":     {eidasxml.StatusResponder, eidasxml.StatusPartialLogout},
+		"logged out": {clave2msg.StatusSuccess, ""},
+		"failed":     {clave2msg.StatusResponder, clave2msg.StatusPartialLogout},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newSLOFixture(t)
@@ -423,7 +433,7 @@ func TestClave2LogoutPropagatesToClave1(t *testing.T) {
 			if raw.SelectAttrValue("Consent", "") != "urn:oasis:names:tc:SAML:2.0:consent:unspecified" || sigMethod(raw) != samlxml.RSASHA256 {
 				t.Errorf("Consent %q, signature method %q", raw.SelectAttrValue("Consent", ""), sigMethod(raw))
 			}
-			lr, err := eidasxml.ParseLogoutRequest(v)
+			lr, err := clave2msg.ParseLogoutRequest(v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -432,7 +442,7 @@ func TestClave2LogoutPropagatesToClave1(t *testing.T) {
 			}
 			rec = f.post(stork.LogoutPath, logoutForm("samlResponseLogout", f.storkAnswer(t, lr.ID, tt.status), relay), false)
 			ans := f.kitAnswer(t, rec)
-			if ans.InResponseTo != "_lo1" || ans.Status.Code != eidasxml.StatusSuccess || ans.Status.SubCode != tt.wantSub {
+			if ans.InResponseTo != "_lo1" || ans.Status.Code != clave2msg.StatusSuccess || ans.Status.SubCode != tt.wantSub {
 				t.Errorf("final answer %+v", ans)
 			}
 		})
@@ -443,20 +453,20 @@ func TestClave2LogoutPropagatesToClave1(t *testing.T) {
 // an answer to another request, or from the wrong kit, is refused.
 func TestClave2LogoutPropagatesToClave2(t *testing.T) {
 	answer := func(f *sloFixture, issuer, inResponseTo string) []byte {
-		el := (&eidasxml.LogoutResponse{ID: "_kit2answer", InResponseTo: inResponseTo, IssueInstant: f.now,
-			Destination: ssoURL, Issuer: issuer, Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}).Element()
+		el := (&clave2msg.LogoutResponse{ID: "_kit2answer", InResponseTo: inResponseTo, IssueInstant: f.now,
+			Destination: ssoURL, Issuer: issuer, Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}).Element()
 		return signEl(t, el, f.kitKey, samlxml.RSASHA512)
 	}
 	tests := []struct {
 		name   string
-		answer func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte
+		answer func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte
 		reason string // "" : accepted
 	}{
-		{"by provider name", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte { return answer(f, kit2ID, lr.ID) }, ""},
-		{"by logout URL", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte { return answer(f, kit2Logout, lr.ID) }, ""},
-		{"wrong InResponseTo", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte { return answer(f, kit2ID, "_other") }, "not to our request"},
-		{"from the initiator", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte { return answer(f, kitID, lr.ID) }, "not from the SP the logout waits for"},
-		{"from an eIDAS-profile SP", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte { return answer(f, eidasID, lr.ID) }, "neither the provider name"},
+		{"by provider name", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte { return answer(f, kit2ID, lr.ID) }, ""},
+		{"by logout URL", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte { return answer(f, kit2Logout, lr.ID) }, ""},
+		{"wrong InResponseTo", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte { return answer(f, kit2ID, "_other") }, "not to our request"},
+		{"from the initiator", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte { return answer(f, kitID, lr.ID) }, "not from the SP the logout waits for"},
+		{"from an eIDAS-profile SP", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte { return answer(f, eidasID, lr.ID) }, "neither the provider name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -464,7 +474,7 @@ func TestClave2LogoutPropagatesToClave2(t *testing.T) {
 			f.putSession(t, kitPart, kit2Part)
 			rec := f.post(SSOPath, f.kitLogoutForm(t, kitLogoutRequest("_lo1")), true)
 			raw, v, relay := f.posted(t, rec, kit2Logout, fieldLogoutRequest)
-			lr, err := eidasxml.ParseLogoutRequest(v)
+			lr, err := clave2msg.ParseLogoutRequest(v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -473,7 +483,7 @@ func TestClave2LogoutPropagatesToClave2(t *testing.T) {
 			}
 			rec = f.post(SSOPath, logoutForm(fieldLogoutResponse, tt.answer(f, lr), relay), false)
 			if tt.reason == "" {
-				if ans := f.kitAnswer(t, rec); ans.Status.Code != eidasxml.StatusSuccess || ans.Status.SubCode != "" {
+				if ans := f.kitAnswer(t, rec); ans.Status.Code != clave2msg.StatusSuccess || ans.Status.SubCode != "" {
 					t.Errorf("final answer %+v", ans)
 				}
 				return
@@ -512,5 +522,29 @@ func TestSSOStillServesAuthnRequests(t *testing.T) {
 	f := newSLOFixture(t)
 	if rec := f.postXML(f.signedKit(t, kitRequest()), "kit-state"); rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
 		t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
+	}
+}
+
+// TestClave2LogoutRequestDefaultSignature: a kit registered without a
+// signature algorithm gets rsa-sha512, as the gateway signs, with the
+// certificate in KeyInfo.
+func TestClave2LogoutRequestDefaultSignature(t *testing.T) {
+	f := newSLOFixture(t)
+	kit := *f.kit
+	kit.SignatureAlgorithm = ""
+	out, ok, err := f.ep.LogoutRequest(context.Background(), &kit, kitPart, "_x", "_s")
+	if !ok || err != nil {
+		t.Fatalf("ok %v, err %v", ok, err)
+	}
+	data, err := base64.StdEncoding.DecodeString(field(out, fieldLogoutRequest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := samlxml.Parse(data, samlxml.DefaultMaxMessageBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := sigMethod(doc.Root()); m != samlxml.RSASHA512 || doc.Root().FindElement("./Signature/KeyInfo/X509Data/X509Certificate") == nil {
+		t.Errorf("signature method %q", m)
 	}
 }

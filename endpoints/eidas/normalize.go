@@ -7,19 +7,25 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
-// Keys of bridge.Request.Extra this endpoint keeps for its answer.
-const (
-	extraProfile      = "profile"
-	extraSigner       = "signer_sha256" // certificate that verified the request
-	extraRelayAttr    = "relay_attribute"
-	extraHasRelayAttr = "has_relay_attribute"
-	extraNameIDFormat = "nameid_format"
-	extraApplication  = "application"
-)
+// requestState is what the endpoint keeps of a request for its answer
+// (bridge.Request.State).
+type requestState struct {
+	Profile string `json:"profile,omitempty"`
+	// Signer is the SHA-256 fingerprint of the certificate that verified
+	// the request (a Cl@ve 2.0 kit's assertion is encrypted to it).
+	Signer       string `json:"signer_sha256,omitempty"`
+	NameIDFormat string `json:"nameid_format,omitempty"`
+	Application  string `json:"application,omitempty"` // Cl@ve 2.0: ProviderName after ';'
+	// HasRelayAttr: the request carried the Cl@ve RelayState attribute,
+	// whose value RelayAttr the answer echoes.
+	HasRelayAttr bool   `json:"has_relay_attribute,omitempty"`
+	RelayAttr    string `json:"relay_attribute,omitempty"`
+}
 
 const nameIDTransient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 
@@ -29,29 +35,40 @@ var alwaysReturned = []translate.Attr{translate.AttrSelectedIdP, translate.AttrF
 
 // normalize applies the profile's rules and builds the canonical request.
 // Refusals the SP must be told come back as *bridge.RequestDenied with the
-// partial request.
+// partial request, whose State is set all the same: the denial is rendered
+// from it.
 func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request, error) {
 	ar := in.req
 	req := &bridge.Request{
 		SP: in.sp.ID, Dialect: DialectName, ID: ar.ID, ReturnURL: in.acs.URL, RelayState: in.relayState,
 		ForceAuthn: ar.ForceAuthn,
-		Extra: map[string]string{
-			extraProfile: in.sp.Profile, extraSigner: fingerprint(in.signer),
-			extraNameIDFormat: ar.NameIDFormat, extraApplication: in.application,
-		},
 	}
+	st := requestState{
+		Profile: in.sp.Profile, Signer: fingerprint(in.signer), NameIDFormat: ar.NameIDFormat, Application: in.application,
+	}
+	err := e.fill(ctx, in, req, &st)
+	state, encErr := bridge.EncodeState(st)
+	if encErr != nil {
+		return req, encErr
+	}
+	req.State = state
+	return req, err
+}
+
+// fill applies the rules to req and st.
+func (e *Endpoint) fill(ctx context.Context, in *inbound, req *bridge.Request, st *requestState) error {
 	if err := e.checkFreshness(ctx, in); err != nil {
-		return req, err
+		return err
 	}
 	if err := checkProfile(in); err != nil {
-		return req, err
+		return err
 	}
-	loa, err := ar.MinimumLoA()
+	loa, err := in.req.MinimumLoA()
 	if err != nil {
-		return req, bridge.Deny(bridge.StatusNoAuthnContext, "%v", err)
+		return bridge.Deny(bridge.StatusNoAuthnContext, "%v", err)
 	}
 	req.MinLoA = loa
-	return req, e.readAttributes(in, req)
+	return e.readAttributes(ctx, in, req, st)
 }
 
 // checkFreshness applies the Destination, time-window and replay rules;
@@ -96,7 +113,7 @@ func checkProfile(in *inbound) error {
 
 func supportedNameIDFormat(f string) bool {
 	switch f {
-	case "", eidasxml.NameIDUnspec, eidasxml.NameIDPersist, nameIDTransient:
+	case "", clave2msg.NameIDUnspec, clave2msg.NameIDPersist, nameIDTransient:
 		return true
 	}
 	return false
@@ -105,13 +122,13 @@ func supportedNameIDFormat(f string) bool {
 // readAttributes turns the requested attributes into canonical ones, the
 // IdP-disable flags into hidden IdPs and keeps the RelayState attribute to
 // echo. Unknown names are dropped and logged.
-func (e *Endpoint) readAttributes(in *inbound, req *bridge.Request) error {
+func (e *Endpoint) readAttributes(ctx context.Context, in *inbound, req *bridge.Request, st *requestState) error {
 	sorted, err := in.req.Sort()
 	if err != nil {
 		return bridge.Deny(bridge.StatusInvalidAttr, "%v", err)
 	}
 	if len(sorted.Unknown) > 0 {
-		e.cfg.Log.Info("unknown requested attributes dropped", zap.String("sp", in.sp.ID), zap.Strings("names", sorted.Unknown))
+		trace.Logger(ctx, e.cfg.Log).Info("unknown requested attributes dropped", zap.String("sp", in.sp.ID), zap.Strings("names", sorted.Unknown))
 	}
 	if len(sorted.Attributes) == 0 {
 		return bridge.Deny(bridge.StatusRequestDenied, "none of the requested attributes is supported")
@@ -129,7 +146,7 @@ func (e *Endpoint) readAttributes(in *inbound, req *bridge.Request) error {
 	}
 	req.DisabledIdPs = sorted.Disabled
 	if sorted.HasRelay {
-		req.Extra[extraHasRelayAttr], req.Extra[extraRelayAttr] = "true", sorted.RelayState
+		st.HasRelayAttr, st.RelayAttr = true, sorted.RelayState
 	}
 	return nil
 }

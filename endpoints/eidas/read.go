@@ -6,14 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/url"
 
 	"github.com/beevik/etree"
-	"github.com/labstack/echo/v4"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // Limits of the gateway we stand in for.
@@ -25,7 +25,7 @@ const (
 // inbound is an AuthnRequest from an identified SP, read from verified XML.
 type inbound struct {
 	sp          *bridge.ServiceProvider
-	req         *eidasxml.AuthnRequest
+	req         *clave2msg.AuthnRequest
 	acs         bridge.Endpoint
 	relayState  string            // the RelayState form field
 	signer      *x509.Certificate // the registered certificate that verified the request
@@ -43,8 +43,8 @@ type message struct {
 // readRequest decodes the binding, identifies the SP from the (unverified)
 // Issuer or ProviderName only to pick its keys, verifies the signature and
 // resolves the ACS from the SP's registration.
-func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
-	msg, err := readBinding(c)
+func (e *Endpoint) readRequest(input *web.Input) (*inbound, error) {
+	msg, err := readBinding(input)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
-	ar, err := eidasxml.ParseAuthnRequest(verified.Element)
+	ar, err := clave2msg.ParseAuthnRequest(verified.Element)
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
@@ -100,9 +100,9 @@ func verifyRequest(v samlxml.Verifier, msg *message) (*samlxml.Verified, error) 
 }
 
 // readBinding returns the request document and RelayState of either binding.
-func readBinding(c echo.Context) (*message, error) {
-	if c.Request().Method == http.MethodGet {
-		m, err := samlxml.DecodeRedirect(c.Request().URL.RawQuery, maxRequestBytes)
+func readBinding(in *web.Input) (*message, error) {
+	if !in.Post {
+		m, err := samlxml.DecodeRedirect(in.RawQuery, maxRequestBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -111,10 +111,11 @@ func readBinding(c echo.Context) (*message, error) {
 		}
 		return parseMessage(m.XML, m.RelayState, m)
 	}
-	form, err := c.FormParams()
-	if err != nil {
-		return nil, fmt.Errorf("read form: %w", err)
-	}
+	return readPost(in.Form)
+}
+
+// readPost reads the POST binding's fields.
+func readPost(form url.Values) (*message, error) {
 	if len(form["SAMLRequest"]) != 1 || len(form["RelayState"]) > 1 {
 		return nil, errors.New("want exactly one SAMLRequest and at most one RelayState")
 	}
@@ -149,7 +150,7 @@ func (e *Endpoint) identify(root *etree.Element) (*bridge.ServiceProvider, error
 	}
 	id, profile := issuer, ProfileEIDAS
 	if issuer == "" {
-		provider, _, err := eidasxml.SplitProviderName(root.SelectAttrValue("ProviderName", ""))
+		provider, _, err := clave2msg.SplitProviderName(root.SelectAttrValue("ProviderName", ""))
 		if err != nil {
 			return nil, fmt.Errorf("a request without Issuer is a Cl@ve 2.0 request: %w", err)
 		}
@@ -174,7 +175,7 @@ func (in *inbound) confirmIdentity() error {
 		}
 		return nil
 	}
-	provider, app, err := eidasxml.SplitProviderName(in.req.ProviderName)
+	provider, app, err := clave2msg.SplitProviderName(in.req.ProviderName)
 	if err != nil || provider != in.sp.ID || in.req.Issuer != "" {
 		return fmt.Errorf("sp %s: verified ProviderName %q does not name it", in.sp.ID, in.req.ProviderName)
 	}

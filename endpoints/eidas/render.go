@@ -9,7 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -22,15 +22,19 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 	if err != nil {
 		return bridge.Outgoing{}, err
 	}
+	var st requestState
+	if err := bridge.DecodeState(req.State, &st); err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s: %w", sp.ID, err)
+	}
 	var encrypted *etree.Element
 	if res.Status.OK() {
-		if encrypted, err = e.encryptedAssertion(sp, req, res); err != nil {
+		if encrypted, err = e.encryptedAssertion(sp, req, &st, res); err != nil {
 			return bridge.Outgoing{}, fmt.Errorf("sp %s: %w", sp.ID, err)
 		}
 	}
-	resp := &eidasxml.Response{
+	resp := &clave2msg.Response{
 		ID: id, InResponseTo: req.ID, IssueInstant: e.cfg.Now(), Destination: req.ReturnURL,
-		Issuer: e.cfg.EntityID, Status: eidasxml.StatusOf(res.Status),
+		Issuer: e.cfg.EntityID, Status: clave2msg.StatusOf(res.Status.Code, res.Status.Message),
 	}
 	el := resp.Element(encrypted)
 	signer := e.cfg.Signer
@@ -50,12 +54,12 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 }
 
 // encryptedAssertion builds the assertion and encrypts it to the SP.
-func (e *Endpoint) encryptedAssertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (*etree.Element, error) {
-	a, err := e.assertion(sp, req, res)
+func (e *Endpoint) encryptedAssertion(sp *bridge.ServiceProvider, req *bridge.Request, st *requestState, res bridge.Result) (*etree.Element, error) {
+	a, err := e.assertion(sp, req, st, res)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := encryptionCert(sp, req)
+	cert, err := encryptionCert(sp, st)
 	if err != nil {
 		return nil, err
 	}
@@ -70,72 +74,72 @@ func (e *Endpoint) encryptedAssertion(sp *bridge.ServiceProvider, req *bridge.Re
 // encryptionCert is the configured or metadata encryption certificate, or,
 // for a Cl@ve 2.0 kit without one, the certificate that signed its request,
 // as the gateway does.
-func encryptionCert(sp *bridge.ServiceProvider, req *bridge.Request) (*x509.Certificate, error) {
+func encryptionCert(sp *bridge.ServiceProvider, st *requestState) (*x509.Certificate, error) {
 	if sp.EncryptionCert != nil {
 		return sp.EncryptionCert, nil
 	}
 	for _, c := range sp.SigningCerts {
-		if fingerprint(c) == req.Extra[extraSigner] {
+		if fingerprint(c) == st.Signer {
 			return c, nil
 		}
 	}
 	return nil, fmt.Errorf("no encryption certificate: the request's signing certificate is no longer registered")
 }
 
-func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (*eidasxml.Assertion, error) {
+func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, st *requestState, res bridge.Result) (*clave2msg.Assertion, error) {
 	now := e.cfg.Now()
 	id, err := samlxml.NewID(e.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
-	nameID, format, err := e.nameID(req, res)
+	nameID, format, err := e.nameID(st, res)
 	if err != nil {
 		return nil, err
 	}
 	audience := req.ReturnURL // Cl@ve 2.0: the request's ACS
-	if req.Extra[extraProfile] == ProfileEIDAS {
+	if st.Profile == ProfileEIDAS {
 		audience = sp.ID // eIDAS: the requester's metadata URL
 	}
-	return &eidasxml.Assertion{
+	return &clave2msg.Assertion{
 		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
 		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now, NotOnOrAfter: now.Add(e.cfg.AssertionLifetime),
-		Audience: audience, AuthnInstant: res.AuthnInstant, LoA: res.LoA.EIDAS(), Attributes: attributes(sp, req, res),
+		Audience: audience, AuthnInstant: res.AuthnInstant, LoA: res.LoA.EIDAS(), Attributes: attributes(sp, st, res),
 	}, nil
 }
 
 // nameID follows the requested format: a fresh identifier for transient,
 // the PersonIdentifier otherwise (persistent, or unspecified as Cl@ve sends).
-func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, string, error) {
-	switch f := req.Extra[extraNameIDFormat]; f {
+func (e *Endpoint) nameID(st *requestState, res bridge.Result) (string, string, error) {
+	switch f := st.NameIDFormat; f {
 	case nameIDTransient:
 		if res.TransientNameID != "" { // the SSO session's, for single logout
 			return res.TransientNameID, f, nil
 		}
 		id, err := samlxml.NewID(e.cfg.Rand)
 		return id, f, err
-	case eidasxml.NameIDPersist:
+	case clave2msg.NameIDPersist:
 		return res.Subject, f, nil
 	default:
-		return res.Subject, eidasxml.NameIDUnspec, nil
+		return res.Subject, clave2msg.NameIDUnspec, nil
 	}
 }
 
 // attributes are the released attributes with their eIDAS names and types,
 // and the echoed RelayState attribute.
-func attributes(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) []eidasxml.Attribute {
-	var out []eidasxml.Attribute
+func attributes(sp *bridge.ServiceProvider, st *requestState, res bridge.Result) []clave2msg.Attribute {
+	var out []clave2msg.Attribute
 	for _, at := range res.Attributes {
-		if a, ok := eidasxml.WireAttribute(at.Name, at.Values...); ok {
+		if a, ok := clave2msg.WireAttribute(at.Name, at.Values...); ok {
 			if sp.StringValueTypes {
 				a.XSIType = "xs:string"
 			}
 			out = append(out, a)
 		}
 	}
-	if req.Extra[extraHasRelayAttr] == "true" {
-		out = append(out, eidasxml.Attribute{
+	if st.HasRelayAttr {
+		out = append(out, clave2msg.Attribute{
 			Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", XSIType: "xs:string",
-			Values: []string{req.Extra[extraRelayAttr]},
+			Values: []string{st.RelayAttr},
 		})
 	}
 	return out

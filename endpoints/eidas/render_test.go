@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -12,9 +13,9 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -37,18 +38,27 @@ func success() bridge.Result {
 func (f *fixture) kitPending(signer *x509.Certificate) *bridge.Request {
 	return &bridge.Request{
 		SP: kitID, Dialect: DialectName, ID: "_kit1", ReturnURL: kitACS2, RelayState: "rs",
-		Extra: map[string]string{
-			extraProfile: ProfileClave2, extraSigner: fingerprint(signer), extraNameIDFormat: eidasxml.NameIDUnspec,
-			extraApplication: kitApp, extraHasRelayAttr: "true", extraRelayAttr: kitRelayAttr,
-		},
+		State: encodeState(requestState{
+			Profile: ProfileClave2, Signer: fingerprint(signer), NameIDFormat: clave2msg.NameIDUnspec,
+			Application: kitApp, HasRelayAttr: true, RelayAttr: kitRelayAttr,
+		}),
 	}
 }
 
 func (f *fixture) eidasPending(format string) *bridge.Request {
 	return &bridge.Request{
 		SP: eidasID, Dialect: DialectName, ID: "_eid1", ReturnURL: eidasACS, RelayState: "rs",
-		Extra: map[string]string{extraProfile: ProfileEIDAS, extraSigner: fingerprint(f.spKey.Cert), extraNameIDFormat: format},
+		State: encodeState(requestState{Profile: ProfileEIDAS, Signer: fingerprint(f.spKey.Cert), NameIDFormat: format}),
 	}
+}
+
+// encodeState is st as a request keeps it.
+func encodeState(st requestState) json.RawMessage {
+	raw, err := bridge.EncodeState(st)
+	if err != nil {
+		panic(err)
+	}
+	return raw
 }
 
 // render calls Render and returns the verified Response, its signature
@@ -74,7 +84,7 @@ func (f *fixture) render(t *testing.T, sp *bridge.ServiceProvider, req *bridge.R
 
 // decryptAssertion checks that resp carries exactly one EncryptedAssertion
 // and no plain one, decrypts it with key and returns it parsed and raw.
-func decryptAssertion(t *testing.T, resp *etree.Element, key samlxmltest.Pair) (*eidasxml.Assertion, *etree.Element) {
+func decryptAssertion(t *testing.T, resp *etree.Element, key samlxmltest.Pair) (*clave2msg.Assertion, *etree.Element) {
 	t.Helper()
 	if n := len(samlxml.Children(resp, samlxml.NSAssertion, "Assertion")); n != 0 {
 		t.Fatalf("%d plain assertions", n)
@@ -91,7 +101,7 @@ func decryptAssertion(t *testing.T, resp *etree.Element, key samlxmltest.Pair) (
 	if err != nil {
 		t.Fatalf("decrypt with the expected key: %v", err)
 	}
-	a, err := eidasxml.ParseAssertion(plain)
+	a, err := clave2msg.ParseAssertion(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +176,7 @@ func TestRenderClave2Success(t *testing.T) {
 	if a.Audience != kitACS2 || a.Recipient != kitACS2 || a.InResponseTo != "_kit1" || a.Issuer != entityID {
 		t.Errorf("Audience %q, Recipient %q, InResponseTo %q, Issuer %q", a.Audience, a.Recipient, a.InResponseTo, a.Issuer)
 	}
-	if a.NameID != "ES/ES/99999999R" || a.NameIDFormat != eidasxml.NameIDUnspec {
+	if a.NameID != "ES/ES/99999999R" || a.NameIDFormat != clave2msg.NameIDUnspec {
 		t.Errorf("NameID %q format %q", a.NameID, a.NameIDFormat)
 	}
 	if a.LoA != translate.LoAHigh.EIDAS() || !a.AuthnInstant.Equal(t0.Add(-time.Minute)) {
@@ -196,7 +206,7 @@ func TestRenderClave2Success(t *testing.T) {
 	values := map[string]string{}
 	for _, at := range a.Attributes {
 		values[at.Name] = strings.Join(at.Values, "|")
-		if at.NameFormat != eidasxml.AttrNameFormat {
+		if at.NameFormat != clave2msg.AttrNameFormat {
 			t.Errorf("%s NameFormat %q", at.Name, at.NameFormat)
 		}
 	}
@@ -265,7 +275,7 @@ func TestRenderClave2RequestSignerGone(t *testing.T) {
 
 func TestRenderEIDASSuccess(t *testing.T) {
 	f := newFixture(t)
-	req := f.eidasPending(eidasxml.NameIDPersist)
+	req := f.eidasPending(clave2msg.NameIDPersist)
 	resp, method, out := f.render(t, f.eidas, req, success())
 	if method != samlxml.RSAPSSSHA512 {
 		t.Errorf("signature method %s, want RSA-PSS sha512", method)
@@ -282,7 +292,7 @@ func TestRenderEIDASSuccess(t *testing.T) {
 	if a.Audience != eidasID || a.Recipient != eidasACS || a.InResponseTo != "_eid1" {
 		t.Errorf("Audience %q, Recipient %q, InResponseTo %q", a.Audience, a.Recipient, a.InResponseTo)
 	}
-	if a.NameID != "ES/ES/99999999R" || a.NameIDFormat != eidasxml.NameIDPersist {
+	if a.NameID != "ES/ES/99999999R" || a.NameIDFormat != clave2msg.NameIDPersist {
 		t.Errorf("NameID %q format %q", a.NameID, a.NameIDFormat)
 	}
 	if _, ok := xsiTypes(plain)[translate.ClaveRelayStateAttr]; ok {
@@ -310,8 +320,9 @@ func TestRenderWithoutRelayState(t *testing.T) {
 	f := newFixture(t)
 	req := f.kitPending(f.kitKey.Cert)
 	req.RelayState = ""
-	delete(req.Extra, extraHasRelayAttr)
-	delete(req.Extra, extraRelayAttr)
+	req.State = encodeState(requestState{
+		Profile: ProfileClave2, Signer: fingerprint(f.kitKey.Cert), NameIDFormat: clave2msg.NameIDUnspec, Application: kitApp,
+	})
 	resp, _, out := f.render(t, f.kit, req, success())
 	if len(out.Fields) != 1 {
 		t.Errorf("fields = %+v", out.Fields)
@@ -359,5 +370,16 @@ func TestRenderFailureStatuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRenderUnreadableState: a request whose state is not the endpoint's
+// is not answered.
+func TestRenderUnreadableState(t *testing.T) {
+	f := newFixture(t)
+	req := f.kitPending(f.kitKey.Cert)
+	req.State = json.RawMessage(`["not", "ours"]`)
+	if _, err := f.ep.Render(context.Background(), f.kit, req, success()); err == nil {
+		t.Fatal("rendered from an unreadable state")
 	}
 }

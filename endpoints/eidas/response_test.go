@@ -13,9 +13,11 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -75,9 +77,9 @@ func status(t *testing.T, resp *etree.Element) (string, string) {
 	if sc == nil {
 		t.Fatal("no StatusCode")
 	}
-	got := strings.TrimPrefix(sc.SelectAttrValue("Value", ""), eidasxml.StatusPrefix)
+	got := strings.TrimPrefix(sc.SelectAttrValue("Value", ""), clave2msg.StatusPrefix)
 	if sub, _ := samlxml.Child(sc, samlxml.NSProtocol, "StatusCode"); sub != nil {
-		got += " " + strings.TrimPrefix(sub.SelectAttrValue("Value", ""), eidasxml.StatusPrefix)
+		got += " " + strings.TrimPrefix(sub.SelectAttrValue("Value", ""), clave2msg.StatusPrefix)
 	}
 	msg, _ := samlxml.ChildText(st, samlxml.NSProtocol, "StatusMessage")
 	return got, msg
@@ -92,56 +94,56 @@ func assertions(resp *etree.Element) int {
 // served get a signed SAML error status at the registered ACS, and nothing
 // goes upstream.
 func TestRefusalsPostStatusToSP(t *testing.T) {
-	legal := func(a *eidasxml.AuthnRequest) {
+	legal := func(a *clave2msg.AuthnRequest) {
 		a.Attributes = append(a.Attributes, wire(translate.AttrLegalPersonIdentifier, false), wire(translate.AttrLegalName, false))
 	}
 	tests := []struct {
 		name   string
 		eidas  bool // the eIDAS SP sends it; otherwise the Cl@ve kit
 		setup  func(f *fixture)
-		change func(*eidasxml.AuthnRequest)
+		change func(*clave2msg.AuthnRequest)
 		want   string
 	}{
-		{name: "IsPassive", change: func(a *eidasxml.AuthnRequest) { a.IsPassive = true }, want: "Responder NoPassive"},
-		{name: "eIDAS IsPassive", eidas: true, change: func(a *eidasxml.AuthnRequest) { a.IsPassive = true }, want: "Responder NoPassive"},
-		{name: "no NameIDPolicy", change: func(a *eidasxml.AuthnRequest) { a.HasNameIDPolicy, a.NameIDFormat = false, "" },
+		{name: "IsPassive", change: func(a *clave2msg.AuthnRequest) { a.IsPassive = true }, want: "Responder NoPassive"},
+		{name: "eIDAS IsPassive", eidas: true, change: func(a *clave2msg.AuthnRequest) { a.IsPassive = true }, want: "Responder NoPassive"},
+		{name: "no NameIDPolicy", change: func(a *clave2msg.AuthnRequest) { a.HasNameIDPolicy, a.NameIDFormat = false, "" },
 			want: "Requester InvalidNameIDPolicy"},
-		{name: "email NameID", change: func(a *eidasxml.AuthnRequest) {
+		{name: "email NameID", change: func(a *clave2msg.AuthnRequest) {
 			a.NameIDFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 		}, want: "Requester InvalidNameIDPolicy"},
-		{name: "eIDAS email NameID", eidas: true, change: func(a *eidasxml.AuthnRequest) {
+		{name: "eIDAS email NameID", eidas: true, change: func(a *clave2msg.AuthnRequest) {
 			a.NameIDFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 		}, want: "Requester InvalidNameIDPolicy"},
-		{name: "no RequestedAttributes", change: func(a *eidasxml.AuthnRequest) { a.Attributes = nil }, want: "Requester RequestDenied"},
-		{name: "eIDAS no RequestedAttributes", eidas: true, change: func(a *eidasxml.AuthnRequest) { a.Attributes = nil }, want: "Requester RequestDenied"},
-		{name: "two LoAs", change: func(a *eidasxml.AuthnRequest) {
+		{name: "no RequestedAttributes", change: func(a *clave2msg.AuthnRequest) { a.Attributes = nil }, want: "Requester RequestDenied"},
+		{name: "eIDAS no RequestedAttributes", eidas: true, change: func(a *clave2msg.AuthnRequest) { a.Attributes = nil }, want: "Requester RequestDenied"},
+		{name: "two LoAs", change: func(a *clave2msg.AuthnRequest) {
 			a.LoAs = []string{translate.LoALow.EIDAS(), translate.LoAHigh.EIDAS()}
 		}, want: "Requester NoAuthnContext"},
-		{name: "Comparison exact", change: func(a *eidasxml.AuthnRequest) { a.Comparison = "exact" }, want: "Requester NoAuthnContext"},
-		{name: "Comparison absent (exact)", change: func(a *eidasxml.AuthnRequest) { a.Comparison = "" }, want: "Requester NoAuthnContext"},
-		{name: "eIDAS Comparison better", eidas: true, change: func(a *eidasxml.AuthnRequest) { a.Comparison = "better" }, want: "Requester NoAuthnContext"},
-		{name: "non-notified LoA", change: func(a *eidasxml.AuthnRequest) {
+		{name: "Comparison exact", change: func(a *clave2msg.AuthnRequest) { a.Comparison = "exact" }, want: "Requester NoAuthnContext"},
+		{name: "Comparison absent (exact)", change: func(a *clave2msg.AuthnRequest) { a.Comparison = "" }, want: "Requester NoAuthnContext"},
+		{name: "eIDAS Comparison better", eidas: true, change: func(a *clave2msg.AuthnRequest) { a.Comparison = "better" }, want: "Requester NoAuthnContext"},
+		{name: "non-notified LoA", change: func(a *clave2msg.AuthnRequest) {
 			a.LoAs = []string{"http://eidas.europa.eu/NotNotified/LoA/low"}
 		}, want: "Requester NoAuthnContext"},
-		{name: "no RequestedAuthnContext", change: func(a *eidasxml.AuthnRequest) { a.LoAs = nil }, want: "Requester NoAuthnContext"},
-		{name: "eIDAS ForceAuthn false", eidas: true, change: func(a *eidasxml.AuthnRequest) { a.ForceAuthn = false }, want: "Requester RequestDenied"},
+		{name: "no RequestedAuthnContext", change: func(a *clave2msg.AuthnRequest) { a.LoAs = nil }, want: "Requester NoAuthnContext"},
+		{name: "eIDAS ForceAuthn false", eidas: true, change: func(a *clave2msg.AuthnRequest) { a.ForceAuthn = false }, want: "Requester RequestDenied"},
 		{name: "eIDAS SPType in both", eidas: true, setup: func(f *fixture) { f.eidas.SPType = "public" },
-			change: func(*eidasxml.AuthnRequest) {}, want: "Requester RequestDenied"},
-		{name: "eIDAS SPType in neither", eidas: true, change: func(a *eidasxml.AuthnRequest) { a.SPType = "" }, want: "Requester RequestDenied"},
-		{name: "eIDAS SPType not public or private", eidas: true, change: func(a *eidasxml.AuthnRequest) { a.SPType = "commercial" },
+			change: func(*clave2msg.AuthnRequest) {}, want: "Requester RequestDenied"},
+		{name: "eIDAS SPType in neither", eidas: true, change: func(a *clave2msg.AuthnRequest) { a.SPType = "" }, want: "Requester RequestDenied"},
+		{name: "eIDAS SPType not public or private", eidas: true, change: func(a *clave2msg.AuthnRequest) { a.SPType = "commercial" },
 			want: "Requester RequestDenied"},
-		{name: "two RelayState attributes", change: func(a *eidasxml.AuthnRequest) {
+		{name: "two RelayState attributes", change: func(a *clave2msg.AuthnRequest) {
 			a.Attributes = append(a.Attributes, relayAttr("second"))
 		}, want: "Requester InvalidAttrNameOrValue"},
-		{name: "RelayState attribute without value", change: func(a *eidasxml.AuthnRequest) {
-			a.Attributes = append(a.Attributes[:5], eidasxml.RequestedAttribute{Name: translate.ClaveRelayStateAttr})
+		{name: "RelayState attribute without value", change: func(a *clave2msg.AuthnRequest) {
+			a.Attributes = append(a.Attributes[:5], clave2msg.RequestedAttribute{Name: translate.ClaveRelayStateAttr})
 		}, want: "Requester InvalidAttrNameOrValue"},
 		{name: "legal person, policy forbids", change: legal, want: "Requester RequestDenied"},
 		{name: "eIDAS legal person, policy forbids", eidas: true, change: legal, want: "Requester RequestDenied"},
 		{name: "required attribute not releasable", setup: func(f *fixture) {
 			f.kit.Policy.Attributes = []translate.Attr{translate.AttrPersonIdentifier, translate.AttrFamilyName}
-		}, change: func(*eidasxml.AuthnRequest) {}, want: "Requester InvalidAttrNameOrValue"},
-		{name: "every IdP hidden", change: func(a *eidasxml.AuthnRequest) {
+		}, change: func(*clave2msg.AuthnRequest) {}, want: "Requester InvalidAttrNameOrValue"},
+		{name: "every IdP hidden", change: func(a *clave2msg.AuthnRequest) {
 			for _, idp := range translate.AllIdPs() {
 				if idp != translate.IdPAfirma && idp != translate.IdPSegSoc {
 					a.Attributes = append(a.Attributes, idpFlag(idp))
@@ -150,8 +152,8 @@ func TestRefusalsPostStatusToSP(t *testing.T) {
 		}, want: "Requester RequestDenied"},
 		// The eIDAS node drops unknown requested attributes and fails the
 		// request when none is left (reference §1, "ten things" 9).
-		{name: "eIDAS only unknown attributes", eidas: true, change: func(a *eidasxml.AuthnRequest) {
-			a.Attributes = []eidasxml.RequestedAttribute{
+		{name: "eIDAS only unknown attributes", eidas: true, change: func(a *clave2msg.AuthnRequest) {
+			a.Attributes = []clave2msg.RequestedAttribute{
 				{Name: translate.NSNaturalPerson + "/ShoeSize", FriendlyName: "ShoeSize", Required: true},
 				{Name: "urn:example:shoeSize"},
 			}
@@ -237,9 +239,9 @@ func TestLoginRoundTrip(t *testing.T) {
 		relayAttr bool
 		released  []translate.Attr
 	}{
-		{"Cl@ve kit", false, func(f *fixture) samlxmltest.Pair { return f.kitKey }, kitACS2, kitACS2, eidasxml.NameIDUnspec, true,
+		{"Cl@ve kit", false, func(f *fixture) samlxmltest.Pair { return f.kitKey }, kitACS2, kitACS2, clave2msg.NameIDUnspec, true,
 			[]translate.Attr{translate.AttrPersonIdentifier, translate.AttrGivenName, translate.AttrFamilyName, translate.AttrFirstSurname, translate.AttrSelectedIdP}},
-		{"eIDAS SP", true, func(f *fixture) samlxmltest.Pair { return f.spKey }, eidasACS, eidasID, eidasxml.NameIDPersist, false,
+		{"eIDAS SP", true, func(f *fixture) samlxmltest.Pair { return f.spKey }, eidasACS, eidasID, clave2msg.NameIDPersist, false,
 			[]translate.Attr{translate.AttrPersonIdentifier, translate.AttrGivenName, translate.AttrFamilyName, translate.AttrDateOfBirth}},
 	}
 	for _, tt := range tests {
@@ -254,10 +256,11 @@ func TestLoginRoundTrip(t *testing.T) {
 			if rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
 				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
-			out, err := f.flow.Complete(context.Background(), nil, loginCookie(rec))
+			reply, err := f.flow.Complete(context.Background(), flow.Browser{Login: loginCookie(rec)}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			out := reply.Out
 			if out.URL != tt.acs {
 				t.Fatalf("answer goes to %q, want %q", out.URL, tt.acs)
 			}
@@ -307,15 +310,15 @@ func TestOnlyRequestedAttributesReleased(t *testing.T) {
 	tests := []struct {
 		name    string
 		policy  []translate.Attr
-		attrs   []eidasxml.RequestedAttribute
+		attrs   []clave2msg.RequestedAttribute
 		allowed map[string]bool // attribute names the SP may receive
 	}{
 		{"policy drops every requested attribute",
 			[]translate.Attr{translate.AttrPersonIdentifier, translate.AttrGivenName, translate.AttrFamilyName},
-			[]eidasxml.RequestedAttribute{wire(translate.AttrDateOfBirth, false)},
+			[]clave2msg.RequestedAttribute{wire(translate.AttrDateOfBirth, false)},
 			map[string]bool{translate.NSNaturalPerson + "/DateOfBirth": true}},
 		{"only unknown attributes requested", nil,
-			[]eidasxml.RequestedAttribute{{Name: "urn:example:shoeSize", Required: true}},
+			[]clave2msg.RequestedAttribute{{Name: "urn:example:shoeSize", Required: true}},
 			map[string]bool{}},
 	}
 	for _, tt := range tests {
@@ -332,10 +335,11 @@ func TestOnlyRequestedAttributesReleased(t *testing.T) {
 			if len(f.up.Begun) == 0 {
 				return // refused: acceptable
 			}
-			out, err := f.flow.Complete(context.Background(), nil, loginCookie(rec))
+			reply, err := f.flow.Complete(context.Background(), flow.Browser{Login: loginCookie(rec)}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			out := reply.Out
 			resp, _ := f.samlResponse(t, field(out, "SAMLResponse"))
 			if got, _ := status(t, resp); got != "Success" {
 				return // refused: acceptable
@@ -363,7 +367,7 @@ func field(out bridge.Outgoing, name string) string {
 // gateway's answer is accepted only with it.
 func loginCookie(rec *httptest.ResponseRecorder) string {
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == bridge.LoginCookie {
+		if c.Name == web.LoginCookie {
 			return c.Value
 		}
 	}
@@ -382,11 +386,11 @@ func TestAnswerBoundToTheBrowser(t *testing.T) {
 		t.Fatalf("status %d, login cookie %q", rec.Code, cookie)
 	}
 	for _, other := range []string{"", "another-browser"} {
-		if _, err := f.flow.Complete(context.Background(), nil, other); err == nil || !strings.Contains(err.Error(), "another browser") {
+		if _, err := f.flow.Complete(context.Background(), flow.Browser{Login: other}, nil); err == nil || !strings.Contains(err.Error(), "another browser") {
 			t.Fatalf("browser %q: %v, want a refusal", other, err)
 		}
 	}
-	if _, err := f.flow.Complete(context.Background(), nil, cookie); err != nil {
+	if _, err := f.flow.Complete(context.Background(), flow.Browser{Login: cookie}, nil); err != nil {
 		t.Fatalf("the browser that started the login: %v", err)
 	}
 }

@@ -1,32 +1,52 @@
-// Package saml2 is the plain SAML 2.0 Web Browser SSO endpoint: it acts as
-// an identity provider towards standard SAML2 service providers (Redirect
-// and POST bindings in, POST out) and publishes the bridge's IdP metadata.
+// Package saml2 is the plain SAML 2.0 dialect: it acts as an identity
+// provider towards standard SAML2 service providers. It owns that wire
+// end to end: reading and verifying AuthnRequests (Redirect and POST
+// bindings in), rendering signed Responses (POST out), single logout at
+// SLOPath, the bridge's IdP metadata at MetadataPath, and the
+// configuration rules of saml2 SPs (Rules). It declares its routes as
+// web.Routes and leaves HTTP to the web adapter.
 package saml2
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // DialectName is the dialect key of SPs served by this endpoint.
 const DialectName = "saml2"
 
+// The endpoint's paths.
+const (
+	// SSOPath receives AuthnRequests.
+	SSOPath = "/saml2/sso"
+	// SLOPath receives logout messages.
+	SLOPath = "/saml2/slo"
+	// MetadataPath serves our IdP metadata; its URL is our entityID.
+	MetadataPath = "/saml2/metadata"
+)
+
+// metadataContentType is the media type of SAML metadata.
+const metadataContentType = "application/samlmetadata+xml"
+
 // Config is what the endpoint needs.
 type Config struct {
-	Flow     *bridge.Flow
+	Flow     *flow.Flow
 	Registry bridge.Registry
 	// Signer signs our responses; its Method is overridden per SP.
 	Signer   samlxml.Signer
 	EntityID string // our IdP entityID (the metadata URL)
-	SSOURL   string // our /saml2/sso
-	SLOURL   string // our /saml2/slo
+	SSOURL   string // our SSOPath
+	SLOURL   string // our SLOPath
 	// Metadata returns our signed IdP metadata.
 	Metadata func() ([]byte, error)
 	// Guard judges request age and replays.
@@ -53,31 +73,34 @@ func New(cfg Config) *Endpoint {
 // Name is the dialect this endpoint renders.
 func (e *Endpoint) Name() string { return DialectName }
 
-// Mount registers the endpoint's routes.
-func (e *Endpoint) Mount(ec *echo.Echo) {
-	ec.GET("/saml2/sso", e.handleSSO)
-	ec.POST("/saml2/sso", e.handleSSO)
-	ec.GET(SLOPath, e.handleSLO)
-	ec.POST(SLOPath, e.handleSLO)
-	ec.GET("/saml2/metadata", e.handleMetadata)
+// Routes are the endpoint's paths: SSO and SLO in both bindings, and the
+// metadata document.
+func (e *Endpoint) Routes() []web.Route {
+	return []web.Route{
+		{Method: http.MethodGet, Path: SSOPath, Handle: e.handleSSO},
+		{Method: http.MethodPost, Path: SSOPath, Handle: e.handleSSO},
+		{Method: http.MethodGet, Path: SLOPath, Handle: e.handleSLO},
+		{Method: http.MethodPost, Path: SLOPath, Handle: e.handleSLO},
+		{Method: http.MethodGet, Path: MetadataPath, Document: e.metadata, ContentType: metadataContentType},
+	}
 }
 
-func (e *Endpoint) handleMetadata(c echo.Context) error {
-	md, err := e.cfg.Metadata()
-	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusInternalServerError, "Metadata is not available.", err)
+// metadata is our signed IdP metadata.
+func (e *Endpoint) metadata() ([]byte, error) {
+	if e.cfg.Metadata == nil {
+		return nil, errors.New("no IdP metadata is configured")
 	}
-	return c.Blob(http.StatusOK, "application/samlmetadata+xml", md)
+	return e.cfg.Metadata()
 }
 
 // handleSSO reads, verifies and normalises an AuthnRequest and starts the
 // login; refusals go back to the SP as a SAML status when its registered ACS
 // is known, otherwise to an error page.
-func (e *Endpoint) handleSSO(c echo.Context) error {
-	in, err := e.readRequest(c)
+func (e *Endpoint) handleSSO(ctx context.Context, in *web.Input) (flow.Reply, error) {
+	msg, err := e.readRequest(in)
 	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The authentication request is not valid.", err)
+		return flow.Reply{}, bridge.Invalid("The authentication request is not valid.", err)
 	}
-	req, err := e.normalize(c.Request().Context(), in)
-	return e.cfg.Flow.Start(c, in.sp, req, err)
+	req, err := e.normalize(ctx, msg)
+	return e.cfg.Flow.Start(ctx, in.Browser, msg.sp, req, err)
 }

@@ -14,15 +14,16 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/bridgetest"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
 	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/internal/bridgetest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -39,7 +40,7 @@ const (
 var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	e     *echo.Echo
+	web   *web.Server
 	ep    *Endpoint
 	up    *bridgetest.Upstream
 	store *store.Memory
@@ -61,22 +62,21 @@ func newFixture(t testing.TB) *fixture {
 		KeyTransport: samlxml.RSAOAEPMGF1P, DataEncryption: samlxml.AES256GCM, AttributeNames: "friendly",
 	}
 	reg := bridgetest.Registry{DialectName + " " + spID: f.spReg}
-	flow := &bridge.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
+	flw := &flow.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
 	f.ep = New(Config{
-		Flow: flow, Registry: reg, Signer: samlxml.Signer{Key: f.idp.Key, Cert: f.idp.Cert},
+		Flow: flw, Registry: reg, Signer: samlxml.Signer{Key: f.idp.Key, Cert: f.idp.Cert},
 		Guard:    bridge.RequestGuard{Replay: f.store, Now: now, Skew: 10 * time.Second},
 		EntityID: entityID, SSOURL: ssoURL, Now: now, Rand: rand.Reader, Log: zap.NewNop(),
 		Metadata: func() ([]byte, error) { return []byte("<md/>"), nil },
 	})
-	flow.Register(f.ep)
-	f.e = echo.New()
-	f.e.Use(bridge.TraceMiddleware)
-	f.ep.Mount(f.e)
+	flw.Register(f.ep)
+	f.web = web.New(web.Options{Log: zap.NewNop(), Rand: rand.Reader})
+	f.web.Mount(f.ep.Routes()...)
 	return f
 }
 
-func goodRequest() *eidasxml.AuthnRequest {
-	return &eidasxml.AuthnRequest{
+func goodRequest() *clave2msg.AuthnRequest {
+	return &clave2msg.AuthnRequest{
 		ID: "_r1", IssueInstant: t0, Destination: ssoURL, ACS: spACS, Issuer: spID,
 		NameIDFormat: nameIDPersistent, Comparison: "minimum", LoAs: []string{translate.LoASubstantial.EIDAS()},
 	}
@@ -95,7 +95,7 @@ func (f *fixture) postForm(form url.Values) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, "/saml2/sso", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	f.web.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -103,11 +103,11 @@ func (f *fixture) get(rawQuery string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/saml2/sso", nil)
 	req.URL.RawQuery = rawQuery // as the server received it, even if malformed
-	f.e.ServeHTTP(rec, req)
+	f.web.ServeHTTP(rec, req)
 	return rec
 }
 
-func (f *fixture) signed(t testing.TB, ar *eidasxml.AuthnRequest, key samlxmltest.Pair) []byte {
+func (f *fixture) signed(t testing.TB, ar *clave2msg.AuthnRequest, key samlxmltest.Pair) []byte {
 	t.Helper()
 	el := ar.Element()
 	if err := key.Signer(samlxml.RSASHA256).Sign(el); err != nil {
@@ -120,7 +120,7 @@ func (f *fixture) signed(t testing.TB, ar *eidasxml.AuthnRequest, key samlxmltes
 	return xml
 }
 
-func unsigned(t testing.TB, ar *eidasxml.AuthnRequest) []byte {
+func unsigned(t testing.TB, ar *clave2msg.AuthnRequest) []byte {
 	t.Helper()
 	xml, err := samlxml.Serialize(ar.Element())
 	if err != nil {
@@ -167,7 +167,7 @@ func TestSignedRedirectStartsLogin(t *testing.T) {
 // page with a trace id, and nothing is sent upstream or stored as pending.
 func TestBadRequestsGetErrorPage(t *testing.T) {
 	other := other(t)
-	mut := func(change func(*eidasxml.AuthnRequest)) *eidasxml.AuthnRequest {
+	mut := func(change func(*clave2msg.AuthnRequest)) *clave2msg.AuthnRequest {
 		ar := goodRequest()
 		change(ar)
 		return ar
@@ -182,33 +182,33 @@ func TestBadRequestsGetErrorPage(t *testing.T) {
 			return b64(bytes.Replace(f.signed(t, goodRequest(), f.sp), []byte(spACS), []byte(spACS2), 1))
 		}},
 		{"unknown SP", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.Issuer = "https://evil.example" }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.Issuer = "https://evil.example" }), f.sp))
 		}},
 		{"no issuer", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.Issuer = "" }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.Issuer = "" }), f.sp))
 		}},
 		{"ACS not registered", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.ACS = "https://evil.example/acs" }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.ACS = "https://evil.example/acs" }), f.sp))
 		}},
 		{"javascript ACS", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.ACS = "javascript:alert(1)" }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.ACS = "javascript:alert(1)" }), f.sp))
 		}},
 		{"ACS index not registered", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.ACS, a.ACSIndex = "", "7" }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.ACS, a.ACSIndex = "", "7" }), f.sp))
 		}},
 		{"artifact binding", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) {
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) {
 				a.ProtocolBinding = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
 			}), f.sp))
 		}},
 		{"wrong destination", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.Destination = "https://other.example/sso" }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.Destination = "https://other.example/sso" }), f.sp))
 		}},
 		{"stale", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.IssueInstant = t0.Add(-time.Hour) }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.IssueInstant = t0.Add(-time.Hour) }), f.sp))
 		}},
 		{"future", func(f *fixture) url.Values {
-			return b64(f.signed(t, mut(func(a *eidasxml.AuthnRequest) { a.IssueInstant = t0.Add(time.Hour) }), f.sp))
+			return b64(f.signed(t, mut(func(a *clave2msg.AuthnRequest) { a.IssueInstant = t0.Add(time.Hour) }), f.sp))
 		}},
 		{"doctype", func(f *fixture) url.Values {
 			return b64([]byte(`<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>`))
@@ -304,15 +304,15 @@ func mustQuery(loc string) string {
 func TestRefusalsPostStatusToSP(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(*eidasxml.AuthnRequest)
+		change func(*clave2msg.AuthnRequest)
 		sub    string
 	}{
-		{"passive", func(a *eidasxml.AuthnRequest) { a.IsPassive = true }, "NoPassive"},
-		{"unknown LoA", func(a *eidasxml.AuthnRequest) {
+		{"passive", func(a *clave2msg.AuthnRequest) { a.IsPassive = true }, "NoPassive"},
+		{"unknown LoA", func(a *clave2msg.AuthnRequest) {
 			a.LoAs = []string{"urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"}
 		}, "NoAuthnContext"},
-		{"maximum comparison", func(a *eidasxml.AuthnRequest) { a.Comparison = "maximum" }, "NoAuthnContext"},
-		{"email NameID", func(a *eidasxml.AuthnRequest) {
+		{"maximum comparison", func(a *clave2msg.AuthnRequest) { a.Comparison = "maximum" }, "NoAuthnContext"},
+		{"email NameID", func(a *clave2msg.AuthnRequest) {
 			a.NameIDFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 		}, "InvalidNameIDPolicy"},
 	}
@@ -329,7 +329,7 @@ func TestRefusalsPostStatusToSP(t *testing.T) {
 			st, _ := samlxml.Child(resp, samlxml.NSProtocol, "Status")
 			sc, _ := samlxml.Child(st, samlxml.NSProtocol, "StatusCode")
 			sub, _ := samlxml.Child(sc, samlxml.NSProtocol, "StatusCode")
-			if sub == nil || sub.SelectAttrValue("Value", "") != eidasxml.StatusPrefix+tt.sub {
+			if sub == nil || sub.SelectAttrValue("Value", "") != clave2msg.StatusPrefix+tt.sub {
 				t.Fatalf("status = %v", sub)
 			}
 			if len(samlxml.Children(resp, samlxml.NSAssertion, "Assertion")) != 0 {

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 
 	"github.com/beevik/etree"
-	"github.com/labstack/echo/v4"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/metadata"
+	"github.com/clavebridge/clavebridge/bridge/web"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -24,24 +24,32 @@ const maxRelayState = 80
 type inbound struct {
 	signed     bool // the request carried a signature (query or embedded)
 	sp         *bridge.ServiceProvider
-	req        *eidasxml.AuthnRequest
+	req        *clave2msg.AuthnRequest
 	acs        bridge.Endpoint
 	relayState string
 }
 
-// readRequest decodes either binding, finds the SP, verifies the signature
-// and resolves the ACS.
-func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
+// requestState is what the endpoint keeps of an AuthnRequest to render its
+// answer (bridge.Request.State, and bridge.Participant.State for logout).
+type requestState struct {
+	// NameIDFormat is the NameID format the SP asked for ("" when none).
+	NameIDFormat string `json:"nameid_format,omitempty"`
+}
+
+// readRequest decodes either binding (a GET carries the Redirect binding,
+// a POST the POST binding), finds the SP, verifies the signature and
+// resolves the ACS.
+func (e *Endpoint) readRequest(in *web.Input) (*inbound, error) {
 	var (
 		doc   *etree.Document
 		relay string
 		err   error
 		check func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, bool, error)
 	)
-	if c.Request().Method == "GET" {
-		doc, relay, check, err = e.readRedirect(c.Request().URL.RawQuery)
+	if in.Post {
+		doc, relay, check, err = e.readPost(in.Form)
 	} else {
-		doc, relay, check, err = e.readPost(c)
+		doc, relay, check, err = e.readRedirect(in.RawQuery)
 	}
 	if err != nil {
 		return nil, err
@@ -61,7 +69,7 @@ func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
-	ar, err := eidasxml.ParseAuthnRequest(trusted)
+	ar, err := clave2msg.ParseAuthnRequest(trusted)
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
@@ -99,11 +107,7 @@ func (e *Endpoint) readRedirect(rawQuery string) (*etree.Document, string, func(
 	return doc, msg.RelayState, check, nil
 }
 
-func (e *Endpoint) readPost(c echo.Context) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, bool, error), error) {
-	form, err := c.FormParams()
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("read form: %w", err)
-	}
+func (e *Endpoint) readPost(form url.Values) (*etree.Document, string, func(*bridge.ServiceProvider, *etree.Document) (*etree.Element, bool, error), error) {
 	if len(form["SAMLRequest"]) != 1 || len(form["RelayState"]) > 1 {
 		return nil, "", nil, errors.New("want exactly one SAMLRequest and at most one RelayState")
 	}
@@ -150,8 +154,8 @@ func unverifiedIssuer(root *etree.Element) (string, error) {
 
 // resolveACS picks the registered ACS the request names (by URL or index),
 // or the SP's first one. An unregistered URL is never answered to.
-func resolveACS(sp *bridge.ServiceProvider, ar *eidasxml.AuthnRequest) (bridge.Endpoint, error) {
-	if ar.ProtocolBinding != "" && ar.ProtocolBinding != metadata.BindingPOST {
+func resolveACS(sp *bridge.ServiceProvider, ar *clave2msg.AuthnRequest) (bridge.Endpoint, error) {
+	if ar.ProtocolBinding != "" && ar.ProtocolBinding != samlxml.BindingPOST {
 		return bridge.Endpoint{}, fmt.Errorf("ProtocolBinding %q is not supported (HTTP-POST only)", ar.ProtocolBinding)
 	}
 	switch {
@@ -176,14 +180,19 @@ func resolveACS(sp *bridge.ServiceProvider, ar *eidasxml.AuthnRequest) (bridge.E
 }
 
 // normalize checks the request's semantics and builds the canonical request.
-// It returns the partial request with a *bridge.RequestDenied for errors the
-// SP must be told.
+// It returns the partial request, its state set, with a *bridge.RequestDenied
+// for errors the SP must be told.
 func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request, error) {
 	ar := in.req
 	req := &bridge.Request{
 		SP: in.sp.ID, Dialect: DialectName, ID: ar.ID, ReturnURL: in.acs.URL, RelayState: in.relayState,
-		ForceAuthn: ar.ForceAuthn, Extra: map[string]string{extraNameIDFormat: ar.NameIDFormat},
+		ForceAuthn: ar.ForceAuthn,
 	}
+	state, err := bridge.EncodeState(requestState{NameIDFormat: ar.NameIDFormat})
+	if err != nil {
+		return req, err
+	}
+	req.State = state
 	if err := e.checkFreshness(ctx, in); err != nil {
 		return req, err
 	}
@@ -215,7 +224,7 @@ func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
 // requestedLoA reads RequestedAuthnContext: eIDAS LoA URIs only, and the
 // lowest listed level is the minimum (for "minimum" and "exact" alike, since
 // the gateway can only be asked for a minimum).
-func requestedLoA(ar *eidasxml.AuthnRequest) (translate.LoA, error) {
+func requestedLoA(ar *clave2msg.AuthnRequest) (translate.LoA, error) {
 	if len(ar.LoAs) == 0 {
 		return translate.LoANone, nil
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -19,7 +19,6 @@ const (
 	nameIDPersistent    = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 	nameIDUnspecified   = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 	attrNameFormatBasic = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
-	extraNameIDFormat   = "nameid_format"
 )
 
 func supportedNameIDFormat(f string) bool {
@@ -41,9 +40,9 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 			return bridge.Outgoing{}, err
 		}
 	}
-	resp := &eidasxml.Response{
+	resp := &clave2msg.Response{
 		ID: id, InResponseTo: req.ID, IssueInstant: e.cfg.Now(), Destination: req.ReturnURL,
-		Issuer: e.cfg.EntityID, Status: eidasxml.StatusOf(res.Status),
+		Issuer: e.cfg.EntityID, Status: clave2msg.StatusOf(res.Status.Code, res.Status.Message),
 	}
 	el := resp.Element(assertion)
 	if err := signer.Sign(el); err != nil {
@@ -77,7 +76,7 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 	if err != nil {
 		return nil, err
 	}
-	a := &eidasxml.Assertion{
+	a := &clave2msg.Assertion{
 		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
 		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now.Add(-e.cfg.Guard.Skew),
 		NotOnOrAfter: now.Add(e.cfg.AssertionLifetime), Audience: sp.ID, AuthnInstant: res.AuthnInstant,
@@ -102,7 +101,11 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 // transient identifier otherwise, so that SPs that did not ask for a stable
 // identifier do not get one in the NameID.
 func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, string, error) {
-	if req.Extra[extraNameIDFormat] == nameIDPersistent {
+	var st requestState
+	if err := bridge.DecodeState(req.State, &st); err != nil {
+		return "", "", err
+	}
+	if st.NameIDFormat == nameIDPersistent {
 		return res.Subject, nameIDPersistent, nil
 	}
 	if res.TransientNameID != "" { // the SSO session's, for single logout
@@ -114,16 +117,16 @@ func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, strin
 
 // attributes names the released attributes the way the SP is configured:
 // eIDAS FriendlyNames with the basic name format, or eIDAS URIs.
-func attributes(sp *bridge.ServiceProvider, res bridge.Result) []eidasxml.Attribute {
-	var out []eidasxml.Attribute
+func attributes(sp *bridge.ServiceProvider, res bridge.Result) []clave2msg.Attribute {
+	var out []clave2msg.Attribute
 	for _, at := range res.Attributes {
 		w, ok := translate.Wire(at.Name)
 		if !ok {
 			continue
 		}
-		a := eidasxml.Attribute{Name: w.FriendlyName, NameFormat: attrNameFormatBasic, XSIType: "xs:string", Values: at.Values}
+		a := clave2msg.Attribute{Name: w.FriendlyName, NameFormat: attrNameFormatBasic, XSIType: "xs:string", Values: at.Values}
 		if sp.AttributeNames == "uri" {
-			a.Name, a.NameFormat, a.FriendlyName = w.Name, eidasxml.AttrNameFormat, w.FriendlyName
+			a.Name, a.NameFormat, a.FriendlyName = w.Name, clave2msg.AttrNameFormat, w.FriendlyName
 		}
 		out = append(out, a)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -48,7 +48,7 @@ func (f *fixture) render(t *testing.T, req *bridge.Request, res bridge.Result) (
 
 func (f *fixture) idpCerts() []*x509.Certificate { return []*x509.Certificate{f.idp.Cert} }
 
-func (f *fixture) verifiedAssertion(t *testing.T, resp *etree.Element) *eidasxml.Assertion {
+func (f *fixture) verifiedAssertion(t *testing.T, resp *etree.Element) *clave2msg.Assertion {
 	t.Helper()
 	v, err := samlxml.Verifier{Certs: f.idpCerts()}.Verify(resp)
 	if err != nil {
@@ -77,7 +77,7 @@ func (f *fixture) verifiedAssertion(t *testing.T, resp *etree.Element) *eidasxml
 	if err != nil {
 		t.Fatalf("assertion signature: %v", err)
 	}
-	a, err := eidasxml.ParseAssertion(av.Element)
+	a, err := clave2msg.ParseAssertion(av.Element)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestRenderSuccess(t *testing.T) {
 			f := newFixture(t)
 			f.spReg.AttributeNames, f.spReg.EncryptAssertions = tt.names, tt.encrypt
 			req := &bridge.Request{SP: spID, ID: "_r1", ReturnURL: spACS, RelayState: "rs",
-				Extra: map[string]string{extraNameIDFormat: tt.format}}
+				State: state(t, tt.format)}
 			resp, out := f.render(t, req, success())
 			if out.Fields[1].Value != "rs" {
 				t.Fatal("RelayState not echoed")
@@ -142,9 +142,9 @@ func TestRenderFailureStatuses(t *testing.T) {
 		resp, _ := f.render(t, &bridge.Request{SP: spID, ID: "_r1", ReturnURL: spACS}, bridge.Failure(code, "because"))
 		st, _ := samlxml.Child(resp, samlxml.NSProtocol, "Status")
 		sc, _ := samlxml.Child(st, samlxml.NSProtocol, "StatusCode")
-		got := strings.TrimPrefix(sc.SelectAttrValue("Value", ""), eidasxml.StatusPrefix)
+		got := strings.TrimPrefix(sc.SelectAttrValue("Value", ""), clave2msg.StatusPrefix)
 		if sub, _ := samlxml.Child(sc, samlxml.NSProtocol, "StatusCode"); sub != nil {
-			got += " " + strings.TrimPrefix(sub.SelectAttrValue("Value", ""), eidasxml.StatusPrefix)
+			got += " " + strings.TrimPrefix(sub.SelectAttrValue("Value", ""), clave2msg.StatusPrefix)
 		}
 		if got != want {
 			t.Errorf("%s: status %q, want %q", code, got, want)

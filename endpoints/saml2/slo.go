@@ -5,35 +5,28 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
-	"github.com/labstack/echo/v4"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/metadata"
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
-// Single logout (SAML 2.0 profiles 4.4) at /saml2/slo, in the Redirect and
+// Single logout (SAML 2.0 profiles 4.4) at SLOPath, in the Redirect and
 // POST bindings: SPs send their LogoutRequests here, and answer here the
 // LogoutRequests the bridge sends them while it propagates a logout. Every
 // logout message must be signed (query signature for Redirect, enveloped
 // for POST) by a certificate registered for its SP.
 
-// SLOPath is where the endpoint receives logout messages.
-const SLOPath = "/saml2/slo"
-
 // logoutLifetime is the NotOnOrAfter of the LogoutRequests we send.
 const logoutLifetime = 5 * time.Minute
-
-// statusUnknownPrincipal is SAML's second-level code for a logout naming
-// no session we know.
-const statusUnknownPrincipal = eidasxml.StatusPrefix + "UnknownPrincipal"
 
 var _ bridge.LogoutDialect = (*Endpoint)(nil)
 
@@ -45,42 +38,49 @@ type logoutMessage struct {
 	relayState string
 }
 
-// sloURL is our SingleLogoutService location: configured, or /saml2/slo
+// sloURL is our SingleLogoutService location: configured, or SLOPath
 // next to the SSO URL.
 func (e *Endpoint) sloURL() string {
 	if e.cfg.SLOURL != "" {
 		return e.cfg.SLOURL
 	}
-	return strings.TrimSuffix(e.cfg.SSOURL, "/saml2/sso") + SLOPath
+	return strings.TrimSuffix(e.cfg.SSOURL, SSOPath) + SLOPath
 }
 
 // handleSLO reads a logout message in either binding. LogoutRequests start
 // a single logout, LogoutResponses continue the one under way. Anything
 // unreadable, unsigned, badly signed or from an unknown SP gets the error
 // page and ends nothing.
-func (e *Endpoint) handleSLO(c echo.Context) error {
-	in, err := e.readLogout(c)
+func (e *Endpoint) handleSLO(ctx context.Context, in *web.Input) (flow.Reply, error) {
+	msg, err := e.readLogout(in)
 	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout message is not valid.", err)
+		return flow.Reply{}, bridge.Invalid("The logout message is not valid.", err)
 	}
-	if samlxml.Is(in.el, samlxml.NSProtocol, "LogoutRequest") {
-		return e.logoutRequested(c, in)
+	if samlxml.Is(msg.el, samlxml.NSProtocol, "LogoutRequest") {
+		return e.logoutRequested(ctx, in.Browser, msg)
 	}
-	return e.logoutAnswered(c, in)
+	return e.logoutAnswered(ctx, msg)
 }
 
 // logoutVerify checks a logout message's signature with the SP's keys and
 // returns the verified message.
 type logoutVerify func(*bridge.ServiceProvider, *etree.Element) (*etree.Element, error)
 
-// readLogout decodes the message, finds its SP by the (unverified) Issuer
-// and verifies the signature, which is required, with that SP's keys.
-func (e *Endpoint) readLogout(c echo.Context) (*logoutMessage, error) {
-	read := readLogoutPost
-	if c.Request().Method == http.MethodGet {
-		read = readLogoutRedirect
+// readLogout decodes the message (a GET carries the Redirect binding, a
+// POST the POST binding), finds its SP by the (unverified) Issuer and
+// verifies the signature, which is required, with that SP's keys.
+func (e *Endpoint) readLogout(in *web.Input) (*logoutMessage, error) {
+	var (
+		param, relay string
+		raw          []byte
+		verify       logoutVerify
+		err          error
+	)
+	if in.Post {
+		param, relay, raw, verify, err = readLogoutPost(in.Form)
+	} else {
+		param, relay, raw, verify, err = readLogoutRedirect(in.RawQuery)
 	}
-	param, relay, raw, verify, err := read(c)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +120,8 @@ func (e *Endpoint) readLogout(c echo.Context) (*logoutMessage, error) {
 
 // readLogoutRedirect decodes the Redirect binding; the query signature
 // covers the whole message.
-func readLogoutRedirect(c echo.Context) (string, string, []byte, logoutVerify, error) {
-	msg, err := samlxml.DecodeRedirect(c.Request().URL.RawQuery, samlxml.DefaultMaxMessageBytes)
+func readLogoutRedirect(rawQuery string) (string, string, []byte, logoutVerify, error) {
+	msg, err := samlxml.DecodeRedirect(rawQuery, samlxml.DefaultMaxMessageBytes)
 	if err != nil {
 		return "", "", nil, nil, err
 	}
@@ -139,11 +139,7 @@ func readLogoutRedirect(c echo.Context) (string, string, []byte, logoutVerify, e
 
 // readLogoutPost decodes the POST binding; the message carries an
 // enveloped signature.
-func readLogoutPost(c echo.Context) (string, string, []byte, logoutVerify, error) {
-	form, err := c.FormParams()
-	if err != nil {
-		return "", "", nil, nil, fmt.Errorf("read form: %w", err)
-	}
+func readLogoutPost(form url.Values) (string, string, []byte, logoutVerify, error) {
 	nReq, nResp := len(form["SAMLRequest"]), len(form["SAMLResponse"])
 	if nReq+nResp != 1 || len(form["RelayState"]) > 1 {
 		return "", "", nil, nil, errors.New("want exactly one SAMLRequest or SAMLResponse and at most one RelayState")
@@ -170,30 +166,23 @@ func readLogoutPost(c echo.Context) (string, string, []byte, logoutVerify, error
 }
 
 // logoutRequested checks an SP's verified LogoutRequest and starts the
-// single logout of the browser's session.
-func (e *Endpoint) logoutRequested(c echo.Context, in *logoutMessage) error {
-	lr, err := e.checkLogoutRequest(c.Request().Context(), in)
+// single logout of the browser's session (the flow answers UnknownPrincipal
+// when there is none, as when no SSO sessions are kept).
+func (e *Endpoint) logoutRequested(ctx context.Context, br flow.Browser, in *logoutMessage) (flow.Reply, error) {
+	lr, err := e.checkLogoutRequest(ctx, in)
 	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout request is not valid.", err)
+		return flow.Reply{}, bridge.Invalid("The logout request is not valid.", err)
 	}
 	initiator := bridge.LogoutInitiator{SP: in.sp.ID, Dialect: DialectName, RequestID: lr.ID, RelayState: in.relayState}
-	if e.cfg.Flow.Sessions == nil { // no SSO sessions are kept: there is nothing to end
-		out, err := e.LogoutResponse(c.Request().Context(), in.sp, initiator,
-			bridge.Status{Code: bridge.StatusUnknownPrincipal, Message: "no session to log out"})
-		if err != nil {
-			return bridge.ErrorPage(c, e.cfg.Log, http.StatusInternalServerError, "The logout could not be answered.", err)
-		}
-		return bridge.WritePost(c, out)
-	}
-	return e.cfg.Flow.StartLogout(c, in.sp, initiator, namesParticipant(lr))
+	return e.cfg.Flow.StartLogout(ctx, br, in.sp, initiator, namesParticipant(lr))
 }
 
 // checkLogoutRequest reads the verified request and applies the Issuer,
 // Destination, time and replay rules. An SP without a logout endpoint
 // could not be answered, so its requests are refused before anything ends.
-func (e *Endpoint) checkLogoutRequest(ctx context.Context, in *logoutMessage) (*eidasxml.LogoutRequest, error) {
+func (e *Endpoint) checkLogoutRequest(ctx context.Context, in *logoutMessage) (*clave2msg.LogoutRequest, error) {
 	sp := in.sp
-	lr, err := eidasxml.ParseLogoutRequest(in.el)
+	lr, err := clave2msg.ParseLogoutRequest(in.el)
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
@@ -219,7 +208,7 @@ func (e *Endpoint) checkLogoutRequest(ctx context.Context, in *logoutMessage) (*
 
 // namesParticipant: the request names p's session when its NameID is the
 // transient or persistent one p got, and it lists no SessionIndex or p's.
-func namesParticipant(lr *eidasxml.LogoutRequest) func(bridge.Participant) bool {
+func namesParticipant(lr *clave2msg.LogoutRequest) func(bridge.Participant) bool {
 	return func(p bridge.Participant) bool {
 		named := (p.TransientNameID != "" && lr.NameID == p.TransientNameID) || (p.Subject != "" && lr.NameID == p.Subject)
 		if !named {
@@ -231,21 +220,21 @@ func namesParticipant(lr *eidasxml.LogoutRequest) func(bridge.Participant) bool 
 
 // logoutAnswered reads an SP's verified LogoutResponse to the LogoutRequest
 // we sent it and lets the logout go on.
-func (e *Endpoint) logoutAnswered(c echo.Context, in *logoutMessage) error {
-	lr, err := e.checkLogoutResponse(c.Request().Context(), in)
+func (e *Endpoint) logoutAnswered(ctx context.Context, in *logoutMessage) (flow.Reply, error) {
+	lr, err := e.checkLogoutResponse(ctx, in)
 	if err != nil {
-		return bridge.ErrorPage(c, e.cfg.Log, http.StatusBadRequest, "The logout answer is not valid.", err)
+		return flow.Reply{}, bridge.Invalid("The logout answer is not valid.", err)
 	}
-	ok := lr.Status.Code == eidasxml.StatusSuccess && lr.Status.SubCode != eidasxml.StatusPartialLogout
-	return e.cfg.Flow.ContinueLogout(c, in.sp, in.relayState, lr.InResponseTo, ok)
+	ok := lr.Status.Code == clave2msg.StatusSuccess && lr.Status.SubCode != clave2msg.StatusPartialLogout
+	return e.cfg.Flow.ContinueLogout(ctx, in.sp, in.relayState, lr.InResponseTo, ok)
 }
 
 // checkLogoutResponse reads the verified answer and applies the Issuer,
 // Destination, time and replay rules; the flow checks that it answers the
 // request it waits for.
-func (e *Endpoint) checkLogoutResponse(ctx context.Context, in *logoutMessage) (*eidasxml.LogoutResponse, error) {
+func (e *Endpoint) checkLogoutResponse(ctx context.Context, in *logoutMessage) (*clave2msg.LogoutResponse, error) {
 	sp := in.sp
-	lr, err := eidasxml.ParseLogoutResponse(in.el)
+	lr, err := clave2msg.ParseLogoutResponse(in.el)
 	if err != nil {
 		return nil, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
@@ -267,21 +256,26 @@ func (e *Endpoint) checkLogoutResponse(ctx context.Context, in *logoutMessage) (
 // session ended, to its first SingleLogoutService (POST preferred). It
 // names the session's SessionIndex and the NameID the SP was given (as
 // Render chose it: the persistent Subject when the SP asked for the
-// persistent format, the transient one otherwise).
+// persistent format, the transient one otherwise); the format asked for
+// is in the state of the request the SP was answered for.
 func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, p bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
 	ep, ok := logoutEndpoint(sp)
 	if !ok {
 		return bridge.Outgoing{}, false, nil
 	}
+	var st requestState
+	if err := bridge.DecodeState(p.State, &st); err != nil {
+		return bridge.Outgoing{}, false, fmt.Errorf("sp %s: logout request: %w", sp.ID, err)
+	}
 	nameID, format := p.TransientNameID, nameIDTransient
-	if p.NameIDFormat == nameIDPersistent || nameID == "" {
+	if st.NameIDFormat == nameIDPersistent || nameID == "" {
 		nameID, format = p.Subject, nameIDPersistent
 	}
 	now := e.cfg.Now()
-	lr := &eidasxml.LogoutRequest{
+	lr := &clave2msg.LogoutRequest{
 		ID: id, IssueInstant: now, Destination: ep.URL, Issuer: e.cfg.EntityID,
 		NameID: nameID, NameIDFormat: format, NameQualifier: e.cfg.EntityID,
-		NotOnOrAfter: now.Add(logoutLifetime), Reason: eidasxml.LogoutReasonUser,
+		NotOnOrAfter: now.Add(logoutLifetime), Reason: clave2msg.LogoutReasonUser,
 	}
 	if p.SessionIndex != "" {
 		lr.SessionIndexes = []string{p.SessionIndex}
@@ -304,9 +298,9 @@ func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider,
 	if err != nil {
 		return bridge.Outgoing{}, err
 	}
-	lr := &eidasxml.LogoutResponse{
+	lr := &clave2msg.LogoutResponse{
 		ID: id, InResponseTo: in.RequestID, IssueInstant: e.cfg.Now(), Destination: ep.URL,
-		Issuer: e.cfg.EntityID, Status: logoutStatus(status),
+		Issuer: e.cfg.EntityID, Status: clave2msg.LogoutStatus(status.Code, status.Message),
 	}
 	out, err := e.sendLogout(sp, ep, "SAMLResponse", lr.Element(), in.RelayState)
 	if err != nil {
@@ -315,24 +309,12 @@ func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider,
 	return out, nil
 }
 
-// logoutStatus is the SAML status of a logout outcome: a partial logout is
-// a Success with the second-level PartialLogout.
-func logoutStatus(s bridge.Status) eidasxml.Status {
-	switch s.Code {
-	case bridge.StatusPartialLogout:
-		return eidasxml.Status{Code: eidasxml.StatusSuccess, SubCode: eidasxml.StatusPartialLogout, Message: s.Message}
-	case bridge.StatusUnknownPrincipal:
-		return eidasxml.Status{Code: eidasxml.StatusRequester, SubCode: statusUnknownPrincipal, Message: s.Message}
-	}
-	return eidasxml.StatusOf(s)
-}
-
 // logoutEndpoint is the SP's first SingleLogoutService of a binding we
 // send in (the registry lists POST ones first).
 func logoutEndpoint(sp *bridge.ServiceProvider) (bridge.Endpoint, bool) {
 	for _, ep := range sp.Logout {
 		switch ep.Binding {
-		case "", metadata.BindingPOST, metadata.BindingRedirect:
+		case "", samlxml.BindingPOST, samlxml.BindingRedirect:
 			return ep, true
 		}
 	}
@@ -344,7 +326,7 @@ func logoutEndpoint(sp *bridge.ServiceProvider) (bridge.Endpoint, bool) {
 func (e *Endpoint) sendLogout(sp *bridge.ServiceProvider, ep bridge.Endpoint, param string, el *etree.Element, relayState string) (bridge.Outgoing, error) {
 	signer := e.cfg.Signer
 	signer.Method, signer.Digest = sp.SignatureAlgorithm, ""
-	if ep.Binding == metadata.BindingRedirect {
+	if ep.Binding == samlxml.BindingRedirect {
 		xml, err := samlxml.Serialize(el)
 		if err != nil {
 			return bridge.Outgoing{}, err

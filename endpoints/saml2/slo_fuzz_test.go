@@ -25,7 +25,7 @@ func FuzzSLO(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, SLOPath, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rec := httptest.NewRecorder()
-		fx.e.ServeHTTP(rec, req)
+		fx.web.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("status %d", rec.Code)
 		}

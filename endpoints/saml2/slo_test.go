@@ -3,6 +3,7 @@ package saml2
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -20,12 +21,14 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/bridgetest"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/bridge/store"
-	"github.com/clavebridge/clavebridge/metadata"
+	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/internal/bridgetest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
 const (
@@ -37,6 +40,10 @@ const (
 	sessID  = "_session1"
 	subject = "ES/ES/99999999R"
 )
+
+// statusUnknownPrincipal is SAML's second-level code for a logout naming
+// no session we know.
+const statusUnknownPrincipal = clave2msg.StatusPrefix + "UnknownPrincipal"
 
 // sloFixture is the endpoint fixture with SSO sessions, the SP's
 // SingleLogoutService and a second saml2 SP (signing with other keys).
@@ -53,13 +60,15 @@ func newSLOFixture(t *testing.T) *sloFixture {
 	core, logs := observer.New(zap.InfoLevel)
 	f.logs = logs
 	f.ep.cfg.Log, f.ep.cfg.Flow.Log = zap.New(core), zap.New(core)
+	f.web = web.New(web.Options{Log: zap.New(core), Rand: rand.Reader}) // error pages log here
+	f.web.Mount(f.ep.Routes()...)
 	now := func() time.Time { return t0 }
-	f.ep.cfg.Flow.Sessions = &bridge.Sessions{Store: f.store, Lifetime: time.Hour, Now: now, Rand: f.ep.cfg.Rand}
-	f.spReg.Logout = []bridge.Endpoint{{URL: spSLO, Binding: metadata.BindingPOST}}
+	f.ep.cfg.Flow.Sessions = &session.Sessions{Store: f.store, Lifetime: time.Hour, Now: now, Rand: f.ep.cfg.Rand}
+	f.spReg.Logout = []bridge.Endpoint{{URL: spSLO, Binding: samlxml.BindingPOST}}
 	f.sp2Reg = &bridge.ServiceProvider{
 		ID: sp2ID, Dialect: DialectName, SigningCerts: []*x509.Certificate{f.sp2.Cert},
 		ACS:    []bridge.Endpoint{{URL: sp2ACS}},
-		Logout: []bridge.Endpoint{{URL: sp2SLO, Binding: metadata.BindingPOST}},
+		Logout: []bridge.Endpoint{{URL: sp2SLO, Binding: samlxml.BindingPOST}},
 		// The SP's metadata does not say it signs: logout messages must
 		// be signed all the same.
 		RequireSignedRequests: false, SignatureAlgorithm: samlxml.RSASHA256,
@@ -75,7 +84,7 @@ func participant(sp, n string) bridge.Participant {
 // putSession stores the browser's session with these participants.
 func (f *sloFixture) putSession(t *testing.T, ps ...bridge.Participant) {
 	t.Helper()
-	sess := bridge.Session{ID: sessID, Created: t0, Expires: t0.Add(time.Hour), Participants: ps,
+	sess := session.Session{ID: sessID, Created: t0, Expires: t0.Add(time.Hour), Participants: ps,
 		Result: bridge.Result{Subject: subject}}
 	data, err := json.Marshal(sess)
 	if err != nil {
@@ -95,10 +104,10 @@ func (f *sloFixture) sessionKept(t *testing.T) bool {
 	return err == nil
 }
 
-func logoutRequest(nameID string, sessionIndexes ...string) *eidasxml.LogoutRequest {
-	return &eidasxml.LogoutRequest{
+func logoutRequest(nameID string, sessionIndexes ...string) *clave2msg.LogoutRequest {
+	return &clave2msg.LogoutRequest{
 		ID: "_lo1", IssueInstant: t0, Destination: sloURL, Issuer: spID, NameID: nameID,
-		NameIDFormat: nameIDTransient, NotOnOrAfter: t0.Add(time.Minute), Reason: eidasxml.LogoutReasonUser,
+		NameIDFormat: nameIDTransient, NotOnOrAfter: t0.Add(time.Minute), Reason: clave2msg.LogoutReasonUser,
 		SessionIndexes: sessionIndexes,
 	}
 }
@@ -121,10 +130,10 @@ func signedEl(t *testing.T, el *etree.Element, key *samlxmltest.Pair) []byte {
 // slo sends a request to /saml2/slo, with the session cookie if withCookie.
 func (f *sloFixture) slo(req *http.Request, withCookie bool) *httptest.ResponseRecorder {
 	if withCookie {
-		req.AddCookie(&http.Cookie{Name: bridge.SessionCookie, Value: sessID})
+		req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: sessID})
 	}
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	f.web.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -215,10 +224,10 @@ func (f *sloFixture) readOut(t *testing.T, rec *httptest.ResponseRecorder, wantU
 }
 
 // readLogoutResponse reads the bridge's LogoutResponse to the SP at wantURL.
-func (f *sloFixture) readLogoutResponse(t *testing.T, rec *httptest.ResponseRecorder, wantURL string) (*eidasxml.LogoutResponse, outMessage) {
+func (f *sloFixture) readLogoutResponse(t *testing.T, rec *httptest.ResponseRecorder, wantURL string) (*clave2msg.LogoutResponse, outMessage) {
 	t.Helper()
 	out := f.readOut(t, rec, wantURL, "SAMLResponse")
-	lr, err := eidasxml.ParseLogoutResponse(out.El)
+	lr, err := clave2msg.ParseLogoutResponse(out.El)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +237,7 @@ func (f *sloFixture) readLogoutResponse(t *testing.T, rec *httptest.ResponseReco
 	return lr, out
 }
 
-func wantStatus(t *testing.T, lr *eidasxml.LogoutResponse, code, sub string) {
+func wantStatus(t *testing.T, lr *clave2msg.LogoutResponse, code, sub string) {
 	t.Helper()
 	if lr.Status.Code != code || lr.Status.SubCode != sub {
 		t.Fatalf("status %s / %s, want %s / %s (%s)", lr.Status.Code, lr.Status.SubCode, code, sub, lr.Status.Message)
@@ -237,7 +246,7 @@ func wantStatus(t *testing.T, lr *eidasxml.LogoutResponse, code, sub string) {
 
 func cookieCleared(rec *httptest.ResponseRecorder) bool {
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == bridge.SessionCookie && c.MaxAge < 0 && c.Value == "" {
+		if c.Name == web.SessionCookie && c.MaxAge < 0 && c.Value == "" {
 			return true
 		}
 	}
@@ -256,10 +265,10 @@ func TestSPInitiatedLogout(t *testing.T) {
 		nameID   string
 		sessions []string
 	}{
-		{"post in, post out", "post", metadata.BindingPOST, "_tn1", []string{"_si1"}},
-		{"redirect in, redirect out", "redirect", metadata.BindingRedirect, "_tn1", []string{"_si1"}},
-		{"post in, redirect out, no SessionIndex", "post", metadata.BindingRedirect, "_tn1", nil},
-		{"redirect in, post out, persistent NameID", "redirect", metadata.BindingPOST, subject, []string{"_other", "_si1"}},
+		{"post in, post out", "post", samlxml.BindingPOST, "_tn1", []string{"_si1"}},
+		{"redirect in, redirect out", "redirect", samlxml.BindingRedirect, "_tn1", []string{"_si1"}},
+		{"post in, redirect out, no SessionIndex", "post", samlxml.BindingRedirect, "_tn1", nil},
+		{"redirect in, post out, persistent NameID", "redirect", samlxml.BindingPOST, subject, []string{"_other", "_si1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,8 +283,8 @@ func TestSPInitiatedLogout(t *testing.T) {
 				rec = f.redirectSLO(t, "SAMLRequest", signedEl(t, el, nil), "relay-1", &f.sp, true)
 			}
 			lr, out := f.readLogoutResponse(t, rec, spSLO)
-			wantStatus(t, lr, eidasxml.StatusSuccess, "")
-			if lr.InResponseTo != "_lo1" || out.Relay != "relay-1" || out.Redirect != (tt.out == metadata.BindingRedirect) {
+			wantStatus(t, lr, clave2msg.StatusSuccess, "")
+			if lr.InResponseTo != "_lo1" || out.Relay != "relay-1" || out.Redirect != (tt.out == samlxml.BindingRedirect) {
 				t.Fatalf("InResponseTo %q, RelayState %q, redirect %v", lr.InResponseTo, out.Relay, out.Redirect)
 			}
 			if f.sessionKept(t) || !cookieCleared(rec) {
@@ -293,14 +302,14 @@ func TestLogoutRefusedToTheSP(t *testing.T) {
 		name    string
 		session []bridge.Participant // nil: none stored
 		cookie  bool
-		req     *eidasxml.LogoutRequest
+		req     *clave2msg.LogoutRequest
 		sub     string
 	}{
 		{"no cookie", []bridge.Participant{participant(spID, "1")}, false, logoutRequest("_tn1"), statusUnknownPrincipal},
 		{"unknown session", nil, true, logoutRequest("_tn1"), statusUnknownPrincipal},
-		{"another SP's session", []bridge.Participant{participant(sp2ID, "1")}, true, logoutRequest("_tn1"), eidasxml.StatusRequestDenied},
-		{"another NameID", []bridge.Participant{participant(spID, "1"), participant(sp2ID, "2")}, true, logoutRequest("_tn2"), eidasxml.StatusRequestDenied},
-		{"another SessionIndex", []bridge.Participant{participant(spID, "1"), participant(sp2ID, "2")}, true, logoutRequest("_tn1", "_si2"), eidasxml.StatusRequestDenied},
+		{"another SP's session", []bridge.Participant{participant(sp2ID, "1")}, true, logoutRequest("_tn1"), clave2msg.StatusRequestDenied},
+		{"another NameID", []bridge.Participant{participant(spID, "1"), participant(sp2ID, "2")}, true, logoutRequest("_tn2"), clave2msg.StatusRequestDenied},
+		{"another SessionIndex", []bridge.Participant{participant(spID, "1"), participant(sp2ID, "2")}, true, logoutRequest("_tn1", "_si2"), clave2msg.StatusRequestDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,7 +319,7 @@ func TestLogoutRefusedToTheSP(t *testing.T) {
 			}
 			rec := f.postSLO("SAMLRequest", signedEl(t, tt.req.Element(), &f.sp), "r", tt.cookie)
 			lr, out := f.readLogoutResponse(t, rec, spSLO)
-			wantStatus(t, lr, eidasxml.StatusRequester, tt.sub)
+			wantStatus(t, lr, clave2msg.StatusRequester, tt.sub)
 			if lr.InResponseTo != "_lo1" || out.Relay != "r" {
 				t.Fatalf("InResponseTo %q, RelayState %q", lr.InResponseTo, out.Relay)
 			}
@@ -327,7 +336,7 @@ func TestLogoutRefusedToTheSP(t *testing.T) {
 // TestBadLogoutRequests: unsigned, badly signed, replayed, misdirected or
 // malformed requests get the error page and end nothing.
 func TestBadLogoutRequests(t *testing.T) {
-	mut := func(change func(*eidasxml.LogoutRequest)) *etree.Element {
+	mut := func(change func(*clave2msg.LogoutRequest)) *etree.Element {
 		lr := logoutRequest("_tn1", "_si1")
 		change(lr)
 		return lr.Element()
@@ -372,27 +381,27 @@ func TestBadLogoutRequests(t *testing.T) {
 			return f.slo(req, true)
 		}},
 		{"unknown SP", "unknown service provider", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *eidasxml.LogoutRequest) { r.Issuer = "https://evil.example" }), &f.sp), "", true)
+			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *clave2msg.LogoutRequest) { r.Issuer = "https://evil.example" }), &f.sp), "", true)
 		}},
 		{"no Issuer", "has no Issuer", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *eidasxml.LogoutRequest) { r.Issuer = "" }), &f.sp), "", true)
+			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *clave2msg.LogoutRequest) { r.Issuer = "" }), &f.sp), "", true)
 		}},
 		{"wrong Destination", "is not our SLO URL", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *eidasxml.LogoutRequest) { r.Destination = ssoURL }), &f.sp), "", true)
+			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *clave2msg.LogoutRequest) { r.Destination = ssoURL }), &f.sp), "", true)
 		}},
 		{"stale", "outside the accepted window", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *eidasxml.LogoutRequest) {
+			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *clave2msg.LogoutRequest) {
 				r.IssueInstant, r.NotOnOrAfter = t0.Add(-time.Hour), time.Time{}
 			}), &f.sp), "", true)
 		}},
 		{"future", "outside the accepted window", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *eidasxml.LogoutRequest) { r.IssueInstant = t0.Add(time.Hour) }), &f.sp), "", true)
+			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *clave2msg.LogoutRequest) { r.IssueInstant = t0.Add(time.Hour) }), &f.sp), "", true)
 		}},
 		{"past NotOnOrAfter", "LogoutRequest expired", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *eidasxml.LogoutRequest) { r.NotOnOrAfter = t0.Add(-time.Minute) }), &f.sp), "", true)
+			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *clave2msg.LogoutRequest) { r.NotOnOrAfter = t0.Add(-time.Minute) }), &f.sp), "", true)
 		}},
 		{"empty NameID", "empty NameID", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *eidasxml.LogoutRequest) { r.NameID = "" }), &f.sp), "", true)
+			return f.postSLO("SAMLRequest", signedEl(t, mut(func(r *clave2msg.LogoutRequest) { r.NameID = "" }), &f.sp), "", true)
 		}},
 		{"no NameID", "no single NameID", func(t *testing.T, f *sloFixture) *httptest.ResponseRecorder {
 			el := good()
@@ -462,7 +471,7 @@ func TestReplayedLogoutRequest(t *testing.T) {
 	f.putSession(t, participant(spID, "1"))
 	xml := signedEl(t, logoutRequest("_tn1", "_si1").Element(), &f.sp)
 	lr, _ := f.readLogoutResponse(t, f.postSLO("SAMLRequest", xml, "", true), spSLO)
-	wantStatus(t, lr, eidasxml.StatusSuccess, "")
+	wantStatus(t, lr, clave2msg.StatusSuccess, "")
 	f.putSession(t, participant(spID, "1"))
 	f.wantErrorPage(t, f.postSLO("SAMLRequest", xml, "", true), "replayed")
 	if !f.sessionKept(t) {
@@ -477,13 +486,13 @@ func TestLogoutWithoutSessions(t *testing.T) {
 	f.ep.cfg.Flow.Sessions = nil
 	rec := f.postSLO("SAMLRequest", signedEl(t, logoutRequest("_tn1").Element(), &f.sp), "", true)
 	lr, _ := f.readLogoutResponse(t, rec, spSLO)
-	wantStatus(t, lr, eidasxml.StatusRequester, statusUnknownPrincipal)
+	wantStatus(t, lr, clave2msg.StatusRequester, statusUnknownPrincipal)
 }
 
 // startPropagation: SP 1 logs out of a session it shares with SP 2; the
 // bridge ends the session and sends SP 2 a signed LogoutRequest for its
 // own NameID and SessionIndex, with the logout's RelayState.
-func startPropagation(t *testing.T, f *sloFixture) (*eidasxml.LogoutRequest, outMessage) {
+func startPropagation(t *testing.T, f *sloFixture) (*clave2msg.LogoutRequest, outMessage) {
 	t.Helper()
 	f.putSession(t, participant(spID, "1"), participant(sp2ID, "2"))
 	rec := f.postSLO("SAMLRequest", signedEl(t, logoutRequest("_tn1", "_si1").Element(), &f.sp), "relay-sp1", true)
@@ -491,12 +500,12 @@ func startPropagation(t *testing.T, f *sloFixture) (*eidasxml.LogoutRequest, out
 		t.Fatal("the session survived the logout")
 	}
 	out := f.readOut(t, rec, sp2SLO, "SAMLRequest")
-	lr, err := eidasxml.ParseLogoutRequest(out.El)
+	lr, err := clave2msg.ParseLogoutRequest(out.El)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if lr.Issuer != entityID || lr.Destination != sp2SLO || lr.NameID != "_tn2" || lr.NameIDFormat != nameIDTransient ||
-		len(lr.SessionIndexes) != 1 || lr.SessionIndexes[0] != "_si2" || lr.Reason != eidasxml.LogoutReasonUser ||
+		len(lr.SessionIndexes) != 1 || lr.SessionIndexes[0] != "_si2" || lr.Reason != clave2msg.LogoutReasonUser ||
 		!lr.NotOnOrAfter.After(t0) || out.Relay == "" || out.Relay == "relay-sp1" {
 		t.Fatalf("LogoutRequest to SP 2: %+v, RelayState %q", lr, out.Relay)
 	}
@@ -504,10 +513,10 @@ func startPropagation(t *testing.T, f *sloFixture) (*eidasxml.LogoutRequest, out
 }
 
 // sp2Answer is SP 2's LogoutResponse to the bridge's request.
-func sp2Answer(inResponseTo, code string) *eidasxml.LogoutResponse {
-	return &eidasxml.LogoutResponse{
+func sp2Answer(inResponseTo, code string) *clave2msg.LogoutResponse {
+	return &clave2msg.LogoutResponse{
 		ID: "_sp2resp", InResponseTo: inResponseTo, IssueInstant: t0, Destination: sloURL, Issuer: sp2ID,
-		Status: eidasxml.Status{Code: code},
+		Status: clave2msg.Status{Code: code},
 	}
 }
 
@@ -517,19 +526,19 @@ func TestLogoutPropagation(t *testing.T) {
 	tests := []struct {
 		name     string
 		redirect bool // SP 2 registered (and answers in) the Redirect binding
-		answer   eidasxml.Status
+		answer   clave2msg.Status
 		sub      string
 	}{
-		{"success", false, eidasxml.Status{Code: eidasxml.StatusSuccess}, ""},
-		{"success by redirect", true, eidasxml.Status{Code: eidasxml.StatusSuccess}, ""},
-		{"SP 2 refuses", false, eidasxml.Status{Code: eidasxml.StatusRequester, SubCode: eidasxml.StatusRequestDenied}, eidasxml.StatusPartialLogout},
-		{"SP 2 partial", true, eidasxml.Status{Code: eidasxml.StatusSuccess, SubCode: eidasxml.StatusPartialLogout}, eidasxml.StatusPartialLogout},
+		{"success", false, clave2msg.Status{Code: clave2msg.StatusSuccess}, ""},
+		{"success by redirect", true, clave2msg.Status{Code: clave2msg.StatusSuccess}, ""},
+		{"SP 2 refuses", false, clave2msg.Status{Code: clave2msg.StatusRequester, SubCode: clave2msg.StatusRequestDenied}, clave2msg.StatusPartialLogout},
+		{"SP 2 partial", true, clave2msg.Status{Code: clave2msg.StatusSuccess, SubCode: clave2msg.StatusPartialLogout}, clave2msg.StatusPartialLogout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newSLOFixture(t)
 			if tt.redirect {
-				f.sp2Reg.Logout = []bridge.Endpoint{{URL: sp2SLO, Binding: metadata.BindingRedirect}}
+				f.sp2Reg.Logout = []bridge.Endpoint{{URL: sp2SLO, Binding: samlxml.BindingRedirect}}
 			}
 			req, out := startPropagation(t, f)
 			if out.Redirect != tt.redirect {
@@ -544,7 +553,7 @@ func TestLogoutPropagation(t *testing.T) {
 				rec = f.postSLO("SAMLResponse", signedEl(t, answer.Element(), &f.sp2), out.Relay, false)
 			}
 			final, fout := f.readLogoutResponse(t, rec, spSLO)
-			wantStatus(t, final, eidasxml.StatusSuccess, tt.sub)
+			wantStatus(t, final, clave2msg.StatusSuccess, tt.sub)
 			if final.InResponseTo != "_lo1" || fout.Relay != "relay-sp1" {
 				t.Fatalf("final answer InResponseTo %q, RelayState %q", final.InResponseTo, fout.Relay)
 			}
@@ -560,7 +569,7 @@ func TestLogoutPropagationSkipsSPsWithoutSLO(t *testing.T) {
 	f.putSession(t, participant(spID, "1"), participant(sp2ID, "2"))
 	rec := f.postSLO("SAMLRequest", signedEl(t, logoutRequest("_tn1").Element(), &f.sp), "", true)
 	lr, _ := f.readLogoutResponse(t, rec, spSLO)
-	wantStatus(t, lr, eidasxml.StatusSuccess, "")
+	wantStatus(t, lr, clave2msg.StatusSuccess, "")
 }
 
 // TestBadLogoutResponses: an answer that is not SP 2's signed answer to our
@@ -568,43 +577,43 @@ func TestLogoutPropagationSkipsSPsWithoutSLO(t *testing.T) {
 func TestBadLogoutResponses(t *testing.T) {
 	tests := []struct {
 		name, reason string
-		send         func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder
+		send         func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder
 	}{
-		{"wrong InResponseTo", "not from the SP the logout waits for, or not to our request", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer("_other", eidasxml.StatusSuccess).Element(), &f.sp2), relay, false)
+		{"wrong InResponseTo", "not from the SP the logout waits for, or not to our request", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer("_other", clave2msg.StatusSuccess).Element(), &f.sp2), relay, false)
 		}},
-		{"no InResponseTo", "no InResponseTo", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer("", eidasxml.StatusSuccess).Element(), &f.sp2), relay, false)
+		{"no InResponseTo", "no InResponseTo", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer("", clave2msg.StatusSuccess).Element(), &f.sp2), relay, false)
 		}},
-		{"from the wrong SP", "not from the SP the logout waits for, or not to our request", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			a := sp2Answer(req.ID, eidasxml.StatusSuccess)
+		{"from the wrong SP", "not from the SP the logout waits for, or not to our request", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			a := sp2Answer(req.ID, clave2msg.StatusSuccess)
 			a.Issuer = spID
 			return f.postSLO("SAMLResponse", signedEl(t, a.Element(), &f.sp), relay, false)
 		}},
-		{"SP 2's Issuer, SP 1's key", "certificate not trusted", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, eidasxml.StatusSuccess).Element(), &f.sp), relay, false)
+		{"SP 2's Issuer, SP 1's key", "certificate not trusted", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, clave2msg.StatusSuccess).Element(), &f.sp), relay, false)
 		}},
-		{"unsigned", "the message has no signature", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, eidasxml.StatusSuccess).Element(), nil), relay, false)
+		{"unsigned", "the message has no signature", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, clave2msg.StatusSuccess).Element(), nil), relay, false)
 		}},
-		{"unsigned redirect", "the redirect query has no signature", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			return f.redirectSLO(t, "SAMLResponse", signedEl(t, sp2Answer(req.ID, eidasxml.StatusSuccess).Element(), nil), relay, nil, false)
+		{"unsigned redirect", "the redirect query has no signature", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			return f.redirectSLO(t, "SAMLResponse", signedEl(t, sp2Answer(req.ID, clave2msg.StatusSuccess).Element(), nil), relay, nil, false)
 		}},
-		{"wrong Destination", "is not our SLO URL", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			a := sp2Answer(req.ID, eidasxml.StatusSuccess)
+		{"wrong Destination", "is not our SLO URL", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			a := sp2Answer(req.ID, clave2msg.StatusSuccess)
 			a.Destination = spSLO
 			return f.postSLO("SAMLResponse", signedEl(t, a.Element(), &f.sp2), relay, false)
 		}},
-		{"stale", "outside the accepted window", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			a := sp2Answer(req.ID, eidasxml.StatusSuccess)
+		{"stale", "outside the accepted window", func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			a := sp2Answer(req.ID, clave2msg.StatusSuccess)
 			a.IssueInstant = t0.Add(-time.Hour)
 			return f.postSLO("SAMLResponse", signedEl(t, a.Element(), &f.sp2), relay, false)
 		}},
-		{"unknown RelayState", `logout "_nope"`, func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, eidasxml.StatusSuccess).Element(), &f.sp2), "_nope", false)
+		{"unknown RelayState", `logout "_nope"`, func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, clave2msg.StatusSuccess).Element(), &f.sp2), "_nope", false)
 		}},
-		{"no RelayState", "no RelayState naming a logout", func(t *testing.T, f *sloFixture, req *eidasxml.LogoutRequest, relay string) *httptest.ResponseRecorder {
-			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, eidasxml.StatusSuccess).Element(), &f.sp2), "", false)
+		{"no RelayState", `logout "": the answer names no logout under way`, func(t *testing.T, f *sloFixture, req *clave2msg.LogoutRequest, relay string) *httptest.ResponseRecorder {
+			return f.postSLO("SAMLResponse", signedEl(t, sp2Answer(req.ID, clave2msg.StatusSuccess).Element(), &f.sp2), "", false)
 		}},
 	}
 	for _, tt := range tests {
@@ -628,17 +637,13 @@ func TestLogoutRequestNameID(t *testing.T) {
 	} {
 		f := newSLOFixture(t)
 		p := participant(spID, "1")
-		p.NameIDFormat = format
+		p.State = state(t, format)
 		out, ok, err := f.ep.LogoutRequest(context.Background(), f.spReg, p, "_id", "r")
 		if !ok || err != nil {
 			t.Fatalf("%q: ok %v, err %v", format, ok, err)
 		}
-		rec := httptest.NewRecorder()
-		c := f.e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)
-		if err := bridge.WritePost(c, out); err != nil {
-			t.Fatal(err)
-		}
-		lr, err := eidasxml.ParseLogoutRequest(f.readOut(t, rec, spSLO, "SAMLRequest").El)
+		rec := serveOut(out)
+		lr, err := clave2msg.ParseLogoutRequest(f.readOut(t, rec, spSLO, "SAMLRequest").El)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -659,4 +664,26 @@ func TestLogoutRequestToSPWithoutSLO(t *testing.T) {
 	if _, err := f.ep.LogoutResponse(context.Background(), f.spReg, bridge.LogoutInitiator{SP: spID, RequestID: "_x"}, bridge.Status{Code: bridge.StatusSuccess}); err == nil {
 		t.Fatal("answered an SP that has no SingleLogoutService")
 	}
+}
+
+// state is the endpoint's state of a request that asked for format.
+func state(t testing.TB, format string) json.RawMessage {
+	t.Helper()
+	st, err := bridge.EncodeState(requestState{NameIDFormat: format})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// serveOut has the web adapter send out to a browser, as it sends the
+// flow's replies.
+func serveOut(out bridge.Outgoing) *httptest.ResponseRecorder {
+	s := web.New(web.Options{Log: zap.NewNop(), Rand: rand.Reader})
+	s.Mount(web.Route{Method: http.MethodGet, Path: "/out", Handle: func(context.Context, *web.Input) (flow.Reply, error) {
+		return flow.Reply{Out: out}, nil
+	}})
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/out", nil))
+	return rec
 }

@@ -11,7 +11,7 @@ import (
 
 // assertion appends the signed Assertion to the Response root, using the
 // prefixes the root declares, as the STORK engine wrote it.
-func (e *Endpoint) assertion(root *etree.Element, sp *bridge.ServiceProvider, req *bridge.Request, issuer string, ans *answer, requested []RequestedAttribute) error {
+func (e *Endpoint) assertion(root *etree.Element, sp *bridge.ServiceProvider, req *bridge.Request, issuer string, ans *answer, st requestState) error {
 	id, err := samlxml.NewID(e.cfg.Rand)
 	if err != nil {
 		return err
@@ -27,14 +27,14 @@ func (e *Endpoint) assertion(root *etree.Element, sp *bridge.ServiceProvider, re
 	cond := a.CreateElement("saml2:Conditions")
 	cond.CreateAttr("NotBefore", samlxml.FormatTime(now))
 	cond.CreateAttr("NotOnOrAfter", notOnOrAfter)
-	cond.CreateElement("saml2:AudienceRestriction").CreateElement("saml2:Audience").SetText(req.Extra[extraIssuer])
+	cond.CreateElement("saml2:AudienceRestriction").CreateElement("saml2:Audience").SetText(st.Issuer)
 	cond.CreateElement("saml2:OneTimeUse")
 	as := a.CreateElement("saml2:AuthnStatement")
 	as.CreateAttr("AuthnInstant", samlxml.FormatTime(now))
 	as.CreateElement("saml2:SubjectLocality").CreateAttr("Address", req.ReturnURL)
 	as.CreateElement("saml2:AuthnContext").CreateElement("saml2:AuthnContextDecl")
 	if ans != nil {
-		attributeStatement(a, ans, requested, sp.SendUsedIdP)
+		attributeStatement(a, ans, st.Attributes, sp.SendUsedIdP)
 	}
 	if err := e.signer(sp).Sign(a); err != nil {
 		return fmt.Errorf("sign assertion: %w", err)

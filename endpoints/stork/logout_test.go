@@ -21,12 +21,14 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/bridgetest"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/web"
 	"github.com/clavebridge/clavebridge/endpoints/eidas"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
 const (
@@ -39,22 +41,15 @@ const (
 	sloRelay       = "sp-relay"
 )
 
-// listRegistry lets the endpoints find an SP by its logout URL.
-type listRegistry struct{ bridgetest.Registry }
-
-func (r listRegistry) All() []*bridge.ServiceProvider {
-	var out []*bridge.ServiceProvider
-	for _, sp := range r.Registry {
-		out = append(out, sp)
-	}
-	return out
-}
+// statusUnknownPrincipal is the second-level status of a logout without
+// a session.
+const statusUnknownPrincipal = clave2msg.StatusPrefix + "UnknownPrincipal"
 
 // sloFixture is the STORK fixture with SSO sessions, the SP's logout URL,
 // and the eidas endpoint serving a Cl@ve 2.0 kit on the same flow.
 type sloFixture struct {
 	*stFixture
-	flow *bridge.Flow
+	flow *flow.Flow
 	kit  *bridge.ServiceProvider
 }
 
@@ -66,30 +61,27 @@ func newSLOFixture(t testing.TB, change ...func(*bridge.ServiceProvider)) *sloFi
 	f := &sloFixture{stFixture: newStFixture(t, change...)}
 	f.flow = f.ep.cfg.Flow
 	now := func() time.Time { return stNow }
-	f.flow.Sessions = &bridge.Sessions{Store: f.store, Lifetime: time.Hour, Now: now, Rand: rand.Reader}
-	reg := f.ep.cfg.Registry.(bridgetest.Registry)
+	f.flow.Sessions = &session.Sessions{Store: f.store, Lifetime: time.Hour, Now: now, Rand: rand.Reader}
 	f.kit = &bridge.ServiceProvider{
 		ID: sloKitID, Dialect: eidas.DialectName, Profile: eidas.ProfileClave2, SigningCerts: []*x509.Certificate{f.sp.Cert},
 		ACS: []bridge.Endpoint{{URL: "https://kit.example/SP2/acs"}}, Logout: []bridge.Endpoint{{URL: sloKitLogout}},
 		RequireSignedRequests: true, SignatureAlgorithm: samlxml.RSASHA512,
 	}
-	reg[eidas.DialectName+" "+sloKitID] = f.kit
-	list := listRegistry{reg}
-	f.flow.Registry, f.ep.cfg.Registry = list, list
+	f.registry.Registry[eidas.DialectName+" "+sloKitID] = f.kit
 	proxy := eidas.New(eidas.Config{
-		Flow: f.flow, Registry: list, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
+		Flow: f.flow, Registry: f.registry, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
 		EntityID: stBase + eidas.MetadataPath, SSOURL: sloProxyURL, Guard: f.ep.cfg.Guard,
 		Now: now, Rand: rand.Reader, Log: f.ep.cfg.Log,
 	})
 	f.flow.Register(proxy)
-	proxy.Mount(f.e)
+	f.web.Mount(proxy.Routes()...)
 	return f
 }
 
 // putSession stores the browser's session with these participants.
 func (f *sloFixture) putSession(t testing.TB, ps ...bridge.Participant) {
 	t.Helper()
-	sess := bridge.Session{
+	sess := session.Session{
 		ID: sloSession, Result: bridge.Result{Status: bridge.Status{Code: bridge.StatusSuccess}, Subject: "ES/ES/99999999R"},
 		Created: stNow.Add(-time.Minute), Expires: stNow.Add(time.Hour), Participants: ps,
 	}
@@ -121,10 +113,10 @@ func (f *sloFixture) post(path string, form url.Values, withCookie bool) *httpte
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if withCookie {
-		req.AddCookie(&http.Cookie{Name: bridge.SessionCookie, Value: sloSession})
+		req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: sloSession})
 	}
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	f.web.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -221,7 +213,7 @@ func (f *sloFixture) refusal() string {
 
 func cookieCleared(rec *httptest.ResponseRecorder) bool {
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == bridge.SessionCookie && c.Value == "" && c.MaxAge < 0 {
+		if c.Name == web.SessionCookie && c.Value == "" && c.MaxAge < 0 {
 			return true
 		}
 	}
@@ -237,7 +229,7 @@ func TestStorkLogoutInitiator(t *testing.T) {
 	rec := f.post(LogoutPath, f.signedLogout(t, "_lo1"), true)
 	raw, resp, _ := f.storkAnswer(t, rec)
 	checkStorkRoot(t, raw)
-	lr, err := eidasxml.ParseLogoutResponse(resp)
+	lr, err := clave2msg.ParseLogoutResponse(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +259,7 @@ func TestStorkLogoutRefusedToTheSP(t *testing.T) {
 	}{
 		{"no cookie", nil, false, statusUnknownPrincipal},
 		{"unknown session", nil, true, statusUnknownPrincipal},
-		{"session of other SPs", []bridge.Participant{kitParticipant}, true, eidasxml.StatusRequestDenied},
+		{"session of other SPs", []bridge.Participant{kitParticipant}, true, clave2msg.StatusRequestDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,7 +270,7 @@ func TestStorkLogoutRefusedToTheSP(t *testing.T) {
 			raw, resp, _ := f.storkAnswer(t, f.post(LogoutPath, f.signedLogout(t, "_lo1"), tt.cookie))
 			checkStorkRoot(t, raw)
 			code, sub, msg := statusOf(resp)
-			if code != eidasxml.StatusRequester || sub != tt.sub || msg == "" || msg == statusSuccess {
+			if code != clave2msg.StatusRequester || sub != tt.sub || msg == "" || msg == statusSuccess {
 				t.Errorf("status %q %q %q", code, sub, msg)
 			}
 			if tt.session != nil && !f.sessionKept(t) {
@@ -323,8 +315,8 @@ func TestStorkLogoutBadRequests(t *testing.T) {
 		{"stale", signed(setAttr("IssueInstant", samlxml.FormatTime(stNow.Add(-time.Hour)))), "outside the accepted window"},
 		{"expired NotOnOrAfter", signed(setAttr("NotOnOrAfter", samlxml.FormatTime(stNow.Add(-time.Hour)))), "expired"},
 		{"a LogoutResponse as samlRequestLogout", func(f *sloFixture) url.Values {
-			el := (&eidasxml.LogoutResponse{ID: "_r", InResponseTo: "_x", IssueInstant: stT0, Issuer: stProvider,
-				Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}).Element()
+			el := (&clave2msg.LogoutResponse{ID: "_r", InResponseTo: "_x", IssueInstant: stT0, Issuer: stProvider,
+				Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}).Element()
 			return logoutForm(fieldLogoutRequest, stSign(t, el, f.sp, layoutPlain), sloRelay)
 		}, "not a LogoutRequest"},
 		{"both fields", func(f *sloFixture) url.Values {
@@ -395,9 +387,9 @@ func TestStorkLogoutReplay(t *testing.T) {
 // kitLogoutAnswer is the Cl@ve 2.0 kit's signed logoutResponse.
 func (f *sloFixture) kitLogoutAnswer(t testing.TB, id, inResponseTo, issuer, status string) []byte {
 	t.Helper()
-	el := (&eidasxml.LogoutResponse{
+	el := (&clave2msg.LogoutResponse{
 		ID: id, InResponseTo: inResponseTo, IssueInstant: stNow, Destination: sloProxyURL, Issuer: issuer,
-		Status: eidasxml.Status{Code: status},
+		Status: clave2msg.Status{Code: status},
 	}).Element()
 	if err := f.sp.Signer(samlxml.RSASHA512).Sign(el); err != nil {
 		t.Fatal(err)
@@ -411,7 +403,7 @@ func (f *sloFixture) kitLogoutAnswer(t testing.TB, id, inResponseTo, issuer, sta
 
 // startPropagation: the Cl@ve 1 SP logs out of a session the kit shares;
 // the kit gets its Cl@ve 2.0 logoutRequest, returned with the RelayState.
-func (f *sloFixture) startPropagation(t testing.TB) (*eidasxml.LogoutRequest, string) {
+func (f *sloFixture) startPropagation(t testing.TB) (*clave2msg.LogoutRequest, string) {
 	t.Helper()
 	f.putSession(t, kitParticipant, storkParticipant)
 	rec := f.post(LogoutPath, f.signedLogout(t, "_lo1"), true)
@@ -440,12 +432,12 @@ func (f *sloFixture) startPropagation(t testing.TB) (*eidasxml.LogoutRequest, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	lr, err := eidasxml.ParseLogoutRequest(v.Element)
+	lr, err := clave2msg.ParseLogoutRequest(v.Element)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lr.NameID != sloKitID || lr.NameIDFormat != eidasxml.NameIDUnspec || lr.SPNameQualifier != sloKitLogout ||
-		lr.Issuer != sloProxyURL || lr.Destination != sloKitLogout || lr.Reason != eidasxml.LogoutReasonUser ||
+	if lr.NameID != sloKitID || lr.NameIDFormat != clave2msg.NameIDUnspec || lr.SPNameQualifier != sloKitLogout ||
+		lr.Issuer != sloProxyURL || lr.Destination != sloKitLogout || lr.Reason != clave2msg.LogoutReasonUser ||
 		!lr.NotOnOrAfter.After(stNow) {
 		t.Errorf("kit LogoutRequest %+v", lr)
 	}
@@ -460,9 +452,9 @@ func TestStorkLogoutPropagatesToClave2(t *testing.T) {
 	tests := []struct {
 		name, issuer, status, wantSub string
 	}{
-		{"kit logged out", sloKitID, eidasxml.StatusSuccess, ""},
-		{"Issuer is the kit's logout URL", sloKitLogout, eidasxml.StatusSuccess, ""},
-		{"kit failed", sloKitID, eidasxml.StatusResponder, eidasxml.StatusPartialLogout},
+		{"kit logged out", sloKitID, clave2msg.StatusSuccess, ""},
+		{"Issuer is the kit's logout URL", sloKitLogout, clave2msg.StatusSuccess, ""},
+		{"kit failed", sloKitID, clave2msg.StatusResponder, clave2msg.StatusPartialLogout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -488,27 +480,27 @@ func TestStorkLogoutBadKitAnswers(t *testing.T) {
 	other := samlxmltest.Committed(t, "simulator-sign")
 	tests := []struct {
 		name   string
-		answer func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte
+		answer func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte
 		reason string
 	}{
-		{"wrong InResponseTo", func(f *sloFixture, _ *eidasxml.LogoutRequest) []byte {
-			return f.kitLogoutAnswer(t, "_a", "_not_ours", sloKitID, eidasxml.StatusSuccess)
+		{"wrong InResponseTo", func(f *sloFixture, _ *clave2msg.LogoutRequest) []byte {
+			return f.kitLogoutAnswer(t, "_a", "_not_ours", sloKitID, clave2msg.StatusSuccess)
 		}, "not to our request"},
-		{"unknown Issuer", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte {
-			return f.kitLogoutAnswer(t, "_a", lr.ID, "https://evil.example/", eidasxml.StatusSuccess)
+		{"unknown Issuer", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte {
+			return f.kitLogoutAnswer(t, "_a", lr.ID, "https://evil.example/", clave2msg.StatusSuccess)
 		}, "neither the provider name nor a registered logout URL"},
-		{"wrong key", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte {
-			el := (&eidasxml.LogoutResponse{ID: "_a", InResponseTo: lr.ID, IssueInstant: stNow, Issuer: sloKitID,
-				Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}).Element()
+		{"wrong key", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte {
+			el := (&clave2msg.LogoutResponse{ID: "_a", InResponseTo: lr.ID, IssueInstant: stNow, Issuer: sloKitID,
+				Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}).Element()
 			if err := other.Signer(samlxml.RSASHA512).Sign(el); err != nil {
 				t.Fatal(err)
 			}
 			xml, _ := samlxml.Serialize(el)
 			return xml
 		}, "certificate not trusted"},
-		{"unsigned", func(f *sloFixture, lr *eidasxml.LogoutRequest) []byte {
-			xml, _ := samlxml.Serialize((&eidasxml.LogoutResponse{ID: "_a", InResponseTo: lr.ID, IssueInstant: stNow,
-				Issuer: sloKitID, Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}).Element())
+		{"unsigned", func(f *sloFixture, lr *clave2msg.LogoutRequest) []byte {
+			xml, _ := samlxml.Serialize((&clave2msg.LogoutResponse{ID: "_a", InResponseTo: lr.ID, IssueInstant: stNow,
+				Issuer: sloKitID, Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}).Element())
 			return xml
 		}, "unsigned"},
 	}
@@ -549,7 +541,7 @@ func TestStorkLogoutRequestShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lr, err := eidasxml.ParseLogoutRequest(v.Element)
+	lr, err := clave2msg.ParseLogoutRequest(v.Element)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,26 +560,26 @@ func TestStorkLogoutRequestShape(t *testing.T) {
 // logout URL) is verified and continues the logout; a wrong one is refused.
 func TestStorkLogoutAnswerFromClave1SP(t *testing.T) {
 	answer := func(f *sloFixture, id, inResponseTo, issuer string, key samlxmltest.Pair) url.Values {
-		el := (&eidasxml.LogoutResponse{ID: id, InResponseTo: inResponseTo, IssueInstant: stNow, Destination: stLogoutURL,
-			Issuer: issuer, Status: eidasxml.Status{Code: eidasxml.StatusSuccess}}).Element()
+		el := (&clave2msg.LogoutResponse{ID: id, InResponseTo: inResponseTo, IssueInstant: stNow, Destination: stLogoutURL,
+			Issuer: issuer, Status: clave2msg.Status{Code: clave2msg.StatusSuccess}}).Element()
 		storkRoot(el)
 		return logoutForm(fieldLogoutResponse, stSign(t, el, key, layoutPlain), "")
 	}
 	tests := []struct {
 		name       string
-		form       func(f *sloFixture, lr *eidasxml.LogoutRequest) url.Values
+		form       func(f *sloFixture, lr *clave2msg.LogoutRequest) url.Values
 		wantStatus int
 	}{
-		{"Issuer is the ProviderName", func(f *sloFixture, lr *eidasxml.LogoutRequest) url.Values {
+		{"Issuer is the ProviderName", func(f *sloFixture, lr *clave2msg.LogoutRequest) url.Values {
 			return answer(f, "_sp1", lr.ID, stProvider, f.sp)
 		}, http.StatusOK},
-		{"Issuer is the logout URL", func(f *sloFixture, lr *eidasxml.LogoutRequest) url.Values {
+		{"Issuer is the logout URL", func(f *sloFixture, lr *clave2msg.LogoutRequest) url.Values {
 			return answer(f, "_sp1", lr.ID, stLogoutReturn, f.sp)
 		}, http.StatusOK},
-		{"wrong InResponseTo", func(f *sloFixture, _ *eidasxml.LogoutRequest) url.Values {
+		{"wrong InResponseTo", func(f *sloFixture, _ *clave2msg.LogoutRequest) url.Values {
 			return answer(f, "_sp1", "_other", stProvider, f.sp)
 		}, http.StatusBadRequest},
-		{"wrong key", func(f *sloFixture, lr *eidasxml.LogoutRequest) url.Values {
+		{"wrong key", func(f *sloFixture, lr *clave2msg.LogoutRequest) url.Values {
 			return answer(f, "_sp1", lr.ID, stProvider, samlxmltest.Committed(t, "simulator-sign"))
 		}, http.StatusBadRequest},
 	}
@@ -596,8 +588,8 @@ func TestStorkLogoutAnswerFromClave1SP(t *testing.T) {
 			f := newSLOFixture(t)
 			// The kit starts: the Cl@ve 1 SP is told.
 			f.putSession(t, kitParticipant, storkParticipant)
-			el := (&eidasxml.LogoutRequest{ID: "_kitlo", IssueInstant: stT0, Destination: sloProxyURL, Issuer: sloKitLogout,
-				NameID: sloKitID, NameIDFormat: eidasxml.NameIDUnspec, Reason: eidasxml.LogoutReasonUser}).Element()
+			el := (&clave2msg.LogoutRequest{ID: "_kitlo", IssueInstant: stT0, Destination: sloProxyURL, Issuer: sloKitLogout,
+				NameID: sloKitID, NameIDFormat: clave2msg.NameIDUnspec, Reason: clave2msg.LogoutReasonUser}).Element()
 			if err := f.sp.Signer(samlxml.RSASHA512).Sign(el); err != nil {
 				t.Fatal(err)
 			}
@@ -608,7 +600,7 @@ func TestStorkLogoutAnswerFromClave1SP(t *testing.T) {
 				t.Fatalf("posted to %q: %.400s", action, rec.Body)
 			}
 			lrEl := f.verifyAnswer(t, fields.Get(fieldLogoutRequest))
-			lr, err := eidasxml.ParseLogoutRequest(lrEl)
+			lr, err := clave2msg.ParseLogoutRequest(lrEl)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,21 +2,27 @@ package stork
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
-// Keys of bridge.Request.Extra this endpoint keeps for its answer.
-const (
-	extraIssuer     = "issuer"           // the request's Issuer: the Audience
-	extraAttributes = "stork_attributes" // JSON list of the requested STORK attributes
-	extraAllowLegal = "allow_legal_person"
-)
+// requestState is what the endpoint keeps of a request (as its
+// bridge.Request's State) to render the answer.
+type requestState struct {
+	// Issuer is the request's Issuer: the answer's Audience.
+	Issuer string `json:"issuer"`
+	// Attributes are the requested STORK attributes, in request order: the
+	// answer lists each, Available or NotAvailable.
+	Attributes []RequestedAttribute `json:"attributes,omitempty"`
+	// AllowLegalPerson: the SP sent allowLegalPerson=true, and gets the
+	// isLegalPerson and oid fields.
+	AllowLegalPerson bool `json:"allow_legal_person,omitempty"`
+}
 
 // implicitAttributes are asked upstream for every Cl@ve 1 SP: the first
 // surname for the surname split, SelectedIdP for the Issuer, and
@@ -26,17 +32,15 @@ var implicitAttributes = []translate.Attr{translate.AttrFirstSurname, translate.
 // normalize applies the gateway's rules and builds the canonical request.
 func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request, error) {
 	ar := in.req
-	attrs, err := json.Marshal(ar.Attributes)
+	state, err := bridge.EncodeState(requestState{Issuer: ar.Issuer, Attributes: ar.Attributes, AllowLegalPerson: in.params.AllowLegalPerson})
 	if err != nil {
-		return nil, fmt.Errorf("encode requested attributes: %w", err)
+		return nil, err
 	}
+	// The state is set before any check: a refusal is rendered from it.
 	req := &bridge.Request{
 		SP: in.sp.ID, Dialect: DialectName, ID: ar.ID, ReturnURL: ar.ACS, RelayState: in.params.RelayState,
 		ForceAuthn: ar.ForceAuthn, LegalPerson: in.params.AllowLegalPerson, DisabledIdPs: in.params.Disabled(),
-		Extra: map[string]string{extraIssuer: ar.Issuer, extraAttributes: string(attrs)},
-	}
-	if in.params.AllowLegalPerson {
-		req.Extra[extraAllowLegal] = "true"
+		State: state,
 	}
 	if err := e.checkFreshness(ctx, in); err != nil {
 		return req, err
@@ -48,7 +52,7 @@ func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request,
 		return req, bridge.Deny(bridge.StatusNoAuthnContext, "%v", err)
 	}
 	if ar.QAA == "1" {
-		e.cfg.Log.Info("QAA 1 served as eIDAS low", zap.String("sp", in.sp.ID))
+		trace.Logger(ctx, e.cfg.Log).Info("QAA 1 served as eIDAS low", zap.String("sp", in.sp.ID))
 	}
 	req.Attributes = canonicalAttributes(ar.Attributes)
 	return req, nil

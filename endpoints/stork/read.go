@@ -3,15 +3,14 @@ package stork
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/beevik/etree"
-	"github.com/labstack/echo/v4"
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // maxRequestBytes caps a decoded STORK AuthnRequest.
@@ -26,9 +25,9 @@ type inbound struct {
 
 // readRequest decodes the binding (plain base64 POST as the kits send, or
 // Redirect), identifies the SP by ProviderName, verifies the signature with
-// that SP's certificate only, and parses the POST parameters.
-func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
-	raw, form, err := readBinding(c)
+// that SP's certificate only, and parses the other parameters.
+func (e *Endpoint) readRequest(in *web.Input) (*inbound, error) {
+	raw, form, err := readBinding(in)
 	if err != nil {
 		return nil, err
 	}
@@ -62,26 +61,26 @@ func (e *Endpoint) readRequest(c echo.Context) (*inbound, error) {
 	return &inbound{sp: sp, req: req, params: params}, nil
 }
 
-// readBinding returns the request XML and the other parameters.
-func readBinding(c echo.Context) ([]byte, url.Values, error) {
-	if c.Request().Method == http.MethodGet {
-		m, err := samlxml.DecodeRedirect(c.Request().URL.RawQuery, maxRequestBytes)
+// readBinding returns the request XML and the other parameters: for a GET,
+// the Redirect binding's SAMLRequest and the query's other parameters
+// (without SAMLRequest, SigAlg and Signature); for a POST, the one
+// SAMLRequest field and the other fields.
+func readBinding(in *web.Input) ([]byte, url.Values, error) {
+	if !in.Post {
+		m, err := samlxml.DecodeRedirect(in.RawQuery, maxRequestBytes)
 		if err != nil {
 			return nil, nil, err
 		}
 		if m.Param != "SAMLRequest" {
 			return nil, nil, errors.New("redirect binding carries no SAMLRequest")
 		}
-		form := c.Request().URL.Query()
+		form, _ := url.ParseQuery(in.RawQuery) // malformed pairs are skipped, as url.URL.Query does
 		form.Del("SAMLRequest")
 		form.Del("SigAlg")
 		form.Del("Signature")
 		return m.XML, form, nil
 	}
-	form, err := c.FormParams()
-	if err != nil {
-		return nil, nil, fmt.Errorf("read form: %w", err)
-	}
+	form := in.Form
 	if len(form["SAMLRequest"]) != 1 {
 		return nil, nil, errors.New("want exactly one SAMLRequest")
 	}

@@ -3,7 +3,6 @@ package stork
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 
 	"github.com/beevik/etree"
@@ -40,18 +39,19 @@ var statusCodes = map[bridge.StatusCode][2]string{
 // signed (exclusive c14n with InclusiveNamespaces "xs"), Issuer = the IdP
 // used, and the extra POST fields.
 func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
-	var requested []RequestedAttribute
-	if err := json.Unmarshal([]byte(req.Extra[extraAttributes]), &requested); err != nil && res.Status.OK() {
-		return bridge.Outgoing{}, fmt.Errorf("sp %s: requested attributes: %w", sp.ID, err)
+	// A failure is answered even from an unreadable state.
+	var st requestState
+	if err := bridge.DecodeState(req.State, &st); err != nil && res.Status.OK() {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
 	var ans *answer
 	if res.Status.OK() {
 		ans = newAnswer(&res)
-		if name, missing := missingRequired(requested, ans); missing {
+		if name, missing := missingRequired(st.Attributes, ans); missing {
 			res, ans = bridge.Failure(bridge.StatusInvalidAttr, "required attribute "+name+" is not available"), nil
 		}
 	}
-	doc, err := e.response(sp, req, res, ans, requested)
+	doc, err := e.response(sp, req, res, ans, st)
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
@@ -59,7 +59,7 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 	if err != nil {
 		return bridge.Outgoing{}, err
 	}
-	return bridge.Outgoing{URL: req.ReturnURL, Fields: formFields(xml, req, ans)}, nil
+	return bridge.Outgoing{URL: req.ReturnURL, Fields: formFields(xml, req, st, ans)}, nil
 }
 
 // missingRequired finds a required attribute the answer cannot fill.
@@ -74,12 +74,12 @@ func missingRequired(requested []RequestedAttribute, ans *answer) (string, bool)
 
 // formFields are SAMLResponse (plain base64), RelayState if the SP sent
 // one, and, for SPs that sent allowLegalPerson=true, isLegalPerson and oid.
-func formFields(xml []byte, req *bridge.Request, ans *answer) []samlxml.Field {
+func formFields(xml []byte, req *bridge.Request, st requestState, ans *answer) []samlxml.Field {
 	fields := []samlxml.Field{{Name: "SAMLResponse", Value: base64.StdEncoding.EncodeToString(xml)}}
 	if req.RelayState != "" {
 		fields = append(fields, samlxml.Field{Name: "RelayState", Value: req.RelayState})
 	}
-	if req.Extra[extraAllowLegal] == "true" && ans != nil {
+	if st.AllowLegalPerson && ans != nil {
 		fields = append(fields, samlxml.Field{Name: "isLegalPerson", Value: boolString(ans.legalPerson)})
 		if ans.legalPerson && ans.oid != "" {
 			fields = append(fields, samlxml.Field{Name: "oid", Value: ans.oid})
@@ -90,7 +90,7 @@ func formFields(xml []byte, req *bridge.Request, ans *answer) []samlxml.Field {
 
 // response builds and signs the Response and its Assertion (a failure,
 // like the engine's, still carries an Assertion without attributes).
-func (e *Endpoint) response(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result, ans *answer, requested []RequestedAttribute) (*etree.Element, error) {
+func (e *Endpoint) response(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result, ans *answer, st requestState) (*etree.Element, error) {
 	id, err := samlxml.NewID(e.cfg.Rand)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (e *Endpoint) response(sp *bridge.ServiceProvider, req *bridge.Request, res
 	root.CreateAttr("Version", "2.0")
 	issuerElement(root, issuer)
 	writeStatus(root, res.Status)
-	if err := e.assertion(root, sp, req, issuer, ans, requested); err != nil {
+	if err := e.assertion(root, sp, req, issuer, ans, st); err != nil {
 		return nil, err
 	}
 	if err := e.signer(sp).Sign(root); err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
 // TestStorkBadInputGetsErrorPage: requests whose SP cannot be identified or

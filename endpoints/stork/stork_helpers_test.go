@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -22,15 +21,16 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/bridgetest"
+	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/samlxml/samlxmltest"
 	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/internal/bridgetest"
+	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -50,16 +50,17 @@ var (
 	stNow = stT0.Add(20 * time.Second)
 )
 
-// stFixture is the endpoint on an echo instance, with its SP registered.
+// stFixture is the endpoint on a web server, with its SP registered.
 type stFixture struct {
-	e      *echo.Echo
-	ep     *Endpoint
-	up     *bridgetest.Upstream
-	store  *store.Memory
-	sp     samlxmltest.Pair // the SP's (demo-sp) key
-	bridge samlxmltest.Pair // the bridge's signing key
-	reg    *bridge.ServiceProvider
-	logs   *observer.ObservedLogs
+	web      *web.Server
+	ep       *Endpoint
+	registry listRegistry // the registry, which can list its SPs
+	up       *bridgetest.Upstream
+	store    *store.Memory
+	sp       samlxmltest.Pair // the SP's (demo-sp) key
+	bridge   samlxmltest.Pair // the bridge's signing key
+	reg      *bridge.ServiceProvider
+	logs     *observer.ObservedLogs
 }
 
 // newStFixture registers SP e00000001_miapp (demo-sp certificate, two
@@ -78,21 +79,32 @@ func newStFixture(t testing.TB, change ...func(*bridge.ServiceProvider)) *stFixt
 	for _, c := range change {
 		c(f.reg)
 	}
-	reg := bridgetest.Registry{DialectName + " " + stProvider: f.reg}
+	f.registry = listRegistry{bridgetest.Registry{DialectName + " " + stProvider: f.reg}}
 	core, logs := observer.New(zap.DebugLevel)
 	f.logs = logs
 	log := zap.New(core)
-	flow := &bridge.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: log, Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
+	fl := &flow.Flow{Store: f.store, Upstream: f.up, Registry: f.registry, Log: log, Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
 	f.ep = New(Config{
-		Flow: flow, Registry: reg, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert}, SSOURL: stSSOURL,
+		Flow: fl, Registry: f.registry, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert}, SSOURL: stSSOURL,
 		Guard: bridge.RequestGuard{Replay: f.store, Now: now, Skew: 30 * time.Second},
 		Now:   now, Rand: rand.Reader, Log: log,
 	})
-	flow.Register(f.ep)
-	f.e = echo.New()
-	f.e.Use(bridge.TraceMiddleware)
-	f.ep.Mount(f.e)
+	fl.Register(f.ep)
+	f.web = web.New(web.Options{Log: log, Rand: rand.Reader})
+	f.web.Mount(f.ep.Routes()...)
 	return f
+}
+
+// listRegistry is the fixture's registry: it can list its SPs, so that
+// the endpoints can find an SP by its logout URL.
+type listRegistry struct{ bridgetest.Registry }
+
+func (r listRegistry) All() []*bridge.ServiceProvider {
+	var out []*bridge.ServiceProvider
+	for _, sp := range r.Registry {
+		out = append(out, sp)
+	}
+	return out
 }
 
 // postForm POSTs form to /Proxy/ServiceProvider.
@@ -104,7 +116,7 @@ func (f *stFixture) postForm(form url.Values) *httptest.ResponseRecorder {
 // "idpList " with their trailing space, or repeated keys).
 func (f *stFixture) postRaw(body string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, newFormRequest(body))
+	f.web.ServeHTTP(rec, newFormRequest(body))
 	return rec
 }
 
@@ -401,22 +413,16 @@ func stRequest(t testing.TB, allowLegal bool, storkAttrs ...string) *bridge.Requ
 	for _, a := range storkAttrs {
 		requested = append(requested, RequestedAttribute{Name: strings.TrimSuffix(a, "!"), Required: strings.HasSuffix(a, "!")})
 	}
-	enc, err := jsonMarshal(requested)
+	state, err := bridge.EncodeState(requestState{Issuer: "http://S-PEPS.gov.xx", Attributes: requested, AllowLegalPerson: allowLegal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := &bridge.Request{
 		SP: stProvider, Dialect: DialectName, ID: "_request1", ReturnURL: stACS, MinLoA: translate.LoALow,
-		Extra: map[string]string{extraIssuer: "http://S-PEPS.gov.xx", extraAttributes: enc},
+		State: state,
 	}
 	if allowLegal {
 		req.LegalPerson = true
-		req.Extra[extraAllowLegal] = "true"
 	}
 	return req
-}
-
-func jsonMarshal(v any) (string, error) {
-	data, err := json.Marshal(v)
-	return string(data), err
 }

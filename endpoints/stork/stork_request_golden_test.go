@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/requests")
@@ -147,7 +148,11 @@ func TestStorkSHA1LayoutNeedsLegacySHA1(t *testing.T) {
 
 func allowSHA1(sp *bridge.ServiceProvider) { sp.AllowSHA1 = true }
 
-// readRaw runs readRequest on an encoded form body.
+// readRaw runs readRequest on an encoded form body, POSTed.
 func (f *stFixture) readRaw(body string) (*inbound, error) {
-	return f.ep.readRequest(f.e.NewContext(newFormRequest(body), httptest.NewRecorder()))
+	form, err := url.ParseQuery(body)
+	if err != nil {
+		return nil, err
+	}
+	return f.ep.readRequest(&web.Input{Post: true, Form: form})
 }

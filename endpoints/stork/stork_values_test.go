@@ -9,7 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -121,9 +121,9 @@ func TestStorkIsDNIe(t *testing.T) {
 			if a.values["isdnie"] != tt.want {
 				t.Fatalf("isdnie = %q, want %q", a.values["isdnie"], tt.want)
 			}
-			if info, err := eidasxml.ReadPartialAfirma(tt.pa); err == nil {
+			if info, err := clave2msg.ReadPartialAfirma(tt.pa); err == nil {
 				// afirmaResponse carries the same @firma certificate fields.
-				got, err := eidasxml.ReadPartialAfirma(a.values["afirmaResponse"])
+				got, err := clave2msg.ReadPartialAfirma(a.values["afirmaResponse"])
 				if err != nil || got.PolicyOID() != info.PolicyOID() {
 					t.Fatalf("afirmaResponse %q: %v", a.values["afirmaResponse"], err)
 				}

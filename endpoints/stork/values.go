@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/eidasxml"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -36,10 +36,10 @@ func newAnswer(res *bridge.Result) *answer {
 			a.values[name] = value
 		}
 	}
-	var afirma *eidasxml.AfirmaInfo
+	var afirma *clave2msg.AfirmaInfo
 	if pa := res.Value(translate.AttrPartialAfirma); pa != "" {
-		afirma, _ = eidasxml.ReadPartialAfirma(pa)
-		if vr, err := eidasxml.AfirmaVerifyResponse(pa); err == nil {
+		afirma, _ = clave2msg.ReadPartialAfirma(pa)
+		if vr, err := clave2msg.AfirmaVerifyResponse(pa); err == nil {
 			pa = vr
 		}
 		set("afirmaResponse", pa)

@@ -1,0 +1,307 @@
+// Package flow runs logins and logouts through the bridge: an inbound
+// request, already read and verified by its dialect, meets the SP's policy
+// and the browser's SSO session, goes upstream, and its result comes back
+// rendered by the dialect that started it; single logout tells every SP of
+// a session and the gateway. The flow takes plain values (what the browser
+// brought, the parsed request) and returns Replies: it knows no HTTP and no
+// dialect's wire format.
+package flow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/session"
+	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/trace"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// Browser is what the browser brought that the flow needs: the values of
+// its SSO session cookie and of its login-binding cookie.
+type Browser struct {
+	Session string
+	Login   string
+}
+
+// Cookie is a value the browser must keep for TTL; an empty Value tells it
+// to forget the cookie.
+type Cookie struct {
+	Value string
+	TTL   time.Duration
+}
+
+// Reply is what the bridge sends the browser: a message to carry on, and
+// the cookies to set or clear (nil: leave as they are).
+type Reply struct {
+	Out     bridge.Outgoing
+	Session *Cookie // the SSO session
+	Login   *Cookie // the login binding (see Binding)
+}
+
+// Pending is a login waiting for the gateway's answer, kept in the store
+// under the ID of our upstream AuthnRequest and taken exactly once.
+type Pending struct {
+	ID         string         `json:"id"`
+	RelayState string         `json:"relay_state"` // what we sent upstream as RelayState
+	Request    bridge.Request `json:"request"`
+	Created    time.Time      `json:"created"`
+	// Browser binds the login to the browser that started it (a hash of
+	// its login cookie): an answer carried to another browser is refused.
+	Browser string `json:"browser,omitempty"`
+	// Trace is the login's trace id, adopted by every later hop.
+	Trace string `json:"trace,omitempty"`
+}
+
+// TakeFunc consumes the pending login with the given upstream request ID.
+type TakeFunc func(ctx context.Context, id string) (*Pending, error)
+
+// Upstream is the connector to the Cl@ve 2.0 gateway (SP role).
+type Upstream interface {
+	// Begin builds the signed request for p, to be POSTed to the gateway.
+	Begin(ctx context.Context, p *Pending) (bridge.Outgoing, error)
+	// Finish verifies the gateway's answer, consumes its pending login with
+	// take, and reads the result. A non-nil Pending with an error means the
+	// SP is known and must get an error status.
+	Finish(ctx context.Context, form url.Values, take TakeFunc) (*Pending, bridge.Result, error)
+}
+
+// Flow runs logins: inbound request → policy → upstream → result → SP.
+type Flow struct {
+	Store      store.Store
+	Upstream   Upstream
+	Registry   bridge.Registry
+	Log        *zap.Logger
+	Now        func() time.Time
+	Rand       io.Reader
+	PendingTTL time.Duration
+	// Sessions keeps SSO sessions; nil disables single sign-on.
+	Sessions *session.Sessions
+	dialects map[string]bridge.Dialect
+}
+
+// Register makes d the renderer for requests of its dialect.
+func (f *Flow) Register(d bridge.Dialect) {
+	if f.dialects == nil {
+		f.dialects = map[string]bridge.Dialect{}
+	}
+	f.dialects[d.Name()] = d
+}
+
+// log is the flow's logger with ctx's trace id.
+func (f *Flow) log(ctx context.Context) *zap.Logger { return trace.Logger(ctx, f.Log) }
+
+// Start answers an inbound login request once its dialect has read it
+// (readErr is what reading found wrong): a refusal (*bridge.RequestDenied)
+// goes back to the SP as a status in its dialect, any other error is a
+// bridge.Refusal for the error page, and an acceptable request is answered
+// from the browser's SSO session or sent upstream.
+func (f *Flow) Start(ctx context.Context, br Browser, sp *bridge.ServiceProvider, req *bridge.Request, readErr error) (Reply, error) {
+	if readErr == nil {
+		readErr = sp.Policy.Apply(req) // a policy refusal is answered like the dialect's
+	}
+	var denied *bridge.RequestDenied
+	switch {
+	case errors.As(readErr, &denied):
+		f.log(ctx).Info("request refused", zap.String("sp", sp.ID), zap.String("dialect", req.Dialect),
+			zap.String("status", string(denied.Code)), zap.String("reason", denied.Reason))
+		out, err := f.render(ctx, sp, req, bridge.Failure(denied.Code, denied.Reason))
+		if err != nil {
+			return Reply{}, bridge.Internal("The request could not be answered.", err)
+		}
+		return Reply{Out: out}, nil
+	case readErr != nil:
+		return Reply{}, bridge.Invalid("The authentication request is not valid.", fmt.Errorf("sp %s: %w", sp.ID, readErr))
+	}
+	if reply, ok, err := f.reuse(ctx, br, sp, req); err != nil {
+		return Reply{}, bridge.Internal("The login could not be answered.", err)
+	} else if ok {
+		return reply, nil
+	}
+	var reply Reply
+	if br.Login == "" {
+		v, err := samlxml.NewID(f.Rand)
+		if err != nil {
+			return Reply{}, bridge.Internal("The login could not be started.", fmt.Errorf("new login cookie: %w", err))
+		}
+		br.Login, reply.Login = v, &Cookie{Value: v, TTL: f.PendingTTL}
+	}
+	out, err := f.Begin(ctx, sp, *req, Binding(br.Login))
+	if err != nil {
+		return Reply{}, bridge.Internal("The login could not be started.", err)
+	}
+	reply.Out = out
+	return reply, nil
+}
+
+// Binding is what a pending login stores of the browser's login cookie: a
+// hash, so the store never holds a value that would let its reader pose as
+// the browser.
+func Binding(cookie string) string {
+	if cookie == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:])
+}
+
+// Begin stores req (to which the SP's policy has been applied) as a pending
+// login bound to browser (see Binding) and returns the login request to
+// post to the gateway.
+func (f *Flow) Begin(ctx context.Context, sp *bridge.ServiceProvider, req bridge.Request, browser string) (bridge.Outgoing, error) {
+	id, err := samlxml.NewID(f.Rand)
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("new upstream request id: %w", err)
+	}
+	// The login's trace id is the request's, and travels to the gateway
+	// and back as RelayState (a random value when ctx has none).
+	login := trace.ID(ctx)
+	if login == "" {
+		if login, err = trace.NewID(f.Rand); err != nil {
+			return bridge.Outgoing{}, fmt.Errorf("new trace id: %w", err)
+		}
+	}
+	p := &Pending{ID: id, RelayState: login, Request: req, Created: f.Now(), Browser: browser, Trace: login}
+	out, err := f.Upstream.Begin(ctx, p)
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s: build upstream request: %w", sp.ID, err)
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("encode pending login: %w", err)
+	}
+	if err := f.Store.PutPending(ctx, pendingKey(p.ID, browser), data, f.PendingTTL); err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s: store pending login: %w", sp.ID, err)
+	}
+	f.log(ctx).Info("login sent upstream", zap.String("sp", sp.ID), zap.String("dialect", req.Dialect),
+		zap.String("upstream_id", p.ID), zap.String("min_loa", req.MinLoA.String()))
+	return out, nil
+}
+
+// pendingKey stores a pending login under its upstream request ID and its
+// browser binding, so that only the browser that started it can take it.
+func pendingKey(id, browser string) string {
+	if browser == "" {
+		return id
+	}
+	return id + "|" + browser
+}
+
+// takeIn consumes a pending login only in the browser that started it; in
+// another browser nothing is found and the login stays pending for its own.
+func (f *Flow) takeIn(browser string) TakeFunc {
+	return func(ctx context.Context, id string) (*Pending, error) {
+		p, err := f.take(ctx, pendingKey(id, Binding(browser)))
+		if err != nil {
+			return nil, fmt.Errorf("%w (or the answer arrived in another browser than the login's)", err)
+		}
+		trace.Adopt(ctx, p.Trace)
+		return p, nil
+	}
+}
+
+// take consumes a pending login from the store.
+func (f *Flow) take(ctx context.Context, id string) (*Pending, error) {
+	data, err := f.Store.TakePending(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("pending login %q: %w", id, err)
+	}
+	var p Pending
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("decode pending login: %w", err)
+	}
+	return &p, nil
+}
+
+// Complete handles the gateway's answer, which must arrive in the browser
+// that started the login, and returns the answer to post to the SP; a
+// successful login starts (or replaces) the browser's SSO session. A
+// logout message the gateway sends to the login's URL goes to
+// UpstreamLogout.
+func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply, error) {
+	if u := f.upstreamLogout(); u != nil {
+		if msg := u.Classify(form); msg.LogoutRequest || msg.LogoutResponse {
+			return f.UpstreamLogout(ctx, br, form) // Cl@ve sometimes answers logouts at the login's URL
+		}
+	}
+	p, res, err := f.Upstream.Finish(ctx, form, f.takeIn(br.Login))
+	if p == nil {
+		if err == nil {
+			err = errors.New("upstream gave no pending login")
+		}
+		return Reply{}, bridge.Invalid("The identity gateway's answer was refused.", fmt.Errorf("upstream response refused: %w", err))
+	}
+	req := &p.Request
+	log := f.log(ctx).With(zap.String("sp", req.SP), zap.String("dialect", req.Dialect), zap.String("upstream_id", p.ID))
+	sp, lookupErr := f.Registry.Lookup(req.Dialect, req.SP)
+	if lookupErr != nil {
+		return Reply{}, bridge.Invalid("The identity gateway's answer was refused.", fmt.Errorf("sp %s vanished from the registry: %w", req.SP, lookupErr))
+	}
+	if err != nil {
+		log.Warn("upstream response refused", zap.Error(err))
+		res = bridge.Failure(bridge.StatusResponder, "the identity gateway's answer could not be accepted")
+	}
+	res = f.check(req, sp, res, log)
+	var reply Reply
+	if res.Status.OK() && f.Sessions != nil {
+		res, reply.Session = f.startSession(ctx, req, res, log)
+	}
+	out, err := f.render(ctx, sp, req, sp.Policy.Release(req, res))
+	if err != nil {
+		return Reply{}, bridge.Internal("The identity gateway's answer could not be passed on.", err)
+	}
+	reply.Out = out
+	return reply, nil
+}
+
+// check turns a success that does not meet the request into a failure.
+func (f *Flow) check(req *bridge.Request, sp *bridge.ServiceProvider, res bridge.Result, log *zap.Logger) bridge.Result {
+	if !res.Status.OK() {
+		log.Info("login failed upstream", zap.String("status", string(res.Status.Code)), zap.String("message", res.Status.Message))
+		return res
+	}
+	if res.LoA < req.MinLoA {
+		log.Warn("upstream LoA below request", zap.String("got", res.LoA.String()), zap.String("want", req.MinLoA.String()))
+		return bridge.Failure(bridge.StatusNoAuthnContext, "the level of assurance reached is below the one requested")
+	}
+	if req.IdPDisabled(res.IdP) {
+		log.Warn("upstream used a disabled IdP", zap.String("idp", string(res.IdP)))
+		return bridge.Failure(bridge.StatusRequestDenied, "the identity provider used is not allowed")
+	}
+	if res.LegalPerson && !(req.LegalPerson && sp.Policy.LegalPersons) {
+		log.Warn("legal person refused")
+		return bridge.Failure(bridge.StatusRequestDenied, "a legal person authenticated where only natural persons are allowed")
+	}
+	if a, missing := bridge.MissingRequired(req, &res); missing {
+		log.Warn("required attribute missing", zap.String("attribute", string(a)))
+		return bridge.Failure(bridge.StatusInvalidAttr, fmt.Sprintf("required attribute %s is not available", a))
+	}
+	log.Info("login succeeded", zap.String("subject", translate.Mask(res.Subject)),
+		zap.String("idp", string(res.IdP)), zap.String("loa", res.LoA.String()))
+	return res
+}
+
+func (f *Flow) render(ctx context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
+	d, ok := f.dialects[req.Dialect]
+	if !ok {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s: no renderer for dialect %q", sp.ID, req.Dialect)
+	}
+	out, err := d.Render(ctx, sp, req, res)
+	if err != nil {
+		return bridge.Outgoing{}, fmt.Errorf("sp %s: render %s answer: %w", sp.ID, req.Dialect, err)
+	}
+	f.log(ctx).Info("answer sent to the SP", zap.String("sp", sp.ID), zap.String("dialect", req.Dialect),
+		zap.String("status", string(res.Status.Code)))
+	return out, nil
+}

@@ -1,0 +1,513 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/flow"
+	"github.com/clavebridge/clavebridge/bridge/session"
+	"github.com/clavebridge/clavebridge/bridge/trace"
+	"github.com/clavebridge/clavebridge/translate"
+)
+
+// TestStartRefusesByStatus: a request the policy or the dialect denies is
+// answered to the SP with a status, and nothing goes upstream.
+func TestStartRefusesByStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		policy  bridge.Policy
+		req     func(*bridge.Request)
+		readErr error
+		code    bridge.StatusCode
+	}{
+		{"legal person not allowed", bridge.Policy{}, func(r *bridge.Request) { r.LegalPerson = true }, nil, bridge.StatusRequestDenied},
+		{"required attribute not releasable", bridge.Policy{Attributes: []bridge.Attr{translate.AttrPersonIdentifier}},
+			func(r *bridge.Request) {
+				r.Attributes = []bridge.RequestedAttr{{Name: translate.AttrDateOfBirth, Required: true}}
+			}, nil, bridge.StatusInvalidAttr},
+		{"every IdP denied", bridge.Policy{DenyIdPs: translate.AllIdPs()}, func(*bridge.Request) {}, nil, bridge.StatusRequestDenied},
+		{"dialect's own denial", bridge.Policy{}, func(*bridge.Request) {}, bridge.Deny(bridge.StatusNoPassive, "passive"), bridge.StatusNoPassive},
+		{"wrapped dialect denial", bridge.Policy{}, func(*bridge.Request) {}, errors.Join(errors.New("x"), bridge.Deny(bridge.StatusNoAuthnContext, "LoA")), bridge.StatusNoAuthnContext},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			sp := f.sp("sp1")
+			sp.Policy = tt.policy
+			req := request("sp1")
+			tt.req(req)
+			reply, err := f.flow.Start(context.Background(), flow.Browser{}, sp, req, tt.readErr)
+			if err != nil {
+				t.Fatalf("Start = %v", err)
+			}
+			if got := field(reply.Out, "status"); got != string(tt.code) || reply.Out.URL != "answer:sp1" {
+				t.Fatalf("answer %+v, want status %s", reply.Out, tt.code)
+			}
+			if field(reply.Out, "in_response_to") != "_req-sp1" || field(reply.Out, "message") == "" {
+				t.Fatalf("the refusal does not answer the request: %+v", reply.Out)
+			}
+			if len(f.up.begun) != 0 || f.mem.Len() != 0 || reply.Login != nil || reply.Session != nil {
+				t.Fatalf("a refused request went on: begun %d, stored %d, reply %+v", len(f.up.begun), f.mem.Len(), reply)
+			}
+			if !f.logged("request refused", "status", string(tt.code)) {
+				t.Fatal("no log line for the refusal")
+			}
+		})
+	}
+}
+
+func TestStartReadError(t *testing.T) {
+	f := newFixture(t)
+	readErr := errors.New("signature does not verify")
+	_, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), request("sp1"), readErr)
+	refusal(t, err, bridge.KindInvalid, "sp sp1: signature does not verify")
+	if !errors.Is(err, readErr) {
+		t.Fatal("the refusal does not wrap the read error")
+	}
+	if len(f.up.begun) != 0 || f.d.renders != 0 {
+		t.Fatal("an unreadable request was answered or sent upstream")
+	}
+}
+
+func TestStartRefusalCannotBeRendered(t *testing.T) {
+	f := newFixture(t)
+	req := request("sp1")
+	req.Dialect = "unregistered"
+	_, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), req, bridge.Deny(bridge.StatusRequestDenied, "no"))
+	refusal(t, err, bridge.KindInternal, `no renderer for dialect "unregistered"`)
+
+	f.d.renderErr = errDown
+	_, err = f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), request("sp1"), bridge.Deny(bridge.StatusRequestDenied, "no"))
+	refusal(t, err, bridge.KindInternal, "render fake answer: down")
+}
+
+// TestStartNewLogin: a browser without a login cookie gets one, and the
+// pending login is stored bound to it.
+func TestStartNewLogin(t *testing.T) {
+	f := newFixture(t)
+	ctx := trace.Start(context.Background(), "trace-start")
+	sp := f.sp("sp1")
+	sp.Policy.MinLoA = translate.LoASubstantial
+	reply := f.start(ctx, flow.Browser{}, "sp1")
+	if reply.Login == nil || reply.Login.Value == "" || reply.Login.TTL != pendingTTL {
+		t.Fatalf("login cookie = %+v, want a value for %v", reply.Login, pendingTTL)
+	}
+	if reply.Session != nil {
+		t.Fatalf("a new login set the session cookie: %+v", reply.Session)
+	}
+	if len(f.up.begun) != 1 || reply.Out.URL != "gateway" {
+		t.Fatalf("not sent upstream: %+v", reply.Out)
+	}
+	p := f.up.begun[0]
+	if p.Browser != flow.Binding(reply.Login.Value) || p.Browser == reply.Login.Value {
+		t.Fatalf("pending bound to %q, want the hash of the cookie", p.Browser)
+	}
+	if p.Trace != "trace-start" || p.RelayState != "trace-start" {
+		t.Fatalf("pending trace %q, relay %q: want the context's trace id", p.Trace, p.RelayState)
+	}
+	if !regexp.MustCompile(`^_[0-9a-f]{40}$`).MatchString(p.ID) || field(reply.Out, "id") != p.ID {
+		t.Fatalf("upstream request id %q", p.ID)
+	}
+	if !p.Created.Equal(t0) || p.Request.MinLoA != translate.LoASubstantial || p.Request.SP != "sp1" {
+		t.Fatalf("pending = %+v (the policy must have been applied)", p)
+	}
+	if f.mem.Len() != 1 {
+		t.Fatalf("store holds %d entries, want the pending login", f.mem.Len())
+	}
+	if !f.logged("login sent upstream", "trace_id", "trace-start") {
+		t.Fatal("no log line with the trace id")
+	}
+
+	// What the store kept is what was sent, and only this browser takes it.
+	br := apply(flow.Browser{}, reply)
+	if _, err := f.flow.Complete(ctx, br, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := f.up.taken[0]
+	if got.ID != p.ID || got.Browser != p.Browser || got.Trace != p.Trace || got.RelayState != p.RelayState ||
+		!got.Created.Equal(p.Created) || got.Request.ID != "_req-sp1" || string(got.Request.State) != `{"sp":"sp1"}` {
+		t.Fatalf("stored pending %+v, sent %+v", got, p)
+	}
+}
+
+func TestStartKeepsLoginCookie(t *testing.T) {
+	f := newFixture(t)
+	reply := f.start(context.Background(), flow.Browser{Login: "cookie-A"}, "sp1")
+	if reply.Login != nil && reply.Login.Value != "cookie-A" {
+		t.Fatalf("the login cookie was replaced: %+v", reply.Login)
+	}
+	if got := f.up.begun[0].Browser; got != flow.Binding("cookie-A") {
+		t.Fatalf("bound to %q", got)
+	}
+	// Two logins in one browser are both bound to it.
+	reply = f.start(context.Background(), flow.Browser{Login: "cookie-A"}, "sp2")
+	if reply.Login != nil && reply.Login.Value != "cookie-A" {
+		t.Fatalf("the login cookie was replaced: %+v", reply.Login)
+	}
+	if f.up.begun[1].Browser != f.up.begun[0].Browser || f.up.begun[1].ID == f.up.begun[0].ID {
+		t.Fatalf("second login %+v", f.up.begun[1])
+	}
+}
+
+// TestStartWithoutTrace: the login gets a fresh trace id, which is also its
+// RelayState.
+func TestStartWithoutTrace(t *testing.T) {
+	f := newFixture(t)
+	f.start(context.Background(), flow.Browser{}, "sp1")
+	f.start(context.Background(), flow.Browser{}, "sp1")
+	a, b := f.up.begun[0], f.up.begun[1]
+	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(a.Trace) || a.RelayState != a.Trace || a.Trace == b.Trace {
+		t.Fatalf("traces %q (relay %q), %q", a.Trace, a.RelayState, b.Trace)
+	}
+}
+
+func TestBinding(t *testing.T) {
+	if flow.Binding("") != "" {
+		t.Fatal("no cookie binds to something")
+	}
+	a, b := flow.Binding("cookie-A"), flow.Binding("cookie-B")
+	if a == b || a != flow.Binding("cookie-A") || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(a) || strings.Contains(a, "cookie") {
+		t.Fatalf("Binding = %q, %q", a, b)
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(f *fixture)
+		want  string
+	}{
+		{"upstream request", func(f *fixture) { f.up.beginErr = errDown }, "build upstream request: down"},
+		{"store", func(f *fixture) { f.store.failPutPending = true }, "store pending login: down"},
+		{"no randomness", func(f *fixture) { f.flow.Rand = strings.NewReader("") }, "new login cookie"},
+		{"randomness for the cookie only", func(f *fixture) { f.flow.Rand = io.LimitReader(zeros{}, 20) }, "new upstream request id"},
+		{"randomness for the id only", func(f *fixture) { f.flow.Rand = io.LimitReader(zeros{}, 40) }, "new trace id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			tt.setup(f)
+			_, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), request("sp1"), nil)
+			refusal(t, err, bridge.KindInternal, tt.want)
+			if f.mem.Len() != 0 {
+				t.Fatal("a failed start left a pending login")
+			}
+		})
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestComplete: the gateway's answer becomes the SP's answer, a session
+// starts with the SP as participant.
+func TestComplete(t *testing.T) {
+	f := newFixture(t)
+	f.sp("sp1").Policy.Attributes = []bridge.Attr{translate.AttrPersonIdentifier, translate.AttrGivenName}
+	br := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp1"))
+	f.clock.advance(time.Minute)
+	reply, err := f.flow.Complete(context.Background(), br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := reply.Out
+	if out.URL != "answer:sp1" || field(out, "status") != "Success" || field(out, "subject") != "ES/ES/12345678Z" ||
+		field(out, "in_response_to") != "_req-sp1" || field(out, "return_url") != "acs:sp1" {
+		t.Fatalf("answer = %+v", out)
+	}
+	if got := field(out, "attributes"); got != "PersonIdentifier,CurrentGivenName" {
+		t.Fatalf("released %q, want what the policy allows", got)
+	}
+	if reply.Session == nil || reply.Session.Value == "" || reply.Session.TTL != lifetime {
+		t.Fatalf("session cookie = %+v", reply.Session)
+	}
+	if reply.Login != nil {
+		t.Fatalf("login cookie touched: %+v", reply.Login)
+	}
+	sess := f.session(flow.Browser{Session: reply.Session.Value})
+	if sess == nil || sess.Result.Subject != "ES/ES/12345678Z" || len(sess.Result.Attributes) != 3 {
+		t.Fatalf("session = %+v, want the whole upstream result", sess)
+	}
+	if !sess.Created.Equal(t0.Add(time.Minute)) || !sess.Expires.Equal(t0.Add(time.Minute+lifetime)) {
+		t.Fatalf("session times %v %v", sess.Created, sess.Expires)
+	}
+	if len(sess.Participants) != 1 {
+		t.Fatalf("participants = %+v", sess.Participants)
+	}
+	p := sess.Participants[0]
+	if p.SP != "sp1" || p.Dialect != dialect || p.SessionIndex == "" || p.SessionIndex != field(out, "session_index") ||
+		p.TransientNameID == "" || p.TransientNameID != field(out, "transient") || string(p.State) != `{"sp":"sp1"}` || !p.At.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("participant %+v, answer %+v", p, out)
+	}
+	if !f.logged("login succeeded", "subject", translate.Mask("ES/ES/12345678Z")) || !f.logged("SSO session started", "", "") {
+		t.Fatal("missing log lines")
+	}
+	// The pending login was taken once.
+	if _, err := f.flow.Complete(context.Background(), br, nil); err == nil {
+		t.Fatal("the same answer was accepted twice")
+	}
+}
+
+// TestCompleteOnlyInItsBrowser: the gateway's answer carried to another
+// browser takes nothing, and the login stays pending for its own.
+func TestCompleteOnlyInItsBrowser(t *testing.T) {
+	f := newFixture(t)
+	br := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp1"))
+	for _, other := range []flow.Browser{{Login: "another"}, {}, {Login: flow.Binding(br.Login)}, {Session: br.Login}} {
+		_, err := f.flow.Complete(context.Background(), other, nil)
+		refusal(t, err, bridge.KindInvalid, "another browser")
+		if f.d.renders != 0 {
+			t.Fatal("answered in another browser")
+		}
+	}
+	reply, err := f.flow.Complete(context.Background(), br, nil)
+	if err != nil || field(reply.Out, "status") != "Success" {
+		t.Fatalf("the login's own browser: %v, %+v", err, reply.Out)
+	}
+}
+
+func TestCompletePendingExpires(t *testing.T) {
+	f := newFixture(t)
+	br := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp1"))
+	f.clock.advance(pendingTTL)
+	_, err := f.flow.Complete(context.Background(), br, nil)
+	refusal(t, err, bridge.KindInvalid, "not found")
+}
+
+// TestCompleteChecks: a success that does not meet the request or the
+// policy reaches the SP as the matching failure, and starts no session.
+func TestCompleteChecks(t *testing.T) {
+	tests := []struct {
+		name    string
+		req     func(*bridge.Request)
+		policy  func(*bridge.Policy)
+		res     func(*bridge.Result)
+		err     error
+		code    bridge.StatusCode
+		logLine string
+	}{
+		{"upstream error", nil, nil, nil, errors.New("bad signature"), bridge.StatusResponder, "upstream response refused"},
+		{"upstream failure", nil, nil, func(r *bridge.Result) { *r = bridge.Failure(bridge.StatusAuthnFailed, "cancelled") }, nil, bridge.StatusAuthnFailed, "login failed upstream"},
+		{"LoA below request", func(r *bridge.Request) { r.MinLoA = translate.LoAHigh }, nil, nil, nil, bridge.StatusNoAuthnContext, "upstream LoA below request"},
+		{"LoA below policy", nil, func(p *bridge.Policy) { p.MinLoA = translate.LoAHigh }, nil, nil, bridge.StatusNoAuthnContext, "upstream LoA below request"},
+		{"disabled IdP by request", func(r *bridge.Request) { r.DisabledIdPs = []bridge.IdP{translate.IdPPin24H} }, nil, nil, nil, bridge.StatusRequestDenied, "upstream used a disabled IdP"},
+		{"disabled IdP by policy", nil, func(p *bridge.Policy) { p.AllowIdPs = []bridge.IdP{translate.IdPAfirma} }, nil, nil, bridge.StatusRequestDenied, "upstream used a disabled IdP"},
+		{"legal person, natural request", nil, nil, func(r *bridge.Result) { r.LegalPerson = true }, nil, bridge.StatusRequestDenied, "legal person refused"},
+		{"missing required attribute", func(r *bridge.Request) {
+			r.Attributes = []bridge.RequestedAttr{{Name: translate.AttrDateOfBirth, Required: true}}
+		}, nil, nil, nil, bridge.StatusInvalidAttr, "required attribute missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.policy != nil {
+				tt.policy(&f.sp("sp1").Policy)
+			}
+			req := request("sp1")
+			if tt.req != nil {
+				tt.req(req)
+			}
+			reply, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), req, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.res != nil {
+				tt.res(&f.up.result)
+			}
+			f.up.finishErr = tt.err
+			reply, err = f.flow.Complete(context.Background(), apply(flow.Browser{}, reply), nil)
+			if err != nil {
+				t.Fatalf("Complete = %v, want an answer to the SP", err)
+			}
+			if got := field(reply.Out, "status"); got != string(tt.code) || reply.Out.URL != "answer:sp1" {
+				t.Fatalf("status %q, want %s", got, tt.code)
+			}
+			if field(reply.Out, "subject") != "" || field(reply.Out, "attributes") != "" {
+				t.Fatalf("a failure carries identity: %+v", reply.Out)
+			}
+			if reply.Session != nil {
+				t.Fatalf("a failure started a session: %+v", reply.Session)
+			}
+			if !f.logged(tt.logLine, "", "") {
+				t.Fatalf("no log line %q", tt.logLine)
+			}
+		})
+	}
+}
+
+// TestCompleteLegalPerson: a legal person passes when the request and the
+// policy admit one.
+func TestCompleteLegalPerson(t *testing.T) {
+	f := newFixture(t)
+	f.sp("sp1").Policy.LegalPersons = true
+	req := request("sp1")
+	req.LegalPerson = true
+	reply, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.up.result.LegalPerson = true
+	f.up.result.Attributes = append(f.up.result.Attributes, bridge.Attribute{Name: translate.AttrLegalPersonIdentifier, Values: []string{"ES/ES/B1"}})
+	reply, err = f.flow.Complete(context.Background(), apply(flow.Browser{}, reply), nil)
+	if err != nil || field(reply.Out, "status") != "Success" {
+		t.Fatalf("Complete = %v, %+v", err, reply.Out)
+	}
+	// Only the legal MDS was asked for, so only it is released.
+	if got := field(reply.Out, "attributes"); got != "LegalPersonIdentifier" {
+		t.Fatalf("released %q", got)
+	}
+}
+
+func TestCompleteRefusals(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(f *fixture)
+		kind  bridge.RefusalKind
+		want  string
+	}{
+		{"no pending login", func(f *fixture) { f.up.noPending = true }, bridge.KindInvalid, "upstream gave no pending login"},
+		{"SP vanished", func(f *fixture) { delete(f.reg, dialect+" sp1") }, bridge.KindInvalid, "sp sp1 vanished from the registry"},
+		{"SP vanished, upstream error", func(f *fixture) {
+			delete(f.reg, dialect+" sp1")
+			f.up.finishErr = errDown
+		}, bridge.KindInvalid, "vanished"},
+		{"answer not rendered", func(f *fixture) { f.d.renderErr = errDown }, bridge.KindInternal, "render fake answer: down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			br := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp1"))
+			tt.setup(f)
+			_, err := f.flow.Complete(context.Background(), br, nil)
+			refusal(t, err, tt.kind, tt.want)
+		})
+	}
+}
+
+// TestCompleteAdoptsTrace: the request that brings the gateway's answer
+// continues the login's trace.
+func TestCompleteAdoptsTrace(t *testing.T) {
+	f := newFixture(t)
+	br := apply(flow.Browser{}, f.start(trace.Start(context.Background(), "login-trace"), flow.Browser{}, "sp1"))
+	ctx := trace.Start(context.Background(), "answer-request")
+	if _, err := f.flow.Complete(ctx, br, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := trace.ID(ctx); got != "login-trace" {
+		t.Fatalf("trace after Complete = %q, want the login's", got)
+	}
+	if !f.logged("answer sent to the SP", "trace_id", "login-trace") {
+		t.Fatal("the answer is not logged with the login's trace")
+	}
+	// An answer refused in another browser adopts nothing.
+	br2 := apply(flow.Browser{}, f.start(trace.Start(context.Background(), "second-login"), flow.Browser{}, "sp1"))
+	ctx = trace.Start(context.Background(), "stray")
+	if _, err := f.flow.Complete(ctx, flow.Browser{Login: "x" + br2.Login}, nil); err == nil {
+		t.Fatal("accepted in another browser")
+	}
+	if got := trace.ID(ctx); got != "stray" {
+		t.Fatalf("trace = %q after a refused answer", got)
+	}
+}
+
+// TestCompleteSessionNotKept: failing to keep a session costs only SSO.
+func TestCompleteSessionNotKept(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(f *fixture)
+		warn  bool
+	}{
+		{"sessions off", func(f *fixture) { f.flow.Sessions = nil }, false},
+		{"lifetime 0", func(f *fixture) { f.flow.Sessions.Lifetime = 0 }, false},
+		{"store fails", func(f *fixture) { f.store.failPutSession = true }, true},
+		{"no randomness for the session", func(f *fixture) { f.flow.Sessions.Rand = strings.NewReader("") }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			br := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp1"))
+			tt.setup(f)
+			reply, err := f.flow.Complete(context.Background(), br, nil)
+			if err != nil || field(reply.Out, "status") != "Success" {
+				t.Fatalf("Complete = %v, %+v", err, reply.Out)
+			}
+			if reply.Session != nil {
+				t.Fatalf("session cookie %+v for a session not kept", reply.Session)
+			}
+			if got := f.logged("no SSO session kept", "", ""); got != tt.warn {
+				t.Fatalf("warning logged: %v, want %v", got, tt.warn)
+			}
+		})
+	}
+}
+
+// TestCompleteRoutesLogout: a logout message posted to the login's URL
+// goes to UpstreamLogout, not to Finish.
+func TestCompleteRoutesLogout(t *testing.T) {
+	f := newFixture(t)
+	br, _ := f.login(flow.Browser{}, "sp1")
+	finishes := f.up.finishes
+	f.up.readID, f.up.readRelay = "_gw-logout", "gw-relay"
+	reply, err := f.flow.Complete(context.Background(), br, url.Values{"kind": {"logout-request"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.up.finishes != finishes {
+		t.Fatal("a logout request went to Finish")
+	}
+	if reply.Out.URL != "logout-request:sp1" || reply.Session == nil || reply.Session.Value != "" {
+		t.Fatalf("reply = %+v", reply)
+	}
+	// A logout response that belongs to nothing is refused, not finished.
+	_, err = f.flow.Complete(context.Background(), br, url.Values{"kind": {"logout-response"}, "relay": {"nothing"}})
+	refusal(t, err, bridge.KindInvalid, "does not belong to a logout under way")
+	if f.up.finishes != finishes {
+		t.Fatal("a logout response went to Finish")
+	}
+	// Without a logout leg the form is a login's answer.
+	f.flow.Upstream = loginOnly{f.up}
+	_, err = f.flow.Complete(context.Background(), br, url.Values{"kind": {"logout-request"}, "id": {"_none"}})
+	refusal(t, err, bridge.KindInvalid, "pending login")
+	if f.up.finishes != finishes+1 {
+		t.Fatal("Finish not asked")
+	}
+}
+
+// TestFlowSession: the browser's session, none without a cookie or SSO.
+func TestFlowSession(t *testing.T) {
+	f := newFixture(t)
+	br, _ := f.login(flow.Browser{}, "sp1")
+	if sess := f.session(br); sess == nil || sess.ID != br.Session {
+		t.Fatalf("Session = %+v", sess)
+	}
+	for _, other := range []flow.Browser{{}, {Session: "unknown"}, {Login: br.Login}} {
+		if sess := f.session(other); sess != nil {
+			t.Fatalf("Session(%+v) = %+v", other, sess)
+		}
+	}
+	f.clock.advance(lifetime)
+	if sess := f.session(br); sess != nil {
+		t.Fatal("an expired session was found")
+	}
+	f.flow.Sessions = nil
+	if sess, err := f.flow.Session(context.Background(), br); sess != nil || err != nil {
+		t.Fatalf("Session without SSO = %v, %v", sess, err)
+	}
+	// A broken session is an error.
+	f = newFixture(t)
+	if err := f.store.PutSession(context.Background(), "_broken", []byte("{"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.flow.Session(context.Background(), flow.Browser{Session: "_broken"}); err == nil {
+		t.Fatal("a corrupt session loaded")
+	}
+	var _ *session.Session
+}

@@ -1,0 +1,82 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clavebridge/clavebridge/bridge/flow"
+)
+
+// Input is one HTTP request as a dialect reads it: no HTTP types.
+type Input struct {
+	// Post is true for a POST (its fields in Form), false for a GET (its
+	// parameters in RawQuery, which signature checks need as sent).
+	Post     bool
+	RawQuery string
+	Form     url.Values
+	Browser  flow.Browser
+}
+
+// Handler serves one protocol message: it reads in, asks the flow, and
+// returns the flow's reply or a refusal for the error page.
+type Handler func(ctx context.Context, in *Input) (flow.Reply, error)
+
+// Route is one path a dialect serves: protocol messages (Handle), or a
+// document (Document, of ContentType).
+type Route struct {
+	Method      string // http.MethodGet or http.MethodPost
+	Path        string
+	Handle      Handler
+	Document    func() ([]byte, error)
+	ContentType string
+}
+
+// Mount adds routes.
+func (s *Server) Mount(routes ...Route) {
+	for _, r := range routes {
+		if r.Document != nil {
+			s.echo.Add(r.Method, r.Path, s.document(r))
+		} else {
+			s.echo.Add(r.Method, r.Path, s.message(r.Handle))
+		}
+	}
+}
+
+// message serves a route that carries protocol messages to h.
+func (s *Server) message(h Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		in, err := readInput(c)
+		if err != nil {
+			return s.ErrorPage(c, http.StatusBadRequest, "The request could not be read.", err)
+		}
+		reply, err := h(c.Request().Context(), in)
+		return s.Answer(c, reply, err)
+	}
+}
+
+// document serves a route's document (metadata, certificates).
+func (s *Server) document(r Route) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		data, err := r.Document()
+		if err != nil {
+			return s.ErrorPage(c, http.StatusInternalServerError, "The document is not available.", err)
+		}
+		return c.Blob(http.StatusOK, r.ContentType, data)
+	}
+}
+
+func readInput(c echo.Context) (*Input, error) {
+	in := &Input{RawQuery: c.Request().URL.RawQuery, Browser: browser(c)}
+	if c.Request().Method != http.MethodPost {
+		return in, nil
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return nil, err
+	}
+	in.Post, in.Form = true, form
+	return in, nil
+}

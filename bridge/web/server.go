@@ -1,0 +1,104 @@
+// Package web is the bridge's HTTP adapter: the one place that knows HTTP.
+// It owns routing, middleware (trace ids, security headers, body limits,
+// panics), cookies, the rendering of POST forms, redirects and pages, and
+// CSRF tokens. Dialects declare their routes as Routes whose handlers take
+// a plain Input and return the flow's Reply; the adapter turns HTTP into
+// Inputs and Replies into HTTP.
+package web
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge/trace"
+)
+
+// Options configure a Server.
+type Options struct {
+	Log          *zap.Logger
+	Rand         io.Reader // trace ids
+	MaxBodyBytes int
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// PendingTTL is how long the login-binding cookie lives.
+	PendingTTL time.Duration
+}
+
+// Server routes the bridge's HTTP requests.
+type Server struct {
+	echo *echo.Echo
+	opts Options
+}
+
+// New builds a Server with the bridge's middleware.
+func New(opts Options) *Server {
+	s := &Server{echo: echo.New(), opts: opts}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.traceMiddleware)
+	if opts.MaxBodyBytes > 0 {
+		e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", opts.MaxBodyBytes)))
+	}
+	e.Use(middleware.Recover())
+	e.Server.ReadTimeout = opts.ReadTimeout
+	e.Server.WriteTimeout = opts.WriteTimeout
+	e.Server.MaxHeaderBytes = 16 << 10
+	return s
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// HTTPServer is the net/http server to run (its timeouts and header limit
+// set); its Handler is s.
+func (s *Server) HTTPServer() *http.Server {
+	srv := s.echo.Server
+	srv.Handler = s
+	return srv
+}
+
+// Echo is the router, for the parts of the bridge that serve pages of
+// their own (the simulated gateway, the demo SPs).
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Log is the adapter's logger.
+func (s *Server) Log() *zap.Logger { return s.opts.Log }
+
+// DefaultCSP is the Content-Security-Policy set on every answer before its
+// handler runs; handlers may set a stricter or a hash-allowing one instead.
+const DefaultCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' http: https:"
+
+// traceMiddleware starts every request with a fresh trace id (echoed in
+// the X-Trace-Id header and on error pages; a request that continues a
+// login adopts that login's id) and sets the security headers every page
+// carries.
+func (s *Server) traceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := trace.NewID(s.opts.Rand)
+		if err != nil {
+			return fmt.Errorf("new trace id: %w", err)
+		}
+		c.SetRequest(c.Request().WithContext(trace.Start(c.Request().Context(), id)))
+		h := c.Response().Header()
+		c.Response().Before(func() { h.Set("X-Trace-Id", TraceID(c)) })
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		// The default policy: no scripts, styles or frames at all. Handlers
+		// replace it (the POST binding pages allow their one script by hash).
+		h.Set("Content-Security-Policy", DefaultCSP)
+		return next(c)
+	}
+}
+
+// TraceID is the trace id of the request: its own, or the login's it
+// continues.
+func TraceID(c echo.Context) string { return trace.ID(c.Request().Context()) }

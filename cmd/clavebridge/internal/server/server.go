@@ -1,0 +1,324 @@
+// Package server assembles a running clavebridge from its configuration:
+// store, SP registry, upstream connector, simulator, the inbound dialects
+// and the demo SP, behind the HTTP adapter. Time and randomness are built
+// here, once, and passed down.
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/bridge/flow"
+	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/session"
+	"github.com/clavebridge/clavebridge/bridge/simulator"
+	"github.com/clavebridge/clavebridge/bridge/store"
+	"github.com/clavebridge/clavebridge/bridge/upstream"
+	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/demosp"
+	"github.com/clavebridge/clavebridge/endpoints/dialect"
+	"github.com/clavebridge/clavebridge/endpoints/eidas"
+	"github.com/clavebridge/clavebridge/endpoints/saml2"
+	"github.com/clavebridge/clavebridge/endpoints/stork"
+	"github.com/clavebridge/clavebridge/metadata"
+)
+
+// Dialects are the inbound protocols the bridge serves: one line each.
+func Dialects() []dialect.Plugin {
+	return []dialect.Plugin{
+		saml2.Plugin,
+		eidas.Plugin,
+		stork.Plugin,
+	}
+}
+
+// DialectRules are the configuration rules of the bridge's dialects.
+func DialectRules() config.DialectSet { return dialect.Set(Dialects()) }
+
+// Options are the injectable parts (tests pin the clock).
+type Options struct {
+	Now  func() time.Time
+	Rand io.Reader
+	// Store replaces the configured store (tests observe what is stored).
+	Store store.Store
+	// Dialects replaces Dialects() (a test adds one of its own).
+	Dialects []dialect.Plugin
+}
+
+// Server is an assembled bridge.
+type Server struct {
+	Web       *web.Server
+	Flow      *flow.Flow
+	Store     store.Store
+	Simulator *simulator.Simulator // nil when upstream.mode is clave2
+	Registry  *metadata.Registry
+	publisher metadata.Publisher
+	baseURL   string
+}
+
+// Metadata returns the bridge's signed IdP metadata, or with upstream its
+// SP metadata towards the gateway.
+func (s *Server) Metadata(upstream bool) ([]byte, error) {
+	if upstream {
+		return s.publisher.SP(s.baseURL+UpstreamMetadataPath, s.baseURL+web.UpstreamACSPath)
+	}
+	return s.publisher.IdP(s.baseURL+saml2.MetadataPath, s.baseURL+saml2.SSOPath, s.baseURL+saml2.SLOPath)
+}
+
+// New builds every part from cfg.
+func New(cfg *config.Config, log *zap.Logger, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Dialects == nil {
+		opts.Dialects = Dialects()
+	}
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStore(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	s, err := assemble(cfg, log, opts, keys, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the store (a Redis connection pool).
+func (s *Server) Close() error { return s.Store.Close() }
+
+// assemble builds everything that sits on the keys and the store.
+func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, st store.Store) (*Server, error) {
+	reg, err := metadata.NewRegistry(cfg, opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	base := cfg.Server.BaseURL
+	s := &Server{
+		Web: newWeb(cfg, log, opts), Store: st, Registry: reg, baseURL: base,
+		publisher: metadata.Publisher{Signer: keys.signer, EncryptionCert: keys.encCert, Now: opts.Now, Rand: opts.Rand},
+	}
+	conn, err := s.upstream(cfg, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.Flow = &flow.Flow{
+		Store: st, Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
+		PendingTTL: cfg.Upstream.RequestLifetime.D(),
+		Sessions:   &session.Sessions{Store: st, Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand},
+	}
+	deps := dialect.Deps{
+		Flow: s.Flow, Registry: reg, Signer: keys.signer, BaseURL: base,
+		Guard:              bridge.RequestGuard{Replay: st, Now: opts.Now, Skew: cfg.Upstream.ClockSkew.D()},
+		IdPMetadata:        s.publisher.IdP,
+		Clave2Certificates: s.publisher.Clave2Certificates,
+		Now:                opts.Now, Rand: opts.Rand, Log: log,
+	}
+	for _, p := range opts.Dialects {
+		ep, err := p.New(deps)
+		if err != nil {
+			return nil, fmt.Errorf("dialect %s: %w", p.Rules.Name(), err)
+		}
+		s.Flow.Register(ep)
+		s.Web.Mount(ep.Routes()...)
+	}
+	s.Web.Mount(web.FlowRoutes(s.Flow)...)
+	s.Web.MountSessionPage(s.Flow)
+	s.Web.Mount(web.Route{Method: http.MethodGet, Path: UpstreamMetadataPath, ContentType: "application/samlmetadata+xml",
+		Document: func() ([]byte, error) { return s.Metadata(true) }})
+	if err := s.mountSimulator(cfg, keys, log, opts); err != nil {
+		return nil, err
+	}
+	if cfg.Demo.Enabled {
+		if err := s.mountDemo(cfg, keys, log, opts); err != nil {
+			return nil, err
+		}
+	}
+	s.mountHealth()
+	return s, nil
+}
+
+// UpstreamMetadataPath is where our SP metadata towards the gateway is.
+const UpstreamMetadataPath = "/upstream/metadata"
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Web.ServeHTTP(w, r) }
+
+func newWeb(cfg *config.Config, log *zap.Logger, opts Options) *web.Server {
+	return web.New(web.Options{
+		Log: log, Rand: opts.Rand, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
+		PendingTTL: cfg.Upstream.RequestLifetime.D(),
+	})
+}
+
+func newStore(cfg *config.Config, opts Options) (store.Store, error) {
+	if opts.Store != nil {
+		return opts.Store, nil
+	}
+	switch cfg.Store.Type {
+	case "memory":
+		return store.NewMemory(opts.Now, 0), nil
+	case "redis":
+		r, err := store.DialRedis(cfg.Store.Address)
+		if err != nil {
+			return nil, err // not a nil *Redis in a non-nil Store
+		}
+		return r, nil
+	default:
+		return nil, fmt.Errorf("store type %q is not available yet", cfg.Store.Type)
+	}
+}
+
+func (s *Server) upstream(cfg *config.Config, k *keySet, opts Options) (*upstream.Connector, error) {
+	method, err := config.SignatureMethod(cfg.Upstream.SignatureAlgorithm, "rsa-sha512")
+	if err != nil {
+		return nil, fmt.Errorf("upstream.signature_algorithm: %w", err)
+	}
+	signer := k.signer
+	signer.Method, signer.IncludeCert = method, true
+	gateway, err := gatewayCerts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return upstream.New(upstream.Config{
+		SSOURL: cfg.Upstream.SSOURL, ACSURL: cfg.Server.BaseURL + web.UpstreamACSPath, LogoutURL: cfg.Server.BaseURL + web.UpstreamSLOPath,
+		ProviderName: cfg.Upstream.ProviderName, Application: cfg.Upstream.Application,
+		Signer: signer, DecryptionKeys: k.decrypters, GatewayCerts: gateway,
+		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now,
+	})
+}
+
+// gatewayCerts are the configured gateway certificates, or, with the
+// simulator, the simulator's own certificate.
+func gatewayCerts(cfg *config.Config) ([]*x509.Certificate, error) {
+	files := cfg.Upstream.GatewayCerts
+	if cfg.Upstream.Mode == "simulated" && len(files) == 0 {
+		files = []string{cfg.Simulator.Signing.Cert}
+	}
+	var out []*x509.Certificate
+	for _, f := range files {
+		c, err := cfg.ReadCertificate(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (s *Server) mountSimulator(cfg *config.Config, k *keySet, log *zap.Logger, opts Options) error {
+	if cfg.Upstream.Mode != "simulated" {
+		return nil
+	}
+	simKey, err := loadPair(cfg, cfg.Simulator.Signing)
+	if err != nil {
+		return fmt.Errorf("simulator.signing: %w", err)
+	}
+	citizens, err := simulator.LoadCitizens(cfg.Path(cfg.Simulator.Citizens))
+	if err != nil {
+		return err
+	}
+	sc := simulator.Config{
+		BaseURL: cfg.Server.BaseURL, Signer: samlxml.Signer{Key: simKey.key, Cert: simKey.cert, Method: samlxml.RSASHA512, IncludeCert: true},
+		BridgeCerts: []*x509.Certificate{k.signer.Cert}, Citizens: citizens, BridgeLogoutURL: cfg.Server.BaseURL + web.UpstreamSLOPath,
+		Now: opts.Now, Rand: opts.Rand, Log: log.Named("simulator"),
+	}
+	if al := cfg.Simulator.AutoLogin; al != nil {
+		sc.AutoLogin = &simulator.AutoLogin{IdP: bridge.IdP(al.IdP), Citizen: al.Citizen, Method: al.Method}
+	}
+	if s.Simulator, err = simulator.New(sc); err != nil {
+		return err
+	}
+	s.Simulator.Mount(s.Web.Echo())
+	return nil
+}
+
+func (s *Server) mountDemo(cfg *config.Config, k *keySet, log *zap.Logger, opts Options) error {
+	pair, err := loadPair(cfg, cfg.Demo.Keys)
+	if err != nil {
+		return fmt.Errorf("demo.keys: %w", err)
+	}
+	d, err := demosp.New(demosp.Config{
+		BaseURL: cfg.Server.BaseURL, Signer: samlxml.Signer{Key: pair.key, Cert: pair.cert, Method: samlxml.RSASHA256},
+		ProviderName: cfg.Demo.Clave2Provider, Application: "demo-sp", StorkProvider: cfg.Demo.StorkProvider,
+		BridgeCert: k.signer.Cert, Now: opts.Now, Rand: opts.Rand, Log: log.Named("demo"),
+	})
+	if err != nil {
+		return err
+	}
+	d.Mount(s.Web.Echo())
+	return nil
+}
+
+func (s *Server) mountHealth() {
+	s.Web.Echo().GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	s.Web.Echo().GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Store.Ping(ctx); err != nil {
+			return c.String(http.StatusServiceUnavailable, "store unreachable\n")
+		}
+		return c.String(http.StatusOK, "ready\n")
+	})
+}
+
+// keySet is the bridge's own key material.
+type keySet struct {
+	signer     samlxml.Signer
+	decrypters []upstream.DecryptionKey // encryption key, then the signing key
+	encCert    *x509.Certificate
+}
+
+type pair struct {
+	key  crypto.Signer
+	cert *x509.Certificate
+}
+
+func loadKeys(cfg *config.Config) (*keySet, error) {
+	sig, err := loadPair(cfg, cfg.Keys.Signing)
+	if err != nil {
+		return nil, fmt.Errorf("keys.signing: %w", err)
+	}
+	enc, err := loadPair(cfg, cfg.Keys.Encryption)
+	if err != nil {
+		return nil, fmt.Errorf("keys.encryption: %w", err)
+	}
+	ks := &keySet{signer: samlxml.Signer{Key: sig.key, Cert: sig.cert}, encCert: enc.cert}
+	for _, p := range []*pair{enc, sig} {
+		if dec, ok := p.key.(crypto.Decrypter); ok {
+			ks.decrypters = append(ks.decrypters, upstream.DecryptionKey{Key: dec, Cert: p.cert})
+		}
+	}
+	if len(ks.decrypters) == 0 {
+		return nil, fmt.Errorf("keys: no RSA key to decrypt assertions with")
+	}
+	return ks, nil
+}
+
+func loadPair(cfg *config.Config, kp config.KeyPair) (*pair, error) {
+	key, cert, err := cfg.ReadKeyPair(kp)
+	if err != nil {
+		return nil, err
+	}
+	return &pair{key: key, cert: cert}, nil
+}
