@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/clavebridge/clavebridge/bridge"
@@ -40,6 +41,8 @@ type Config struct {
 	MaxResponseAge time.Duration
 	Replay         store.Store
 	Now            func() time.Time
+	// Rand draws the IDs of our logout messages (crypto/rand when nil).
+	Rand io.Reader
 }
 
 // DecryptionKey is one of our private keys with its certificate.

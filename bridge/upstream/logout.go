@@ -176,7 +176,7 @@ func (c *Connector) LogoutResponse(_ context.Context, inResponseTo, relayState s
 	if inResponseTo == "" {
 		return bridge.Outgoing{}, errors.New("upstream: a logout response must answer a request ID")
 	}
-	id, err := samlxml.NewID(nil)
+	id, err := samlxml.NewID(c.cfg.Rand)
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("upstream logout response: %w", err)
 	}

@@ -204,7 +204,7 @@ func (s *Server) upstream(cfg *config.Config, k *keySet, opts Options) (*upstrea
 		SSOURL: cfg.Upstream.SSOURL, ACSURL: cfg.Server.BaseURL + web.UpstreamACSPath, LogoutURL: cfg.Server.BaseURL + web.UpstreamSLOPath,
 		ProviderName: cfg.Upstream.ProviderName, Application: cfg.Upstream.Application,
 		Signer: signer, DecryptionKeys: k.decrypters, GatewayCerts: gateway,
-		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now,
+		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now, Rand: opts.Rand,
 	})
 }
 
