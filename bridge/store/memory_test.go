@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/clavebridge/clavebridge/bridge/store"
-	"github.com/clavebridge/clavebridge/bridge/store/storetest"
+	"github.com/clavebridge/clavebridge/bridge/store/internal/storetest"
 )
 
 // fakeClock is a manually advanced clock, safe for concurrent use.

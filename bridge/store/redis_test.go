@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clavebridge/clavebridge/bridge/store"
-	"github.com/clavebridge/clavebridge/bridge/store/storetest"
+	"github.com/clavebridge/clavebridge/bridge/store/internal/storetest"
 )
 
 // newMiniredis returns a Redis store with prefix over a fresh in-process
