@@ -137,3 +137,154 @@ func TestPolicyRelease(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyApply: one table over every way Apply changes or refuses a
+// request.
+func TestPolicyApply(t *testing.T) {
+	pid, dob, given := translate.AttrPersonIdentifier, translate.AttrDateOfBirth, translate.AttrGivenName
+	lpid, lname := translate.AttrLegalPersonIdentifier, translate.AttrLegalName
+	tests := []struct {
+		name      string
+		policy    Policy
+		req       Request
+		wantCode  StatusCode // "" = accepted
+		wantLoA   LoA
+		wantAttrs []RequestedAttr
+	}{
+		{"floor raises none", Policy{MinLoA: translate.LoALow}, Request{}, "", translate.LoALow, nil},
+		{"floor raises an invalid level", Policy{MinLoA: translate.LoASubstantial}, Request{MinLoA: LoA(9)}, "", translate.LoASubstantial, nil},
+		{"request above floor kept", Policy{MinLoA: translate.LoALow}, Request{MinLoA: translate.LoAHigh}, "", translate.LoAHigh, nil},
+		{"request below floor raised", Policy{MinLoA: translate.LoAHigh}, Request{MinLoA: translate.LoALow}, "", translate.LoAHigh, nil},
+		{
+			"every attribute releasable", Policy{MinLoA: translate.LoALow},
+			Request{Attributes: []RequestedAttr{{Name: pid, Required: true}, {Name: dob}}},
+			"", translate.LoALow, []RequestedAttr{{Name: pid, Required: true}, {Name: dob}},
+		},
+		{
+			"optional unreleasable dropped", Policy{MinLoA: translate.LoALow, Attributes: []Attr{pid}},
+			Request{Attributes: []RequestedAttr{{Name: dob}, {Name: pid, Required: true}}},
+			"", translate.LoALow, []RequestedAttr{{Name: pid, Required: true}},
+		},
+		{
+			"required unreleasable refused", Policy{MinLoA: translate.LoALow, Attributes: []Attr{pid}},
+			Request{Attributes: []RequestedAttr{{Name: pid}, {Name: dob, Required: true}}},
+			StatusInvalidAttr, 0, nil,
+		},
+		{
+			"nothing releasable refused", Policy{MinLoA: translate.LoALow, Attributes: []Attr{pid}},
+			Request{Attributes: []RequestedAttr{{Name: dob}, {Name: given}}},
+			StatusRequestDenied, 0, nil,
+		},
+		{"legal person not allowed", Policy{MinLoA: translate.LoALow}, Request{LegalPerson: true}, StatusRequestDenied, 0, nil},
+		{
+			"legal person gets the legal MDS", Policy{MinLoA: translate.LoALow, LegalPersons: true},
+			Request{LegalPerson: true, Attributes: []RequestedAttr{{Name: pid, Required: true}}},
+			"", translate.LoALow, []RequestedAttr{{Name: pid, Required: true}, {Name: lpid}, {Name: lname}},
+		},
+		{
+			"legal MDS not added twice", Policy{MinLoA: translate.LoALow, LegalPersons: true},
+			Request{LegalPerson: true, Attributes: []RequestedAttr{{Name: lname, Required: true}, {Name: pid}}},
+			"", translate.LoALow, []RequestedAttr{{Name: lname, Required: true}, {Name: pid}, {Name: lpid}},
+		},
+		{
+			"legal MDS subject to the attribute policy", Policy{MinLoA: translate.LoALow, LegalPersons: true, Attributes: []Attr{pid, lpid}},
+			Request{LegalPerson: true, Attributes: []RequestedAttr{{Name: pid}}},
+			"", translate.LoALow, []RequestedAttr{{Name: pid}, {Name: lpid}},
+		},
+		{"all IdPs denied", Policy{MinLoA: translate.LoALow, DenyIdPs: translate.AllIdPs()}, Request{}, StatusRequestDenied, 0, nil},
+		{"all IdPs disabled by the request", Policy{MinLoA: translate.LoALow}, Request{DisabledIdPs: translate.AllIdPs()}, StatusRequestDenied, 0, nil},
+		{"policy allows only what the request hides", Policy{MinLoA: translate.LoALow, AllowIdPs: []IdP{pin, movil}}, Request{DisabledIdPs: []IdP{movil, pin}}, StatusRequestDenied, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := tt.req
+			err := tt.policy.Apply(&req)
+			if tt.wantCode != "" {
+				var denied *RequestDenied
+				if !errors.As(err, &denied) || denied.Code != tt.wantCode || denied.Reason == "" {
+					t.Fatalf("Apply = %v, want %s", err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Apply = %v", err)
+			}
+			if req.MinLoA != tt.wantLoA {
+				t.Errorf("MinLoA = %v, want %v", req.MinLoA, tt.wantLoA)
+			}
+			if !slices.Equal(req.Attributes, tt.wantAttrs) {
+				t.Errorf("attributes = %v, want %v", req.Attributes, tt.wantAttrs)
+			}
+		})
+	}
+}
+
+// TestPolicyApplyKeepsCallersAttributes: dropping attributes does not write
+// into the caller's slice.
+func TestPolicyApplyKeepsCallersAttributes(t *testing.T) {
+	asked := []RequestedAttr{{Name: translate.AttrDateOfBirth}, {Name: translate.AttrPersonIdentifier}}
+	req := Request{Attributes: asked}
+	if err := (Policy{Attributes: []Attr{translate.AttrPersonIdentifier}}).Apply(&req); err != nil {
+		t.Fatal(err)
+	}
+	if asked[0].Name != translate.AttrDateOfBirth || len(req.Attributes) != 1 {
+		t.Fatalf("caller's attributes %v, request's %v", asked, req.Attributes)
+	}
+}
+
+func TestPolicyReleasable(t *testing.T) {
+	if !(Policy{}).Releasable(translate.AttrDateOfBirth) {
+		t.Error("an empty attribute policy releases nothing")
+	}
+	p := Policy{Attributes: []Attr{translate.AttrPersonIdentifier}}
+	if !p.Releasable(translate.AttrPersonIdentifier) || p.Releasable(translate.AttrDateOfBirth) {
+		t.Error("Releasable ignores the attribute policy")
+	}
+}
+
+// TestPolicyReleaseFailure: a failed result passes through untouched.
+func TestPolicyReleaseFailure(t *testing.T) {
+	res := Failure(StatusAuthnFailed, "cancelled")
+	res.Attributes = []Attribute{{Name: translate.AttrDateOfBirth, Values: []string{"1970-01-01"}}}
+	got := Policy{Attributes: []Attr{translate.AttrPersonIdentifier}}.Release(&Request{}, res)
+	if got.Status != res.Status || len(got.Attributes) != 1 {
+		t.Fatalf("Release of a failure = %+v", got)
+	}
+	ok := Result{Status: Status{Code: StatusSuccess}, Subject: "ES/ES/1", LoA: translate.LoAHigh, IdP: pin,
+		Attributes: []Attribute{{Name: translate.AttrDateOfBirth, Values: []string{"1970-01-01"}}}}
+	got = Policy{Attributes: []Attr{translate.AttrPersonIdentifier}}.Release(&Request{}, ok)
+	if got.Subject != "ES/ES/1" || got.LoA != translate.LoAHigh || got.IdP != pin || len(got.Attributes) != 0 {
+		t.Fatalf("Release of a success = %+v", got)
+	}
+	if len(ok.Attributes) != 1 {
+		t.Fatal("Release changed the caller's result")
+	}
+}
+
+func TestMissingRequired(t *testing.T) {
+	res := &Result{Attributes: []Attribute{
+		{Name: translate.AttrPersonIdentifier, Values: []string{"ES/ES/1"}},
+		{Name: translate.AttrGivenName, Values: []string{""}},
+		{Name: translate.AttrFamilyName},
+	}}
+	tests := []struct {
+		name    string
+		asked   []RequestedAttr
+		want    Attr
+		missing bool
+	}{
+		{"nothing asked", nil, "", false},
+		{"required present", []RequestedAttr{{Name: translate.AttrPersonIdentifier, Required: true}}, "", false},
+		{"optional absent", []RequestedAttr{{Name: translate.AttrDateOfBirth}}, "", false},
+		{"required absent", []RequestedAttr{{Name: translate.AttrPersonIdentifier, Required: true}, {Name: translate.AttrDateOfBirth, Required: true}}, translate.AttrDateOfBirth, true},
+		{"required empty value", []RequestedAttr{{Name: translate.AttrGivenName, Required: true}}, translate.AttrGivenName, true},
+		{"required without values", []RequestedAttr{{Name: translate.AttrFamilyName, Required: true}}, translate.AttrFamilyName, true},
+		{"first of two missing", []RequestedAttr{{Name: translate.AttrGender, Required: true}, {Name: translate.AttrDateOfBirth, Required: true}}, translate.AttrGender, true},
+	}
+	for _, tt := range tests {
+		got, missing := MissingRequired(&Request{Attributes: tt.asked}, res)
+		if got != tt.want || missing != tt.missing {
+			t.Errorf("%s: MissingRequired = %q, %v; want %q, %v", tt.name, got, missing, tt.want, tt.missing)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/flow"
-	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -350,6 +349,7 @@ func TestCompleteLegalPerson(t *testing.T) {
 	f.sp("sp1").Policy.LegalPersons = true
 	req := request("sp1")
 	req.LegalPerson = true
+	req.Attributes = []bridge.RequestedAttr{{Name: translate.AttrPersonIdentifier}}
 	reply, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), req, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -360,8 +360,8 @@ func TestCompleteLegalPerson(t *testing.T) {
 	if err != nil || field(reply.Out, "status") != "Success" {
 		t.Fatalf("Complete = %v, %+v", err, reply.Out)
 	}
-	// Only the legal MDS was asked for, so only it is released.
-	if got := field(reply.Out, "attributes"); got != "LegalPersonIdentifier" {
+	// What was asked for, with the legal MDS the policy added.
+	if got := field(reply.Out, "attributes"); got != "PersonIdentifier,LegalPersonIdentifier" {
 		t.Fatalf("released %q", got)
 	}
 }
@@ -429,6 +429,8 @@ func TestCompleteSessionNotKept(t *testing.T) {
 		{"lifetime 0", func(f *fixture) { f.flow.Sessions.Lifetime = 0 }, false},
 		{"store fails", func(f *fixture) { f.store.failPutSession = true }, true},
 		{"no randomness for the session", func(f *fixture) { f.flow.Sessions.Rand = strings.NewReader("") }, true},
+		{"no randomness for the session index", func(f *fixture) { f.flow.Rand = strings.NewReader("") }, true},
+		{"no randomness for the transient NameID", func(f *fixture) { f.flow.Rand = io.LimitReader(zeros{}, 20) }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -509,5 +511,4 @@ func TestFlowSession(t *testing.T) {
 	if _, err := f.flow.Session(context.Background(), flow.Browser{Session: "_broken"}); err == nil {
 		t.Fatal("a corrupt session loaded")
 	}
-	var _ *session.Session
 }
