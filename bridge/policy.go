@@ -99,7 +99,7 @@ func (p Policy) Apply(r *Request) error {
 	if r.LegalPerson && !p.LegalPersons {
 		return &RequestDenied{StatusRequestDenied, "legal persons are not allowed for this service"}
 	}
-	if r.LegalPerson {
+	if r.LegalPerson && len(r.Attributes) > 0 { // asking for nothing specific is asking for everything
 		r.Attributes = withLegalMDS(r.Attributes)
 	}
 	r.DisabledIdPs = p.disabledIdPs(r.DisabledIdPs)

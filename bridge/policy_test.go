@@ -288,3 +288,20 @@ func TestMissingRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestLegalPersonRequestWithoutAttributes: a request that admits legal
+// persons and names no attributes still gets everything releasable.
+func TestLegalPersonRequestWithoutAttributes(t *testing.T) {
+	p := Policy{MinLoA: translate.LoALow, LegalPersons: true}
+	req := Request{LegalPerson: true} // asks for nothing specific: everything
+	if err := p.Apply(&req); err != nil {
+		t.Fatal(err)
+	}
+	res := Result{Status: Status{Code: StatusSuccess}, Attributes: []Attribute{
+		{Name: translate.AttrPersonIdentifier, Values: []string{"ES/ES/1"}},
+		{Name: translate.AttrGivenName, Values: []string{"Ana"}},
+	}}
+	if got := p.Release(&req, res); len(got.Attributes) != 2 {
+		t.Fatalf("released %v of a natural person's result; the request asked for everything", got.Attributes)
+	}
+}

@@ -217,7 +217,9 @@ func Load(path string, dialects DialectSet) (*Config, error) {
 func Parse(data []byte, dir string, dialects DialectSet) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var cfg Config
+	// Defaults where zero is a value of its own are set before decoding,
+	// so that an explicit zero stays (sso.lifetime: 0s turns SSO off).
+	cfg := Config{SSO: SSOConfig{Lifetime: Duration(time.Hour)}}
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("decode config: %w", err)
 	}
@@ -247,7 +249,6 @@ func (c *Config) applyDefaults() {
 	setDurationDefault(&c.Server.ReadTimeout, 10*time.Second)
 	setDurationDefault(&c.Server.WriteTimeout, 10*time.Second)
 	setDefault(&c.Store.Type, "memory")
-	setDurationDefault(&c.SSO.Lifetime, time.Hour)
 	setDefault(&c.Upstream.Mode, "simulated")
 	if c.Upstream.Mode == "simulated" {
 		setDefault(&c.Upstream.SSOURL, c.Server.BaseURL+"/sim/Proxy2/ServiceProvider")

@@ -401,3 +401,24 @@ func TestReadKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestSSOLifetimeZeroTurnsSSOOff: an explicit 0s is kept, not replaced by
+// the 1 h default that an absent key gets.
+func TestSSOLifetimeZeroTurnsSSOOff(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.crt", "a.key", "citizens.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\n"
+	for yaml, want := range map[string]time.Duration{"": time.Hour, "sso: {lifetime: 0s}\n": 0, "sso: {lifetime: 5m}\n": 5 * time.Minute} {
+		cfg, err := Parse([]byte(head+yaml), dir, testDialects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.SSO.Lifetime.D(); got != want {
+			t.Errorf("%q: lifetime %v, want %v", yaml, got, want)
+		}
+	}
+}

@@ -129,14 +129,15 @@ func (f *Flow) Start(ctx context.Context, br Browser, sp *bridge.ServiceProvider
 	} else if ok {
 		return reply, nil
 	}
-	var reply Reply
 	if br.Login == "" {
 		v, err := samlxml.NewID(f.Rand)
 		if err != nil {
 			return Reply{}, bridge.Internal("The login could not be started.", fmt.Errorf("new login cookie: %w", err))
 		}
-		br.Login, reply.Login = v, &Cookie{Value: v, TTL: f.PendingTTL}
+		br.Login = v
 	}
+	// The cookie lives as long as this login may wait for the gateway.
+	reply := Reply{Login: &Cookie{Value: br.Login, TTL: f.PendingTTL}}
 	out, err := f.Begin(ctx, sp, *req, Binding(br.Login))
 	if err != nil {
 		return Reply{}, bridge.Internal("The login could not be started.", err)
@@ -255,7 +256,7 @@ func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply
 	res = f.check(req, sp, res, log)
 	var reply Reply
 	if res.Status.OK() && f.Sessions != nil {
-		res, reply.Session = f.startSession(ctx, req, res, log)
+		res, reply.Session = f.startSession(ctx, br, req, res, log)
 	}
 	out, err := f.render(ctx, sp, req, sp.Policy.Release(req, res))
 	if err != nil {

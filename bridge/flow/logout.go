@@ -280,8 +280,16 @@ func (f *Flow) UpstreamLogout(ctx context.Context, br Browser, form url.Values) 
 		}
 		return f.upstreamInitiated(ctx, br, id, relay)
 	}
+	if strings.Contains(msg.RelayState, "/") { // names a step waiting for an SP, not for the gateway
+		return Reply{}, bridge.Invalid("The logout answer does not belong to a logout under way.",
+			errors.New("the gateway's answer names a logout step that waits for an SP"))
+	}
 	st, err := f.takeLogout(ctx, msg.RelayState)
-	if err != nil || st.UpstreamID == "" {
+	if err == nil && st.UpstreamID == "" {
+		// A logout that is not waiting for the gateway goes on waiting.
+		err = errors.Join(errors.New("the logout named is not waiting for the gateway"), f.putLogout(ctx, st))
+	}
+	if err != nil {
 		return Reply{}, bridge.Invalid("The logout answer does not belong to a logout under way.", err)
 	}
 	ok, message, err := u.FinishLogout(ctx, form, st.UpstreamID)

@@ -13,17 +13,33 @@ import (
 
 // startSession opens (or, after a forced authentication, replaces) the
 // browser's SSO session with a fresh upstream result, and names it towards
-// the SP being answered. Failing to keep a session only costs single
-// sign-on: the login goes on without one.
-func (f *Flow) startSession(ctx context.Context, req *bridge.Request, res bridge.Result, log *zap.Logger) (bridge.Result, *Cookie) {
+// the SP being answered. A session it replaces hands on its participants,
+// so that single logout still tells them, and is deleted. Failing to keep
+// a session only costs single sign-on: the login goes on without one.
+func (f *Flow) startSession(ctx context.Context, br Browser, req *bridge.Request, res bridge.Result, log *zap.Logger) (bridge.Result, *Cookie) {
 	sess, err := f.Sessions.New(res)
-	var cookie *Cookie
-	if err == nil {
-		cookie, err = f.join(ctx, sess, req, &res)
-	}
 	if err != nil {
 		log.Warn("no SSO session kept", zap.Error(err))
 		return res, nil
+	}
+	old, err := f.Sessions.Load(ctx, br.Session)
+	if err != nil {
+		log.Warn("the session replaced was unreadable", zap.Error(err))
+	}
+	if old != nil {
+		sess.Participants = old.Participants
+	}
+	cookie, err := f.join(ctx, sess, req, &res)
+	if err != nil {
+		log.Warn("no SSO session kept", zap.Error(err))
+		return res, nil
+	}
+	if old != nil {
+		if err := f.Sessions.Delete(ctx, old.ID); err != nil {
+			log.Warn("the session replaced was not deleted", zap.Error(err))
+		}
+		log.Info("SSO session replaced", zap.Int("participants", len(sess.Participants)))
+		return res, cookie
 	}
 	log.Info("SSO session started")
 	return res, cookie

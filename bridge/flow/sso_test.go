@@ -143,7 +143,8 @@ func TestSSONoSession(t *testing.T) {
 }
 
 // TestSSOReplacedAfterForceAuthn: a forced authentication gives the browser
-// a new session with a fresh result.
+// a new session with a fresh result; the session it replaces hands on its
+// participants (single logout must still tell them) and is deleted.
 func TestSSOReplacedAfterForceAuthn(t *testing.T) {
 	f := newFixture(t)
 	br, _ := f.login(flow.Browser{}, "sp1")
@@ -159,8 +160,11 @@ func TestSSOReplacedAfterForceAuthn(t *testing.T) {
 		t.Fatalf("Complete = %v, %+v", err, reply.Session)
 	}
 	sess := f.session(flow.Browser{Session: reply.Session.Value})
-	if sess.Result.Subject != "ES/ES/99999999R" || len(sess.Participants) != 1 {
-		t.Fatalf("new session = %+v", sess)
+	if sess.Result.Subject != "ES/ES/99999999R" || len(sess.Participants) != 2 {
+		t.Fatalf("new session = %+v; want the fresh result and both records of sp1", sess)
+	}
+	if old := f.session(br); old != nil {
+		t.Fatalf("the replaced session is still there: %+v", old)
 	}
 }
 
