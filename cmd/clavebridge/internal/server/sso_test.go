@@ -123,15 +123,20 @@ func TestSSONewAuthentication(t *testing.T) {
 	}
 }
 
-// TestForcedAuthenticationReplacesSession: after ForceAuthn the new
-// session serves the next request.
+// TestForcedAuthenticationReplacesSession: after ForceAuthn a new session
+// replaces the old one (keeping its participants for single logout) and
+// serves the next request.
 func TestForcedAuthenticationReplacesSession(t *testing.T) {
 	h := ssoHarness(t, autoLogin("AFIRMA", "99999999R", "dnie"))
 	h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}})
 	h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}, "force": {"true"}})
 	body := h.login(t, "clave2", url.Values{"loa": {"low"}})
-	if !strings.Contains(body, "Logged in") || h.Server.Simulator.Logins() != 2 || h.Logs.FilterMessage("SSO session started").Len() != 2 {
-		t.Fatalf("logins %d, sessions started %d: %.800s", h.Server.Simulator.Logins(), h.Logs.FilterMessage("SSO session started").Len(), body)
+	started, replaced := h.Logs.FilterMessage("SSO session started").Len(), h.Logs.FilterMessage("SSO session replaced").Len()
+	if !strings.Contains(body, "Logged in") || h.Server.Simulator.Logins() != 2 || started != 1 || replaced != 1 {
+		t.Fatalf("logins %d, sessions started %d, replaced %d: %.800s", h.Server.Simulator.Logins(), started, replaced, body)
+	}
+	if reused := h.Logs.FilterMessage("SSO session reused").All(); len(reused) != 1 || reused[0].ContextMap()["participants"] != int64(3) {
+		t.Fatalf("the third login was not answered from the replacing session with every participant: %v", reused)
 	}
 }
 
