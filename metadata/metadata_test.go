@@ -42,7 +42,7 @@ func registryFor(t *testing.T, metadataXML string, sp config.SPConfig) (*Registr
 		sp.Metadata = "sp.xml"
 	}
 	sp.ID, sp.Dialect, sp.MinLoA, sp.AttributeNames = spEntity, "saml2", "low", "friendly"
-	text := "simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\n"
+	text := "simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\nsecrets: {state_keys: [{id: t, file: k.key}], pairwise: {file: k.key}}\n"
 	for _, f := range []string{"c.yaml", "k.crt", "k.key"} {
 		_ = os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
 	}
@@ -154,7 +154,7 @@ func TestRegistryRefusesUnservedDialect(t *testing.T) {
 	for _, f := range []string{"c.yaml", "k.crt", "k.key"} {
 		_ = os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
 	}
-	cfg, err := config.Parse([]byte("simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\n"), dir, testDialects)
+	cfg, err := config.Parse([]byte("simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\nsecrets: {state_keys: [{id: t, file: k.key}], pairwise: {file: k.key}}\n"), dir, testDialects)
 	if err != nil {
 		t.Fatal(err)
 	}

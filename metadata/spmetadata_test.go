@@ -133,7 +133,7 @@ func eidasRegistry(t *testing.T, k mdKeys, metadataXML []byte, spYAML string) (*
 	for _, f := range []string{"c.yaml", "k.crt", "k.key"} {
 		write(f, []byte("x"))
 	}
-	text := "simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\nservice_providers:\n" + spYAML
+	text := "simulator: {citizens: c.yaml}\nkeys: {signing: {cert: k.crt, key: k.key}}\nsecrets: {state_keys: [{id: t, file: k.key}], pairwise: {file: k.key}}\nservice_providers:\n" + spYAML
 	cfg, err := config.Parse([]byte(text), dir, testDialects)
 	if err != nil {
 		t.Fatal(err)

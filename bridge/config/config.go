@@ -32,6 +32,7 @@ type Config struct {
 	Demo             DemoConfig      `yaml:"demo"`
 	ServiceProviders []SPConfig      `yaml:"service_providers"`
 	Log              LogConfig       `yaml:"log"`
+	Secrets          SecretsConfig   `yaml:"secrets"`
 
 	dir      string     // directory of the file, for relative paths
 	dialects DialectSet // the dialects SPs may speak
@@ -81,6 +82,10 @@ type ServerConfig struct {
 	MaxBodyBytes int      `yaml:"max_body_bytes"`
 	ReadTimeout  Duration `yaml:"read_timeout"`
 	WriteTimeout Duration `yaml:"write_timeout"`
+	// TrustedProxies are the addresses or CIDR ranges of the load balancers
+	// in front of the bridge: only their X-Forwarded-For is believed when
+	// the bridge resolves a client's address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // KeyPair names a PEM certificate and private key.
@@ -99,6 +104,41 @@ type KeysConfig struct {
 type StoreConfig struct {
 	Type    string `yaml:"type"` // memory (default) or redis
 	Address string `yaml:"address"`
+	// Budgets cap each kind of state separately, so that one kind filling
+	// up never locks the others out.
+	Budgets StoreBudgets `yaml:"budgets"`
+}
+
+// StoreBudgets are the most entries of each kind the store keeps.
+type StoreBudgets struct {
+	Pending  int `yaml:"pending"`  // logouts under way (default 10000)
+	Replay   int `yaml:"replay"`   // message IDs seen (default 200000)
+	Sessions int `yaml:"sessions"` // SSO sessions (default 100000)
+}
+
+// SecretsConfig names the bridge's secrets. Each comes from a file or an
+// environment variable, never from this file itself.
+type SecretsConfig struct {
+	// StateKeys seal what the bridge keeps in browsers (pending logins)
+	// and at rest (SSO sessions): the first seals, every one opens, so a
+	// key can rotate by adding a new one first.
+	StateKeys []StateKey `yaml:"state_keys"`
+	// Pairwise keys the persistent pairwise NameIDs; it must never change,
+	// or every SP sees its citizens as new ones.
+	Pairwise Secret `yaml:"pairwise"`
+}
+
+// Secret is where one secret is: a file or an environment variable whose
+// content is at least 32 bytes, written in hex or base64.
+type Secret struct {
+	File string `yaml:"file"`
+	Env  string `yaml:"env"`
+}
+
+// StateKey is a sealing key with the id that names it in what it seals.
+type StateKey struct {
+	ID     string `yaml:"id"`
+	Secret `yaml:",inline"`
 }
 
 // SSOConfig sets the single sign-on session lifetime.
@@ -180,7 +220,12 @@ type SPConfig struct {
 	StringValueTypes    bool     `yaml:"string_value_types"` // eidas: xs:string values
 	// SSOLifetime overrides sso.lifetime for this SP; 0s: never reuse a session.
 	SSOLifetime *Duration `yaml:"sso_lifetime"`
-	UsedIdP     bool      `yaml:"used_idp"` // stork: always send usedIdP
+	// MetadataAllowHTTP lets this SP's metadata come over plain http.
+	MetadataAllowHTTP bool `yaml:"metadata_allow_http"`
+	// MetadataAllowPrivate lets this SP's metadata come from a loopback,
+	// private or link-local address.
+	MetadataAllowPrivate bool `yaml:"metadata_allow_private"`
+	UsedIdP              bool `yaml:"used_idp"` // stork: always send usedIdP
 }
 
 // Duration is a time.Duration written as "30s", "1h".
@@ -249,6 +294,9 @@ func (c *Config) applyDefaults() {
 	setDurationDefault(&c.Server.ReadTimeout, 10*time.Second)
 	setDurationDefault(&c.Server.WriteTimeout, 10*time.Second)
 	setDefault(&c.Store.Type, "memory")
+	setIntDefault(&c.Store.Budgets.Pending, 10000)
+	setIntDefault(&c.Store.Budgets.Replay, 200000)
+	setIntDefault(&c.Store.Budgets.Sessions, 100000)
 	setDefault(&c.Upstream.Mode, "simulated")
 	if c.Upstream.Mode == "simulated" {
 		setDefault(&c.Upstream.SSOURL, c.Server.BaseURL+"/sim/Proxy2/ServiceProvider")
@@ -277,6 +325,12 @@ func (c *Config) applyDefaults() {
 func setDefault(s *string, v string) {
 	if *s == "" {
 		*s = v
+	}
+}
+
+func setIntDefault(n *int, v int) {
+	if *n == 0 {
+		*n = v
 	}
 }
 
@@ -322,6 +376,12 @@ func (c *Config) Validate() []error {
 		add(fieldErr("store.address", "redis needs an address"))
 	}
 	errs = append(errs, c.validateUpstream()...)
+	errs = append(errs, c.validateSecrets()...)
+	for i, p := range c.Server.TrustedProxies {
+		if _, err := ParseProxy(p); err != nil {
+			add(&FieldError{Path: fmt.Sprintf("server.trusted_proxies[%d]", i), Err: err})
+		}
+	}
 	seen := map[string]int{}
 	for i, sp := range c.ServiceProviders {
 		path := fmt.Sprintf("service_providers[%d]", i)

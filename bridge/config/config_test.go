@@ -35,7 +35,7 @@ func TestDialectRulesApply(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\n"
+	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"
 	cfg, err := Parse([]byte(head+"service_providers: [{id: x, name: X, dialect: stork, return_urls: ['https://sp/acs']}]\n"), dir, testDialects)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestConfigErrorsNameTheirPath(t *testing.T) {
 		}
 	}
 	base := "simulator: {citizens: citizens.yaml}\n"
-	keys := "keys: {signing: {cert: a.crt, key: a.key}}\n"
+	keys := "keys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"
 	tests := []struct {
 		name, yaml, want string
 	}{

@@ -37,7 +37,7 @@ func tree(t *testing.T, files map[string]string) string {
 // placeholders are the files a minimal configuration names.
 var placeholders = map[string]string{"a.crt": "x", "a.key": "x", "citizens.yaml": "x", "gw.crt": "x", "sp.crt": "x", "md.xml": "x"}
 
-const minimal = "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\n"
+const minimal = "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"
 
 // TestValidateReportsPath: every check of Validate names the YAML path of
 // the value it refuses.
@@ -55,9 +55,9 @@ func TestValidateReportsPath(t *testing.T) {
 		{"signing key missing", "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: nope.key}}\n", []string{"keys.signing.key:", "keys.encryption.key:"}},
 		{"signing pair half given", "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt}}\n", []string{"keys.signing: needs cert and key"}},
 		{"encryption cert missing", "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}, encryption: {cert: nope.crt, key: a.key}}\n", []string{"keys.encryption.cert:"}},
-		{"simulator signing missing", "simulator: {citizens: citizens.yaml, signing: {cert: sim.crt, key: a.key}}\nkeys: {signing: {cert: a.crt, key: a.key}}\n", []string{"simulator.signing.cert:"}},
-		{"no citizens", "keys: {signing: {cert: a.crt, key: a.key}}\n", []string{"simulator.citizens: the simulator needs a citizens file"}},
-		{"citizens file missing", "simulator: {citizens: people.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\n", []string{"simulator.citizens:", "people.yaml"}},
+		{"simulator signing missing", "simulator: {citizens: citizens.yaml, signing: {cert: sim.crt, key: a.key}}\nkeys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n", []string{"simulator.signing.cert:"}},
+		{"no citizens", "keys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n", []string{"simulator.citizens: the simulator needs a citizens file"}},
+		{"citizens file missing", "simulator: {citizens: people.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n", []string{"simulator.citizens:", "people.yaml"}},
 		{"clave2 bad sso url", minimal + "upstream: {mode: clave2, sso_url: '/Proxy2/ServiceProvider', gateway_certs: [gw.crt]}\n", []string{"upstream.sso_url:"}},
 		{"clave2 no sso url", minimal + "upstream: {mode: clave2, gateway_certs: [gw.crt]}\n", []string{`upstream.sso_url: "" is not`}},
 		{"clave2 gateway cert missing", minimal + "upstream: {mode: clave2, sso_url: 'https://gw/sso', gateway_certs: [gw.crt, nope.crt]}\n", []string{"upstream.gateway_certs[1]:"}},
@@ -104,7 +104,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"certs only", minimal + "service_providers: [{id: x, name: X, dialect: saml2, certs: [sp.crt]}]\n"},
 		{"full SP", minimal + "service_providers: [{id: x, name: X, dialect: saml2, certs: [sp.crt], return_urls: ['http://sp/acs'], logout_urls: ['https://sp/slo'], min_loa: high, allow_idps: [AFIRMA], deny_idps: [PIN24H], attributes: [PersonIdentifier, DateOfBirth], attribute_names: uri, sso_lifetime: 5m}]\n"},
 		{"redis", minimal + "store: {type: redis, address: '127.0.0.1:6379'}\n"},
-		{"absolute paths", "simulator: {citizens: " + filepath.Join(dir, "citizens.yaml") + "}\nkeys: {signing: {cert: " + filepath.Join(dir, "a.crt") + ", key: a.key}}\n"},
+		{"absolute paths", "simulator: {citizens: " + filepath.Join(dir, "citizens.yaml") + "}\nkeys: {signing: {cert: " + filepath.Join(dir, "a.crt") + ", key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +160,7 @@ func TestDefaults(t *testing.T) {
 server: {listen: ':9000', base_url: 'http://b', max_body_bytes: 1024, read_timeout: 1s, write_timeout: 2s}
 keys: {signing: {cert: a.crt, key: a.key}, encryption: {cert: e.crt, key: e.key}}
 simulator: {citizens: citizens.yaml, signing: {cert: s.crt, key: s.key}}
+secrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}
 sso: {lifetime: 20m}
 upstream: {mode: clave2, sso_url: 'https://gw/sso', gateway_certs: [gw.crt], provider_name: P, application: A, signature_algorithm: rsa-pss-sha256, clock_skew: 5s, request_lifetime: 1m}
 service_providers: [{id: x, name: X, dialect: saml2, return_urls: ['https://sp/acs'], min_loa: substantial, attribute_names: uri, signature_algorithm: ecdsa-sha256, sso_lifetime: 0s}]
@@ -411,7 +412,7 @@ func TestSSOLifetimeZeroTurnsSSOOff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\n"
+	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"
 	for yaml, want := range map[string]time.Duration{"": time.Hour, "sso: {lifetime: 0s}\n": 0, "sso: {lifetime: 5m}\n": 5 * time.Minute} {
 		cfg, err := Parse([]byte(head+yaml), dir, testDialects)
 		if err != nil {

@@ -21,7 +21,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/pairwise"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/seal"
 	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/bridge/trace"
@@ -88,6 +90,11 @@ type Flow struct {
 	PendingTTL time.Duration
 	// Sessions keeps SSO sessions; nil disables single sign-on.
 	Sessions *session.Sessions
+	// Seal seals the state the bridge keeps in the browser.
+	Seal *seal.Keys
+	// Pairwise derives the persistent NameIDs of SPs that may not receive
+	// the PersonIdentifier.
+	Pairwise *pairwise.Keyer
 	dialects map[string]bridge.Dialect
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/seal"
 	"github.com/clavebridge/clavebridge/bridge/store"
 )
 
@@ -34,6 +35,8 @@ type Sessions struct {
 	Lifetime time.Duration // 0: no SSO at all
 	Now      func() time.Time
 	Rand     io.Reader
+	// Seal seals session records at rest.
+	Seal *seal.Keys
 }
 
 // Load returns the session named id, or nil when there is none (no id,

@@ -18,6 +18,9 @@ type Input struct {
 	RawQuery string
 	Form     url.Values
 	Browser  flow.Browser
+	// Origin is the request's Origin header ("" when the browser sent
+	// none; "null" for an opaque origin).
+	Origin string
 }
 
 // Handler serves one protocol message: it reads in, asks the flow, and
@@ -69,7 +72,7 @@ func (s *Server) document(r Route) echo.HandlerFunc {
 }
 
 func readInput(c echo.Context) (*Input, error) {
-	in := &Input{RawQuery: c.Request().URL.RawQuery, Browser: browser(c)}
+	in := &Input{RawQuery: c.Request().URL.RawQuery, Browser: browser(c), Origin: c.Request().Header.Get("Origin")}
 	if c.Request().Method != http.MethodPost {
 		return in, nil
 	}

@@ -191,7 +191,7 @@ func TestRulesInConfig(t *testing.T) {
 		}
 	}
 	dialects := config.NewDialectSet(Rules{})
-	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\n"
+	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"
 	cfg, err := config.Parse([]byte(head+"service_providers: [{id: kit, dialect: eidas, certs: [kit.pem], return_urls: ['https://kit/acs']}]\n"), dir, dialects)
 	if err != nil {
 		t.Fatal(err)

@@ -115,7 +115,7 @@ func TestRulesInConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\n"
+	head := "simulator: {citizens: citizens.yaml}\nkeys: {signing: {cert: a.crt, key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"
 	dialects := config.NewDialectSet(Rules{})
 	cfg, err := config.Parse([]byte(head+"service_providers: [{id: x, dialect: saml2, return_urls: ['https://sp/acs']}]\n"), dir, dialects)
 	if err != nil {

@@ -151,6 +151,7 @@ func TestRulesThroughConfig(t *testing.T) {
 	}
 	const head = `keys: {signing: {cert: sign.crt, key: sign.key}}
 simulator: {citizens: citizens.yaml}
+secrets: {state_keys: [{id: t, file: sign.key}], pairwise: {file: sign.key}}
 service_providers:
   - {id: e00000001_miapp, dialect: saml2, certs: [sp.crt], return_urls: ["https://sp.example.es/acs"]}
 `

@@ -20,7 +20,9 @@ import (
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/flow"
+	"github.com/clavebridge/clavebridge/bridge/pairwise"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/seal"
 	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/bridge/simulator"
 	"github.com/clavebridge/clavebridge/bridge/store"
@@ -121,10 +123,14 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	if err != nil {
 		return nil, err
 	}
+	sealer, keyer, err := loadSecrets(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	s.Flow = &flow.Flow{
 		Store: st, Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
-		PendingTTL: cfg.Upstream.RequestLifetime.D(),
-		Sessions:   &session.Sessions{Store: st, Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand},
+		PendingTTL: cfg.Upstream.RequestLifetime.D(), Seal: sealer, Pairwise: keyer,
+		Sessions: &session.Sessions{Store: st, Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand, Seal: sealer},
 	}
 	deps := dialect.Deps{
 		Flow: s.Flow, Registry: reg, Signer: keys.signer, BaseURL: base,
@@ -321,4 +327,29 @@ func loadPair(cfg *config.Config, kp config.KeyPair) (*pair, error) {
 		return nil, err
 	}
 	return &pair{key: key, cert: cert}, nil
+}
+
+// loadSecrets reads the sealing keys and the pairwise secret.
+func loadSecrets(cfg *config.Config, opts Options) (*seal.Keys, *pairwise.Keyer, error) {
+	var keys []seal.Key
+	for i, k := range cfg.Secrets.StateKeys {
+		secret, err := cfg.ReadSecret(k.Secret)
+		if err != nil {
+			return nil, nil, fmt.Errorf("secrets.state_keys[%d]: %w", i, err)
+		}
+		keys = append(keys, seal.Key{ID: k.ID, Secret: secret})
+	}
+	sealer, err := seal.New(opts.Rand, keys...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("secrets.state_keys: %w", err)
+	}
+	secret, err := cfg.ReadSecret(cfg.Secrets.Pairwise)
+	if err != nil {
+		return nil, nil, fmt.Errorf("secrets.pairwise: %w", err)
+	}
+	keyer, err := pairwise.New(secret)
+	if err != nil {
+		return nil, nil, fmt.Errorf("secrets.pairwise: %w", err)
+	}
+	return sealer, keyer, nil
 }
