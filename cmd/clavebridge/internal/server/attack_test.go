@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -481,6 +482,10 @@ func TestAttackSuite(t *testing.T) {
 	t.Run("upstream-acs", func(t *testing.T) { attackUpstreamACS(t, res) })
 	t.Run("logout", func(t *testing.T) { attackLogouts(t, res) })
 	t.Run("more", func(t *testing.T) { attackMore(t, res) })
+	slices.SortFunc(classAttacks, func(a, b classAttack) int { return strings.Compare(a.name, b.name) })
+	for _, a := range classAttacks {
+		t.Run(a.name, func(t *testing.T) { a.run(t, res) })
+	}
 	lines := res.table()
 	table := os.Getenv("CLAVEBRIDGE_SECURITY_TABLE") == "1"
 	for _, l := range lines {
@@ -489,6 +494,21 @@ func TestAttackSuite(t *testing.T) {
 			fmt.Println("SECURITY| " + l)
 		}
 	}
+}
+
+// classAttack is an attack class kept in a file of its own
+// (attack_<class>_test.go), which registers it with registerClass.
+type classAttack struct {
+	name string
+	run  func(*testing.T, *results)
+}
+
+// classAttacks are the registered classes, run after the others.
+var classAttacks []classAttack
+
+// registerClass adds an attack class to the suite (call it from init).
+func registerClass(name string, run func(*testing.T, *results)) {
+	classAttacks = append(classAttacks, classAttack{name: name, run: run})
 }
 
 // attackSAML2: /saml2/sso, POST and Redirect, as the demo SP.
