@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/clavebridge/clavebridge/bridge"
@@ -39,11 +38,21 @@ func (r *Registry) All() []*bridge.ServiceProvider {
 }
 
 // NewRegistry resolves every SP of cfg: certificates, metadata and policy;
-// now decides whether metadata has expired.
+// now decides whether metadata has expired. Metadata URLs are fetched by a
+// default Fetcher.
 func NewRegistry(cfg *config.Config, now time.Time) (*Registry, error) {
+	return NewRegistryWith(cfg, now, &Fetcher{})
+}
+
+// NewRegistryWith is NewRegistry fetching metadata URLs with fetch, each
+// under its SP's metadata_allow_http and metadata_allow_private.
+func NewRegistryWith(cfg *config.Config, now time.Time, fetch *Fetcher) (*Registry, error) {
+	if fetch == nil {
+		fetch = &Fetcher{}
+	}
 	r := &Registry{sps: map[string]*bridge.ServiceProvider{}}
 	for i, spc := range cfg.ServiceProviders {
-		sp, err := resolve(cfg, spc, now)
+		sp, err := resolve(cfg, spc, now, fetch)
 		if err != nil {
 			return nil, fmt.Errorf("service_providers[%d] (%s): %w", i, spc.ID, err)
 		}
@@ -53,7 +62,7 @@ func NewRegistry(cfg *config.Config, now time.Time) (*Registry, error) {
 	return r, nil
 }
 
-func resolve(cfg *config.Config, c config.SPConfig, now time.Time) (*bridge.ServiceProvider, error) {
+func resolve(cfg *config.Config, c config.SPConfig, now time.Time, fetch *Fetcher) (*bridge.ServiceProvider, error) {
 	d := cfg.Dialect(c.Dialect)
 	if d == nil {
 		return nil, fmt.Errorf("dialect %q is not served by this bridge", c.Dialect)
@@ -79,7 +88,7 @@ func resolve(cfg *config.Config, c config.SPConfig, now time.Time) (*bridge.Serv
 		return nil, err
 	}
 	if c.Metadata != "" {
-		if err := applyMetadata(sp, cfg, c, now); err != nil {
+		if err := applyMetadata(sp, cfg, c, now, fetch); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +180,7 @@ func applyKeys(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig
 
 // applyMetadata reads an SP's SAML metadata (file or URL): its ACS
 // endpoints, keys, whether it signs its requests and its eIDAS SPType.
-func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig, now time.Time) error {
+func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig, now time.Time, fetch *Fetcher) error {
 	source := c.Metadata
 	if !config.IsURL(source) {
 		source = cfg.Path(source)
@@ -184,9 +193,7 @@ func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPCo
 		}
 		signers = append(signers, cert)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	data, err := fetchMetadata(ctx, &http.Client{Timeout: 15 * time.Second}, source)
+	data, err := fetch.Fetch(context.Background(), source, PolicyOf(c))
 	if err != nil {
 		return err
 	}

@@ -1,26 +1,18 @@
 package metadata
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
-	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
-
-// maxMetadataBytes caps an SP's metadata document.
-const maxMetadataBytes = 1 << 20
 
 // spMetadata is what the bridge takes from an SP's SAML metadata.
 type spMetadata struct {
@@ -31,64 +23,6 @@ type spMetadata struct {
 	EncryptionCert      *x509.Certificate
 	AuthnRequestsSigned bool
 	SPType              string
-}
-
-// fetchMetadata reads metadata from a file or an https URL (http only on
-// loopback, for tests and development).
-func fetchMetadata(ctx context.Context, client *http.Client, source string) ([]byte, error) {
-	if !config.IsURL(source) {
-		data, err := os.ReadFile(source)
-		if err != nil {
-			return nil, fmt.Errorf("read metadata: %w", err)
-		}
-		return data, nil
-	}
-	u, err := url.Parse(source)
-	if err != nil {
-		return nil, fmt.Errorf("metadata URL: %w", err)
-	}
-	if err := checkMetadataURL(u); err != nil {
-		return nil, err
-	}
-	client = &http.Client{Timeout: client.Timeout, Transport: client.Transport,
-		CheckRedirect: func(r *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("too many redirects")
-			}
-			return checkMetadataURL(r.URL)
-		}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch metadata: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch metadata %s: HTTP %d", source, resp.StatusCode)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch metadata: %w", err)
-	}
-	if len(data) > maxMetadataBytes {
-		return nil, fmt.Errorf("metadata %s is larger than %d bytes", source, maxMetadataBytes)
-	}
-	return data, nil
-}
-
-// checkMetadataURL requires https, except on loopback (tests, development).
-func checkMetadataURL(u *url.URL) error {
-	switch u.Hostname() {
-	case "127.0.0.1", "localhost", "::1":
-		return nil
-	}
-	if u.Scheme != "https" {
-		return fmt.Errorf("metadata URL %s: https is required", u.Redacted())
-	}
-	return nil
 }
 
 // parseSPMetadata reads an EntityDescriptor with one SPSSODescriptor. With

@@ -119,6 +119,14 @@ func newMDKeys(t *testing.T) mdKeys {
 // configuration as clavebridge does and builds the registry.
 func eidasRegistry(t *testing.T, k mdKeys, metadataXML []byte, spYAML string) (*Registry, error) {
 	t.Helper()
+	// Metadata URLs are fetched on the fake network of fetch_test.go:
+	// nothing leaves loopback even if a guard broke.
+	return eidasRegistryWith(t, k, metadataXML, spYAML, newFakeNet(t).fetcher(nil))
+}
+
+// eidasRegistryWith is eidasRegistry fetching metadata URLs with fetch.
+func eidasRegistryWith(t *testing.T, k mdKeys, metadataXML []byte, spYAML string, fetch *Fetcher) (*Registry, error) {
+	t.Helper()
 	dir := t.TempDir()
 	write := func(name string, data []byte) {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
@@ -138,13 +146,17 @@ func eidasRegistry(t *testing.T, k mdKeys, metadataXML []byte, spYAML string) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewRegistry(cfg, mdNow)
+	return NewRegistryWith(cfg, mdNow, fetch)
 }
 
 func eidasEntry(metadata string) string {
 	return "  - id: " + spEntity + "\n    dialect: eidas\n    profile: eidas\n    metadata: " + metadata +
 		"\n    metadata_signing_cert: federation.crt\n"
 }
+
+// loopbackFetch are the per-SP keys a metadata URL served by an
+// httptest.Server (plain http on 127.0.0.1) needs.
+const loopbackFetch = "    metadata_allow_http: true\n    metadata_allow_private: true\n"
 
 func checkEIDASSP(t *testing.T, k mdKeys, reg *Registry) {
 	t.Helper()
@@ -194,11 +206,59 @@ func TestEIDASRegistryFromSignedMetadataURL(t *testing.T) {
 		_, _ = w.Write(md)
 	}))
 	defer srv.Close()
-	reg, err := eidasRegistry(t, k, nil, eidasEntry(srv.URL+"/metadata"))
+	reg, err := eidasRegistry(t, k, nil, eidasEntry(srv.URL+"/metadata")+loopbackFetch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkEIDASSP(t, k, reg)
+}
+
+// TestRegistryMetadataFetchKeys: each SP's metadata_allow_http and
+// metadata_allow_private govern its own fetch. The TLS server is reached
+// either at its loopback address or as sp.example.com, a public-looking
+// address of the fake network routed to it.
+func TestRegistryMetadataFetchKeys(t *testing.T) {
+	k := newMDKeys(t)
+	md := signedMetadata(t, eidasSPMetadata(spEntity, mdNow.Add(24*time.Hour), k.spSign.Cert, k.spEnc.Cert), k.federation)
+	serve := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(md) })
+	tlsSrv := httptest.NewTLSServer(serve)
+	t.Cleanup(tlsSrv.Close)
+	plainSrv := httptest.NewServer(serve)
+	t.Cleanup(plainSrv.Close)
+	const allowHTTP, allowPrivate = "    metadata_allow_http: true\n", "    metadata_allow_private: true\n"
+	tests := []struct {
+		name, url, keys string
+		want            string // "" registers the SP
+	}{
+		{"https, public address", "https://sp.example.com/metadata", "", ""},
+		{"https, public address, plain http allowed", "https://sp.example.com/metadata", allowHTTP, ""},
+		{"http, public address, no key", "http://sp.example.com/metadata", "", "https is required"},
+		{"http, public address, metadata_allow_http", "http://sp.example.com/metadata", allowHTTP, ""},
+		{"https, loopback, no key", tlsSrv.URL + "/metadata", "", "metadata_allow_private"},
+		{"https, loopback, metadata_allow_http only", tlsSrv.URL + "/metadata", allowHTTP, "metadata_allow_private"},
+		{"https, loopback, metadata_allow_private", tlsSrv.URL + "/metadata", allowPrivate, ""},
+		{"http, loopback, metadata_allow_private only", plainSrv.URL + "/metadata", allowPrivate, "https is required"},
+		{"http, loopback, both keys", plainSrv.URL + "/metadata", allowHTTP + allowPrivate, ""},
+		{"private name, metadata_allow_http", "http://internal.example.com/metadata", allowHTTP, "10.1.2.3 is"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newFakeNet(t)
+			n.route(publicIP, 443, tlsSrv)
+			n.route(publicIP, 80, plainSrv)
+			reg, err := eidasRegistryWith(t, k, nil, eidasEntry(tt.url)+tt.keys, n.fetcher(tlsSrv))
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error = %v, want one mentioning %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkEIDASSP(t, k, reg)
+		})
+	}
 }
 
 // TestClave2ProfileDefaults: a Cl@ve 2.0 kit (the eidas dialect's default
@@ -239,9 +299,11 @@ func TestRegistryRefusesBadEIDASMetadata(t *testing.T) {
 	tests := []struct {
 		name string
 		// xml is the metadata file; url, if set, replaces the file source.
-		xml  func(t *testing.T) []byte
-		url  func(t *testing.T) string
-		want string
+		xml func(t *testing.T) []byte
+		url func(t *testing.T) string
+		// extra are more keys of the SP entry.
+		extra string
+		want  string
 	}{
 		{name: "unsigned", xml: func(t *testing.T) []byte { return serialized(t, good()) }, want: "metadata signature"},
 		{name: "signed by another key", xml: func(t *testing.T) []byte { return signedMetadata(t, good(), k.other) }, want: "metadata signature"},
@@ -273,16 +335,16 @@ func TestRegistryRefusesBadEIDASMetadata(t *testing.T) {
 			return signedMetadata(t, el, k.federation)
 		}, want: "not an EntityDescriptor"},
 		{name: "non-loopback http URL", url: func(*testing.T) string { return "http://sp.example/metadata" }, want: "https is required"},
-		{name: "HTTP 404", url: func(t *testing.T) string { return serve(t, http.NotFound) }, want: "HTTP 404"},
+		{name: "HTTP 404", url: func(t *testing.T) string { return serve(t, http.NotFound) }, extra: loopbackFetch, want: "HTTP 404"},
 		{name: "body over 1 MiB", url: func(t *testing.T) string {
 			return serve(t, func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte(strings.Repeat(" ", maxMetadataBytes+1)))
 			})
-		}, want: "larger than"},
+		}, extra: loopbackFetch, want: "larger than"},
 		{name: "unsigned, by URL", url: func(t *testing.T) string {
 			md := serialized(t, good())
 			return serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(md) })
-		}, want: "metadata signature"},
+		}, extra: loopbackFetch, want: "metadata signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,7 +355,7 @@ func TestRegistryRefusesBadEIDASMetadata(t *testing.T) {
 			} else {
 				md = tt.xml(t)
 			}
-			_, err := eidasRegistry(t, k, md, eidasEntry(source))
+			_, err := eidasRegistry(t, k, md, eidasEntry(source)+tt.extra)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want one mentioning %q", err, tt.want)
 			}
