@@ -35,7 +35,8 @@ func (e entry) live(now time.Time) bool { return now.Before(e.expires) }
 // are copied on the way in and out. It is safe for concurrent use.
 type Memory struct {
 	now        func() time.Time
-	maxEntries int
+	maxEntries int            // across all kinds
+	caps       [numSpaces]int // per kind
 	sweepEvery int
 
 	mu      sync.Mutex
@@ -60,11 +61,35 @@ func NewMemory(now func() time.Time, maxEntries int) *Memory {
 	m := &Memory{
 		now:        now,
 		maxEntries: maxEntries,
+		caps:       [numSpaces]int{maxEntries, maxEntries, maxEntries},
 		sweepEvery: max(maxEntries/4, 1),
 	}
 	for i := range m.spaces {
 		m.spaces[i] = make(map[string]entry)
 	}
+	return m
+}
+
+// Budgets are the most entries of each kind a Memory store keeps, so that
+// one kind filling up (the replay cache under a flood of signed requests,
+// say) never locks the others out.
+type Budgets struct {
+	Pending, Replay, Sessions int
+}
+
+// NewMemoryBudgets returns an empty Memory store with a budget per kind
+// (each <= 0 means DefaultMaxEntries).
+func NewMemoryBudgets(now func() time.Time, b Budgets) *Memory {
+	caps := [numSpaces]int{pendingSpace: b.Pending, seenSpace: b.Replay, sessionSpace: b.Sessions}
+	total := 0
+	for i, c := range caps {
+		if c <= 0 {
+			caps[i] = DefaultMaxEntries
+		}
+		total += caps[i]
+	}
+	m := NewMemory(now, total)
+	m.caps = caps
 	return m
 }
 
@@ -125,6 +150,29 @@ func (m *Memory) DeleteSession(ctx context.Context, id string) error {
 	return m.do(ctx, "delete session", func(time.Time) error {
 		delete(m.spaces[sessionSpace], id)
 		return nil
+	})
+}
+
+// UpdateSession implements Store: update runs under m's lock, so updates of
+// a session never interleave, and Memory never returns ErrConflict.
+func (m *Memory) UpdateSession(ctx context.Context, id string, update func(old []byte) ([]byte, error), ttl time.Duration) error {
+	return m.do(ctx, "update session", func(now time.Time) error {
+		if err := CheckTTL(ttl); err != nil {
+			return err
+		}
+		var old []byte
+		if e, ok := m.lookup(sessionSpace, id, now); ok {
+			old = append([]byte{}, e.value...) // a copy, and never nil
+		}
+		value, err := update(old)
+		switch {
+		case err != nil:
+			return err
+		case value == nil:
+			delete(m.spaces[sessionSpace], id)
+			return nil
+		}
+		return m.insert(sessionSpace, id, bytes.Clone(value), now, ttl)
 	})
 }
 
@@ -198,7 +246,7 @@ func (m *Memory) lookup(sp space, key string, now time.Time) (entry, bool) {
 // is left. Callers hold m.mu.
 func (m *Memory) insert(sp space, key string, value []byte, now time.Time, ttl time.Duration) error {
 	if _, exists := m.spaces[sp][key]; !exists {
-		if err := m.makeRoom(now); err != nil {
+		if err := m.makeRoom(sp, now); err != nil {
 			return err
 		}
 	}
@@ -211,15 +259,16 @@ func (m *Memory) insert(sp space, key string, value []byte, now time.Time, ttl t
 }
 
 // makeRoom sweeps when due — every sweepEvery inserts or when full, and only
-// if something may have expired — and reports ErrFull if m is still full.
-// Callers hold m.mu.
-func (m *Memory) makeRoom(now time.Time) error {
+// if something may have expired — and reports ErrFull if m, or the kind sp
+// is added to, is still full. Callers hold m.mu.
+func (m *Memory) makeRoom(sp space, now time.Time) error {
 	m.inserts++
-	due := m.inserts >= m.sweepEvery || m.size() >= m.maxEntries
+	full := func() bool { return m.size() >= m.maxEntries || len(m.spaces[sp]) >= m.caps[sp] }
+	due := m.inserts >= m.sweepEvery || full()
 	if due && !m.minExp.IsZero() && !now.Before(m.minExp) {
 		m.sweep(now)
 	}
-	if m.size() >= m.maxEntries {
+	if full() {
 		return ErrFull
 	}
 	return nil

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -226,6 +227,48 @@ func BenchmarkMemoryPutTake(b *testing.B) {
 		}
 		if _, err := m.TakePending(ctx, "id"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestMemoryBudgetsPerKind: each kind fills up on its own budget; a full
+// replay cache (or session space) locks no other kind out.
+func TestMemoryBudgetsPerKind(t *testing.T) {
+	ctx := t.Context()
+	const ttl = time.Minute
+	m := store.NewMemoryBudgets(nil, store.Budgets{Pending: 2, Replay: 3, Sessions: 1})
+	for i := range 3 {
+		if _, err := m.MarkSeen(ctx, fmt.Sprint("k", i), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.MarkSeen(ctx, "k3", ttl); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("MarkSeen past the replay budget: %v", err)
+	}
+	for i := range 2 {
+		if err := m.PutPending(ctx, fmt.Sprint("p", i), []byte("v"), ttl); err != nil {
+			t.Fatalf("pending %d with the replay cache full: %v", i, err)
+		}
+	}
+	if err := m.PutPending(ctx, "p2", []byte("v"), ttl); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("PutPending past the pending budget: %v", err)
+	}
+	if err := m.PutSession(ctx, "s", []byte("v"), ttl); err != nil {
+		t.Fatalf("a session with the other kinds full: %v", err)
+	}
+	if err := m.PutSession(ctx, "s2", []byte("v"), ttl); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("PutSession past the session budget: %v", err)
+	}
+	if err := m.PutSession(ctx, "s", []byte("v2"), ttl); err != nil {
+		t.Fatalf("overwriting within a full budget: %v", err)
+	}
+	if m.Len() != 6 {
+		t.Fatalf("Len = %d", m.Len())
+	}
+	d := store.NewMemoryBudgets(nil, store.Budgets{})
+	for i := range 10 {
+		if err := d.PutSession(ctx, fmt.Sprint("s", i), []byte("v"), ttl); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -33,9 +33,10 @@ const (
 // and <prefix>session:<id>, and expire through Redis itself: every write is a
 // SET with PX, the ttl rounded up to whole milliseconds so that an entry never
 // disappears before ttl has elapsed. TakePending uses GETDEL, so the server
-// must be Redis 6.2 or later (or a compatible server with GETDEL). Redis has
-// no capacity limit of its own here, so Redis never returns ErrFull; the
-// server's maxmemory policy governs memory instead.
+// must be Redis 6.2 or later (or a compatible server with GETDEL);
+// UpdateSession runs a short Lua script (EVALSHA), so scripting must be
+// allowed. Redis has no capacity limit of its own here, so Redis never
+// returns ErrFull; the server's maxmemory policy governs memory instead.
 //
 // A Redis owns its client: Close closes it. It is safe for concurrent use.
 type Redis struct {
@@ -166,6 +167,73 @@ func (r *Redis) DeleteSession(ctx context.Context, id string) error {
 		return r.fail(ctx, op, err)
 	}
 	return nil
+}
+
+// RedisUpdateAttempts bounds how many times UpdateSession tries before it
+// gives up with ErrConflict. An attempt fails only when another update of
+// the same session succeeded since it read the value, so N concurrent
+// updates of one session all succeed when N <= RedisUpdateAttempts.
+const RedisUpdateAttempts = 100
+
+// compareAndSet writes KEYS[1] only if it still holds what the caller read:
+// ARGV[1] is "1" when it read ARGV[2], "0" when it found nothing; ARGV[3]
+// is "set" (ARGV[4] for ARGV[5] ms) or "del". It returns 1 when it wrote.
+var compareAndSet = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return 0 end
+elseif cur then
+  return 0
+end
+if ARGV[3] == 'set' then
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`)
+
+// UpdateSession implements Store optimistically: GET the session, run
+// update, then write with a script that compares the value first (a
+// compare-and-set executed atomically by the server). When another update
+// won in between it starts again, at most RedisUpdateAttempts times.
+func (r *Redis) UpdateSession(ctx context.Context, id string, update func(old []byte) ([]byte, error), ttl time.Duration) error {
+	const op = "update session"
+	if err := r.begin(ctx, op); err != nil {
+		return err
+	}
+	if err := CheckTTL(ttl); err != nil {
+		return fmt.Errorf("redis store: %s: %w", op, err)
+	}
+	key := r.key(redisSessionSpace, id)
+	for range RedisUpdateAttempts {
+		old, err := r.client.Get(ctx, key).Bytes()
+		found := "1"
+		switch {
+		case errors.Is(err, redis.Nil):
+			old, found = nil, "0"
+		case err != nil:
+			return r.fail(ctx, op, err)
+		case old == nil:
+			old = []byte{}
+		}
+		value, err := update(old)
+		if err != nil {
+			return fmt.Errorf("redis store: %s: %w", op, err)
+		}
+		args := []any{found, old, "del"}
+		if value != nil {
+			args = []any{found, old, "set", value, millis(ttl)}
+		}
+		wrote, err := compareAndSet.Run(ctx, r.client, []string{key}, args...).Int()
+		if err != nil {
+			return r.fail(ctx, op, err)
+		}
+		if wrote == 1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("redis store: %s: %w (%d attempts)", op, ErrConflict, RedisUpdateAttempts)
 }
 
 // Ping implements Store with PING.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,7 +138,66 @@ func allCalls(ctx context.Context, s store.Store) []struct {
 		{"PutSession", func() error { return s.PutSession(ctx, "secret-s", []byte("secret-v"), time.Second) }},
 		{"GetSession", func() error { _, err := s.GetSession(ctx, "secret-s"); return err }},
 		{"DeleteSession", func() error { return s.DeleteSession(ctx, "secret-s") }},
+		{"UpdateSession", func() error {
+			return s.UpdateSession(ctx, "secret-s", func([]byte) ([]byte, error) { return []byte("secret-v"), nil }, time.Second)
+		}},
 		{"Ping", func() error { return s.Ping(ctx) }},
+	}
+}
+
+// TestRedisUpdateRace: a write that lands between UpdateSession's read
+// and its compare-and-set makes it read again and redo the update on the
+// new value; a session that keeps changing makes it give up with
+// ErrConflict after RedisUpdateAttempts tries, having written nothing.
+func TestRedisUpdateRace(t *testing.T) {
+	const key = "clavebridge:session:sid"
+	tests := []struct {
+		name   string
+		before string // "": no session
+		// meddle runs inside update, on the calls numbered in times (1-based).
+		meddle func(mr *miniredis.Miniredis, call int)
+		times  int
+		// olds are what update must see on each call; want the final value.
+		olds []string
+		want string
+		err  error
+	}{
+		{"changed once", "a", func(mr *miniredis.Miniredis, _ int) { _ = mr.Set(key, "b") }, 1,
+			[]string{"a", "b"}, "b+", nil},
+		{"created meanwhile", "", func(mr *miniredis.Miniredis, _ int) { _ = mr.Set(key, "b") }, 1,
+			[]string{"", "b"}, "b+", nil},
+		{"deleted meanwhile", "a", func(mr *miniredis.Miniredis, _ int) { mr.Del(key) }, 1,
+			[]string{"a", ""}, "+", nil},
+		{"changed every time", "a", func(mr *miniredis.Miniredis, call int) { _ = mr.Set(key, strconv.Itoa(call)) }, store.RedisUpdateAttempts,
+			nil, strconv.Itoa(store.RedisUpdateAttempts), store.ErrConflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, mr := newMiniredis(t, "")
+			if tt.before != "" {
+				_ = mr.Set(key, tt.before)
+			}
+			var olds []string
+			err := r.UpdateSession(t.Context(), "sid", func(old []byte) ([]byte, error) {
+				olds = append(olds, string(old))
+				if len(olds) <= tt.times {
+					tt.meddle(mr, len(olds))
+				}
+				return append(old, '+'), nil
+			}, time.Minute)
+			if !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+				t.Fatalf("UpdateSession = %v, want %v", err, tt.err)
+			}
+			if tt.olds != nil && !slices.Equal(olds, tt.olds) {
+				t.Errorf("update saw %q, want %q", olds, tt.olds)
+			}
+			if tt.err != nil && len(olds) != store.RedisUpdateAttempts {
+				t.Errorf("update ran %d times, want %d", len(olds), store.RedisUpdateAttempts)
+			}
+			if got, _ := mr.Get(key); got != tt.want {
+				t.Errorf("stored %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -360,6 +420,36 @@ func TestRedisServer(t *testing.T) {
 					round, racers, wins, errs)
 			}
 		}
+	})
+
+	t.Run("UpdateSession", func(t *testing.T) {
+		for i, want := range []string{"1", "1,2"} {
+			err := r.UpdateSession(ctx, "u", func(old []byte) ([]byte, error) {
+				if len(old) == 0 {
+					return []byte("1"), nil
+				}
+				return append(old, ",2"...), nil
+			}, ttl)
+			if err != nil {
+				t.Fatalf("UpdateSession #%d: %v", i+1, err)
+			}
+			if got, err := r.GetSession(ctx, "u"); err != nil || string(got) != want {
+				t.Fatalf("after update #%d: GetSession = %q, %v; want %q", i+1, got, err, want)
+			}
+		}
+		if pttl, err := client.PTTL(ctx, prefix+"session:u").Result(); err != nil || pttl <= ttl-10*time.Second || pttl > ttl {
+			t.Fatalf("PTTL after UpdateSession = %v, %v; want about %v", pttl, err, ttl)
+		}
+		if err := r.UpdateSession(ctx, "u", func([]byte) ([]byte, error) { return nil, nil }, ttl); err != nil {
+			t.Fatalf("UpdateSession (delete): %v", err)
+		}
+		if _, err := r.GetSession(ctx, "u"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetSession after an update deleted it: err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("ConcurrentUpdates", func(t *testing.T) {
+		storetest.ConcurrentUpdates(t, r)
 	})
 
 	t.Run("Ping", func(t *testing.T) {

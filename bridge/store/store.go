@@ -21,6 +21,9 @@ var (
 	ErrInvalidTTL = errors.New("store: ttl must be positive")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrConflict: UpdateSession gave up because the session kept changing
+	// under it (a shared store under heavy contention for one session).
+	ErrConflict = errors.New("store: the value kept changing under the update")
 )
 
 // Store keeps the bridge's short-lived state. Values are opaque bytes
@@ -44,6 +47,17 @@ type Store interface {
 	PutSession(ctx context.Context, id string, value []byte, ttl time.Duration) error
 	GetSession(ctx context.Context, id string) ([]byte, error)
 	DeleteSession(ctx context.Context, id string) error
+	// UpdateSession is an atomic read-modify-write of the session id:
+	// update gets its current value (nil when there is none: absent or
+	// expired; never nil for a value that exists) and returns the value to
+	// store for ttl, or nil to delete the session (nothing when there is
+	// none), or an error to leave it as it is (UpdateSession returns that
+	// error, wrapped). The write happens only if the session still holds
+	// what update saw: concurrent updates of one session are serialised and
+	// none is lost. update may run more than once (once per attempt) and
+	// must not use the store; old is the caller's to keep. A shared store
+	// that keeps losing the race gives up with ErrConflict.
+	UpdateSession(ctx context.Context, id string, update func(old []byte) ([]byte, error), ttl time.Duration) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	Close() error
