@@ -87,10 +87,21 @@ func ParseLogoutRequest(el *etree.Element) (*LogoutRequest, error) {
 	if err := r.readNameID(el); err != nil {
 		return nil, err
 	}
-	for _, si := range samlxml.Children(el, samlxml.NSProtocol, "SessionIndex") {
-		r.SessionIndexes = append(r.SessionIndexes, strings.TrimSpace(si.Text()))
+	indexes := samlxml.Children(el, samlxml.NSProtocol, "SessionIndex")
+	if len(indexes) > MaxSessionIndexes {
+		return nil, fmt.Errorf("LogoutRequest has %d SessionIndex elements, more than %d", len(indexes), MaxSessionIndexes)
 	}
-	return r, nil
+	for _, si := range indexes {
+		index := strings.TrimSpace(si.Text())
+		if err := checkBounds("LogoutRequest", field{"SessionIndex", index, MaxNameBytes}); err != nil {
+			return nil, err
+		}
+		r.SessionIndexes = append(r.SessionIndexes, index)
+	}
+	return r, checkBounds("LogoutRequest", field{"ID", r.ID, MaxIDBytes}, field{"Destination", r.Destination, MaxURIBytes},
+		field{"Reason", r.Reason, MaxURIBytes}, field{"Issuer", r.Issuer, MaxURIBytes}, field{"NameID", r.NameID, MaxNameBytes},
+		field{"NameID Format", r.NameIDFormat, MaxURIBytes}, field{"SPNameQualifier", r.SPNameQualifier, MaxURIBytes},
+		field{"NameQualifier", r.NameQualifier, MaxURIBytes})
 }
 
 func (r *LogoutRequest) readNameID(el *etree.Element) error {
@@ -171,7 +182,9 @@ func ParseLogoutResponse(el *etree.Element) (*LogoutResponse, error) {
 	if r.Status, err = readStatus(el); err != nil {
 		return nil, fmt.Errorf("LogoutResponse: %w", err)
 	}
-	return r, nil
+	return r, checkBounds("LogoutResponse", field{"ID", r.ID, MaxIDBytes}, field{"InResponseTo", r.InResponseTo, MaxIDBytes},
+		field{"Destination", r.Destination, MaxURIBytes}, field{"Issuer", r.Issuer, MaxURIBytes},
+		field{"StatusMessage", r.Status.Message, MaxURIBytes})
 }
 
 // newProtocolElement starts a SAML protocol message with its namespaces,

@@ -143,13 +143,30 @@ func ParseAuthnRequest(el *etree.Element) (*AuthnRequest, error) {
 	if r.Issuer, err = samlxml.ChildText(el, samlxml.NSAssertion, "Issuer"); err != nil {
 		return nil, err
 	}
+	if err := checkBounds("AuthnRequest", field{"ID", r.ID, MaxIDBytes}, field{"Destination", r.Destination, MaxURIBytes},
+		field{"AssertionConsumerServiceURL", r.ACS, MaxURIBytes}, field{"AssertionConsumerServiceIndex", r.ACSIndex, 8},
+		field{"ProtocolBinding", r.ProtocolBinding, MaxURIBytes}, field{"ProviderName", r.ProviderName, MaxNameBytes},
+		field{"Consent", r.Consent, MaxURIBytes}, field{"Issuer", r.Issuer, MaxURIBytes}); err != nil {
+		return nil, err
+	}
 	if err := r.readExtensions(el); err != nil {
 		return nil, err
 	}
 	if err := r.readNameIDPolicy(el); err != nil {
 		return nil, err
 	}
-	return r, r.readAuthnContext(el)
+	if err := r.readAuthnContext(el); err != nil {
+		return nil, err
+	}
+	if len(r.LoAs) > MaxLevels {
+		return nil, fmt.Errorf("AuthnRequest lists %d levels, more than %d", len(r.LoAs), MaxLevels)
+	}
+	for _, loa := range r.LoAs {
+		if err := checkBounds("AuthnRequest", field{"AuthnContextClassRef", loa, MaxURIBytes}); err != nil {
+			return nil, err
+		}
+	}
+	return r, checkBounds("AuthnRequest", field{"NameIDPolicy Format", r.NameIDFormat, MaxURIBytes}, field{"SPType", r.SPType, MaxNameBytes})
 }
 
 func (r *AuthnRequest) readExtensions(el *etree.Element) error {
@@ -164,10 +181,17 @@ func (r *AuthnRequest) readExtensions(el *etree.Element) error {
 	if err != nil || ras == nil {
 		return err
 	}
-	for _, ra := range samlxml.Children(ras, NSEIDAS, "RequestedAttribute") {
+	requested := samlxml.Children(ras, NSEIDAS, "RequestedAttribute")
+	if len(requested) > MaxAttributes {
+		return fmt.Errorf("AuthnRequest asks for %d attributes, more than %d", len(requested), MaxAttributes)
+	}
+	for _, ra := range requested {
 		a := RequestedAttribute{Name: ra.SelectAttrValue("Name", ""), FriendlyName: ra.SelectAttrValue("FriendlyName", "")}
 		if a.Name == "" {
 			return fmt.Errorf("RequestedAttribute without Name")
+		}
+		if err := checkBounds("RequestedAttribute", field{"Name", a.Name, MaxValueBytes}, field{"FriendlyName", a.FriendlyName, MaxValueBytes}); err != nil {
+			return err
 		}
 		if nf := ra.SelectAttrValue("NameFormat", AttrNameFormat); nf != AttrNameFormat {
 			return fmt.Errorf("RequestedAttribute %s has NameFormat %q", a.Name, nf)
@@ -175,8 +199,16 @@ func (r *AuthnRequest) readExtensions(el *etree.Element) error {
 		if a.Required, err = optionalBool(ra, "isRequired"); err != nil {
 			return err
 		}
-		for _, v := range samlxml.Children(ra, NSEIDAS, "AttributeValue") {
-			a.Values = append(a.Values, strings.TrimSpace(v.Text()))
+		values := samlxml.Children(ra, NSEIDAS, "AttributeValue")
+		if len(values) > MaxAttributes {
+			return fmt.Errorf("RequestedAttribute %s has %d values, more than %d", a.Name, len(values), MaxAttributes)
+		}
+		for _, v := range values {
+			value := strings.TrimSpace(v.Text())
+			if err := checkBounds("RequestedAttribute "+a.Name, field{"AttributeValue", value, MaxValueBytes}); err != nil {
+				return err
+			}
+			a.Values = append(a.Values, value)
 		}
 		r.Attributes = append(r.Attributes, a)
 	}

@@ -201,7 +201,7 @@ func TestLogoutRefusals(t *testing.T) {
 			r.IssueInstant, r.NotOnOrAfter = r.IssueInstant.Add(-6*time.Minute), time.Time{}
 		}), 0},
 		{"expired NotOnOrAfter", "NotOnOrAfter", request(func(r *clave2msg.LogoutRequest) { r.NotOnOrAfter = r.IssueInstant }), 0},
-		{"ID too long", "longer than", request(func(r *clave2msg.LogoutRequest) { r.ID = "_" + strings.Repeat("a", maxIDBytes) }), 0},
+		{"ID too long", "ID is 257 bytes, more than 256", request(func(r *clave2msg.LogoutRequest) { r.ID = "_" + strings.Repeat("a", maxIDBytes) }), 0},
 		{"no RelayState", "RelayState", func(f *logoutFixture) url.Values {
 			return url.Values{"logoutRequest": {f.sealed(f.logoutRequest().Element(), f.bridge, nil)}}
 		}, 0},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -88,6 +89,28 @@ func (r *AuthnRequest) checkMandatory() error {
 	case len(r.Attributes) == 0:
 		return fmt.Errorf("no RequestedAttribute")
 	}
+	return r.checkBounds()
+}
+
+// checkBounds refuses any field past the bound of the fields the bridge
+// keeps, logs or echoes (the same bounds as the Cl@ve 2 codec's).
+func (r *AuthnRequest) checkBounds() error {
+	fields := []struct {
+		name, value string
+		max         int
+	}{
+		{"ID", r.ID, clave2msg.MaxIDBytes}, {"Issuer", r.Issuer, clave2msg.MaxURIBytes},
+		{"AssertionConsumerServiceURL", r.ACS, clave2msg.MaxURIBytes}, {"Destination", r.Destination, clave2msg.MaxURIBytes},
+		{"QualityAuthenticationAssuranceLevel", r.QAA, 8}, {"spSector", r.SPSector, clave2msg.MaxNameBytes},
+		{"spInstitution", r.SPInstitution, clave2msg.MaxNameBytes}, {"spApplication", r.SPApplication, clave2msg.MaxNameBytes},
+		{"spCountry", r.SPCountry, 8}, {"eIDSectorShare", r.SectorShare, 8}, {"eIDCrossSectorShare", r.CrossSectorShare, 8},
+		{"eIDCrossBorderShare", r.CrossBorderShare, 8}, {"CitizenCountryCode", r.CitizenCountry, 8}, {"SPID", r.SPID, clave2msg.MaxNameBytes},
+	}
+	for _, f := range fields {
+		if len(f.value) > f.max {
+			return fmt.Errorf("AuthnRequest %s is %d bytes, more than %d", f.name, len(f.value), f.max)
+		}
+	}
 	return nil
 }
 
@@ -122,16 +145,31 @@ func (r *AuthnRequest) readAttributes(ext *etree.Element) error {
 		return err
 	}
 	seen := map[string]bool{}
-	for _, ra := range samlxml.Children(ras, NSStork, "RequestedAttribute") {
+	requested := samlxml.Children(ras, NSStork, "RequestedAttribute")
+	if len(requested) > clave2msg.MaxAttributes {
+		return fmt.Errorf("AuthnRequest asks for %d attributes, more than %d", len(requested), clave2msg.MaxAttributes)
+	}
+	for _, ra := range requested {
 		full := ra.SelectAttrValue("Name", "")
+		if len(full) > clave2msg.MaxValueBytes {
+			return fmt.Errorf("RequestedAttribute Name is %d bytes, more than %d", len(full), clave2msg.MaxValueBytes)
+		}
 		name := full[strings.LastIndex(full, "/")+1:]
 		if name == "" || seen[name] {
 			return fmt.Errorf("RequestedAttribute %q without a name or repeated", full)
 		}
 		seen[name] = true
 		a := RequestedAttribute{Name: name, Required: boolAttr(ra, "isRequired")}
-		for _, v := range samlxml.Children(ra, NSStork, "AttributeValue") {
-			a.Values = append(a.Values, strings.TrimSpace(v.Text()))
+		values := samlxml.Children(ra, NSStork, "AttributeValue")
+		if len(values) > clave2msg.MaxAttributes {
+			return fmt.Errorf("RequestedAttribute %s has %d values, more than %d", name, len(values), clave2msg.MaxAttributes)
+		}
+		for _, v := range values {
+			value := strings.TrimSpace(v.Text())
+			if len(value) > clave2msg.MaxValueBytes {
+				return fmt.Errorf("RequestedAttribute %s value is %d bytes, more than %d", name, len(value), clave2msg.MaxValueBytes)
+			}
+			a.Values = append(a.Values, value)
 		}
 		r.Attributes = append(r.Attributes, a)
 	}
