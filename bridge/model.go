@@ -91,17 +91,26 @@ type Attribute struct {
 
 // Result is the outcome of an upstream authentication in canonical terms.
 type Result struct {
-	Status       Status    `json:"status"`
-	LoA          LoA       `json:"loa,omitempty"`
-	IdP          IdP       `json:"idp,omitempty"`
-	Subject      string    `json:"subject,omitempty"` // the PersonIdentifier, ES/ES/<id>
+	Status Status `json:"status"`
+	LoA    LoA    `json:"loa,omitempty"`
+	IdP    IdP    `json:"idp,omitempty"`
+	// Subject is the PersonIdentifier, ES/ES/<id>. In the result an SP's
+	// dialect renders it is kept only when the SP's policy releases the
+	// PersonIdentifier (Policy.Release clears it otherwise).
+	Subject      string    `json:"subject,omitempty"`
 	LegalPerson  bool      `json:"legal_person,omitempty"`
 	AuthnInstant time.Time `json:"authn_instant,omitempty"`
 	// SessionIndex names the SSO session towards the SP being answered, and
 	// TransientNameID is the NameID it gets when it asked for a transient one.
-	SessionIndex    string      `json:"session_index,omitempty"`
-	TransientNameID string      `json:"transient_name_id,omitempty"`
-	Attributes      []Attribute `json:"attributes,omitempty"`
+	SessionIndex    string `json:"session_index,omitempty"`
+	TransientNameID string `json:"transient_name_id,omitempty"`
+	// PersistentNameID is the persistent NameID of the SP being answered:
+	// the Subject when its policy releases the PersonIdentifier, otherwise
+	// its pairwise identifier (stable for that SP, unlinkable across SPs);
+	// "" when neither can be given (no pairwise secret), and then a dialect
+	// must refuse a persistent NameID rather than fall back to the Subject.
+	PersistentNameID string      `json:"persistent_name_id,omitempty"`
+	Attributes       []Attribute `json:"attributes,omitempty"`
 }
 
 // Value returns the first value of attribute a, or "".
@@ -126,7 +135,10 @@ type Participant struct {
 	Dialect         string `json:"dialect"`
 	SessionIndex    string `json:"session_index,omitempty"`
 	TransientNameID string `json:"transient_name_id,omitempty"`
-	Subject         string `json:"subject,omitempty"` // the persistent NameID, if it got that
+	// Subject is the persistent NameID the SP was given
+	// (Result.PersistentNameID): the PersonIdentifier only when its policy
+	// releases it, its pairwise identifier otherwise.
+	Subject string `json:"subject,omitempty"`
 	// State is the dialect's data of the request it answered (for
 	// example the NameID format the SP asked for).
 	State json.RawMessage `json:"state,omitempty"`

@@ -147,18 +147,39 @@ func (p Policy) disabledIdPs(requested []IdP) []IdP {
 	return out
 }
 
-// Releasable reports whether the SP may receive attribute a.
+// Releasable reports whether the SP may receive attribute a. PartialAfirma
+// carries the citizen's certificate, and in it the identifier: it is
+// releasable only with the PersonIdentifier.
 func (p Policy) Releasable(a Attr) bool {
-	return len(p.Attributes) == 0 || slices.Contains(p.Attributes, a)
+	if len(p.Attributes) == 0 {
+		return true
+	}
+	if a == translate.AttrPartialAfirma && !slices.Contains(p.Attributes, translate.AttrPersonIdentifier) {
+		return false
+	}
+	return slices.Contains(p.Attributes, a)
+}
+
+// ReleasesIdentifier reports whether the SP may learn the citizen's
+// PersonIdentifier, in an attribute or as an identifier (NameID, STORK
+// eIdentifier); without it, it gets only a transient or pairwise NameID.
+func (p Policy) ReleasesIdentifier() bool {
+	return p.Releasable(translate.AttrPersonIdentifier)
 }
 
 // Release filters a successful result down to what the SP asked for (or,
-// if it asked for nothing specific, everything) and may receive.
+// if it asked for nothing specific, everything) and may receive. The
+// Subject (the PersonIdentifier) stays only when the policy releases the
+// PersonIdentifier, so that no dialect can put it in a NameID or an
+// eIdentifier; the PersistentNameID the flow chose for the SP stays.
 func (p Policy) Release(req *Request, res Result) Result {
 	if !res.Status.OK() {
 		return res
 	}
 	out := res
+	if !p.ReleasesIdentifier() {
+		out.Subject = ""
+	}
 	out.Attributes = nil
 	for _, a := range res.Attributes {
 		if p.Releasable(a.Name) && requested(req, a.Name) {

@@ -305,3 +305,53 @@ func TestLegalPersonRequestWithoutAttributes(t *testing.T) {
 		t.Fatalf("released %v of a natural person's result; the request asked for everything", got.Attributes)
 	}
 }
+
+// TestPolicyGovernsTheIdentifier: the Subject (the PersonIdentifier, which
+// dialects put in NameIDs and the STORK eIdentifier) and PartialAfirma
+// (which carries the certificate, and the identifier in it) reach an SP
+// only when its policy releases the PersonIdentifier; the persistent NameID
+// the flow chose for the SP always stays.
+func TestPolicyGovernsTheIdentifier(t *testing.T) {
+	res := Result{Status: Status{Code: StatusSuccess}, Subject: "ES/ES/1", PersistentNameID: "pairwise-1", Attributes: []Attribute{
+		{Name: translate.AttrPersonIdentifier, Values: []string{"ES/ES/1"}},
+		{Name: translate.AttrGivenName, Values: []string{"A"}},
+		{Name: translate.AttrPartialAfirma, Values: []string{"cert"}},
+	}}
+	pid, given, afirma := translate.AttrPersonIdentifier, translate.AttrGivenName, translate.AttrPartialAfirma
+	tests := []struct {
+		name       string
+		releasable []Attr
+		requested  []RequestedAttr
+		subject    string
+		want       []Attr
+	}{
+		{"everything", nil, nil, "ES/ES/1", []Attr{pid, given, afirma}},
+		{"identifier listed", []Attr{pid, given, afirma}, nil, "ES/ES/1", []Attr{pid, given, afirma}},
+		{"identifier listed, not requested", []Attr{pid, given}, []RequestedAttr{{Name: given}}, "ES/ES/1", []Attr{given}},
+		{"identifier withheld", []Attr{given}, nil, "", []Attr{given}},
+		{"identifier withheld, PartialAfirma listed", []Attr{given, afirma}, nil, "", []Attr{given}},
+		{"identifier withheld, both requested", []Attr{given, afirma}, []RequestedAttr{{Name: pid}, {Name: afirma}, {Name: given}}, "", []Attr{given}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Policy{Attributes: tt.releasable}
+			got := p.Release(&Request{Attributes: tt.requested}, res)
+			var names []Attr
+			for _, a := range got.Attributes {
+				names = append(names, a.Name)
+			}
+			if !slices.Equal(names, tt.want) || got.Subject != tt.subject || got.PersistentNameID != "pairwise-1" {
+				t.Fatalf("released %v, Subject %q, PersistentNameID %q; want %v, %q", names, got.Subject, got.PersistentNameID, tt.want, tt.subject)
+			}
+			if p.ReleasesIdentifier() != (tt.subject != "") || (p.Releasable(afirma) && !p.ReleasesIdentifier()) {
+				t.Fatalf("ReleasesIdentifier %v, Releasable(PartialAfirma) %v", p.ReleasesIdentifier(), p.Releasable(afirma))
+			}
+		})
+	}
+	// A required PartialAfirma without the identifier is refused up front.
+	req := Request{Attributes: []RequestedAttr{{Name: given}, {Name: afirma, Required: true}}}
+	var denied *RequestDenied
+	if err := (Policy{Attributes: []Attr{given, afirma}}).Apply(&req); !errors.As(err, &denied) || denied.Code != StatusInvalidAttr {
+		t.Fatalf("required PartialAfirma without the identifier: %v", err)
+	}
+}

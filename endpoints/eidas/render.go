@@ -4,20 +4,23 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/beevik/etree"
+	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
 // Render builds the answer the Cl@ve 2.0 gateway (or an eIDAS node) would
 // give: the Response signed over an encrypted assertion (encrypt, then
 // sign), posted to the registered ACS with the RelayState echoed.
-func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
+func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
 	id, err := samlxml.NewID(e.cfg.Rand)
 	if err != nil {
 		return bridge.Outgoing{}, err
@@ -28,7 +31,14 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 	}
 	var encrypted *etree.Element
 	if res.Status.OK() {
-		if encrypted, err = e.encryptedAssertion(sp, req, &st, res); err != nil {
+		switch encrypted, err = e.encryptedAssertion(sp, req, &st, res); {
+		case errors.Is(err, errNoPersistent):
+			res = bridge.Failure(bridge.StatusInvalidNameID, "no persistent NameID can be given to this service")
+			if e.cfg.Log != nil {
+				trace.Logger(ctx, e.cfg.Log).Warn("login refused to the SP", zap.String("sp", sp.ID),
+					zap.String("status", string(res.Status.Code)), zap.String("reason", err.Error()))
+			}
+		case err != nil:
 			return bridge.Outgoing{}, fmt.Errorf("sp %s: %w", sp.ID, err)
 		}
 	}
@@ -107,21 +117,43 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, st
 	}, nil
 }
 
-// nameID follows the requested format: a fresh identifier for transient,
-// the PersonIdentifier otherwise (persistent, or unspecified as Cl@ve sends).
+// errNoPersistent: the SP asked for a persistent NameID and none may be
+// given to it (its policy withholds the PersonIdentifier and the bridge has
+// no pairwise secret); it is answered InvalidNameIDPolicy.
+var errNoPersistent = errors.New("no persistent NameID for this SP")
+
+// nameID follows the requested format. Transient: a fresh identifier (the
+// SSO session's, for single logout). Persistent: the SP's persistent NameID
+// as the flow chose it (the PersonIdentifier when its policy releases it,
+// its pairwise identifier otherwise), refused when there is none.
+// Unspecified or none, as Cl@ve 2.0 kits ask: the PersonIdentifier, as the
+// gateway sends it, when the policy releases it (the Subject is then kept);
+// otherwise the pairwise identifier with the persistent format, or, with
+// no pairwise secret, a transient one. Never a withheld PersonIdentifier.
 func (e *Endpoint) nameID(st *requestState, res bridge.Result) (string, string, error) {
-	switch f := st.NameIDFormat; f {
-	case nameIDTransient:
+	transient := func() (string, string, error) {
 		if res.TransientNameID != "" { // the SSO session's, for single logout
-			return res.TransientNameID, f, nil
+			return res.TransientNameID, nameIDTransient, nil
 		}
 		id, err := samlxml.NewID(e.cfg.Rand)
-		return id, f, err
-	case clave2msg.NameIDPersist:
-		return res.Subject, f, nil
-	default:
-		return res.Subject, clave2msg.NameIDUnspec, nil
+		return id, nameIDTransient, err
 	}
+	switch st.NameIDFormat {
+	case nameIDTransient:
+		return transient()
+	case clave2msg.NameIDPersist:
+		if res.PersistentNameID == "" {
+			return "", "", errNoPersistent
+		}
+		return res.PersistentNameID, clave2msg.NameIDPersist, nil
+	}
+	switch {
+	case res.Subject != "":
+		return res.Subject, clave2msg.NameIDUnspec, nil
+	case res.PersistentNameID != "":
+		return res.PersistentNameID, clave2msg.NameIDPersist, nil
+	}
+	return transient()
 }
 
 // attributes are the released attributes with their eIDAS names and types,

@@ -3,13 +3,16 @@ package saml2
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/beevik/etree"
+	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -27,7 +30,7 @@ func supportedNameIDFormat(f string) bool {
 
 // Render builds the signed Response for req: a signed (and, if the SP wants
 // it, encrypted) assertion on success, a bare status otherwise.
-func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
+func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
 	id, err := samlxml.NewID(e.cfg.Rand)
 	if err != nil {
 		return bridge.Outgoing{}, err
@@ -36,8 +39,20 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 	signer.Method, signer.Digest = sp.SignatureAlgorithm, ""
 	var assertion *etree.Element
 	if res.Status.OK() {
-		if assertion, err = e.assertion(sp, req, res, signer); err != nil {
+		var nameID, format string
+		switch nameID, format, err = e.nameID(req, res); {
+		case errors.Is(err, errNoPersistent):
+			res = bridge.Failure(bridge.StatusInvalidNameID, "no persistent NameID can be given to this service")
+			if e.cfg.Log != nil {
+				trace.Logger(ctx, e.cfg.Log).Warn("login refused to the SP", zap.String("sp", sp.ID),
+					zap.String("status", string(res.Status.Code)), zap.String("reason", err.Error()))
+			}
+		case err != nil:
 			return bridge.Outgoing{}, err
+		default:
+			if assertion, err = e.assertion(sp, req, res, nameID, format, signer); err != nil {
+				return bridge.Outgoing{}, err
+			}
 		}
 	}
 	resp := &clave2msg.Response{
@@ -60,7 +75,7 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 }
 
 // assertion builds, signs and optionally encrypts the success assertion.
-func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result, signer samlxml.Signer) (*etree.Element, error) {
+func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result, nameID, format string, signer samlxml.Signer) (*etree.Element, error) {
 	now := e.cfg.Now()
 	id, err := samlxml.NewID(e.cfg.Rand)
 	if err != nil {
@@ -71,10 +86,6 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 		if session, err = samlxml.NewID(e.cfg.Rand); err != nil {
 			return nil, err
 		}
-	}
-	nameID, format, err := e.nameID(req, res)
-	if err != nil {
-		return nil, err
 	}
 	a := &clave2msg.Assertion{
 		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
@@ -97,16 +108,27 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 	return encrypted, nil
 }
 
-// nameID is the PersonIdentifier for persistent requests and a fresh random
-// transient identifier otherwise, so that SPs that did not ask for a stable
-// identifier do not get one in the NameID.
+// errNoPersistent: the SP asked for a persistent NameID and none may be
+// given to it (its policy withholds the PersonIdentifier and the bridge has
+// no pairwise secret); it is answered InvalidNameIDPolicy.
+var errNoPersistent = errors.New("no persistent NameID for this SP")
+
+// nameID follows the NameIDPolicy Format the SP asked for. Persistent: the
+// SP's persistent NameID as the flow chose it (the PersonIdentifier when
+// its policy releases it, its pairwise identifier otherwise). Transient,
+// unspecified or none: a random transient identifier (the SSO session's,
+// for single logout), so that an SP that did not ask for a stable
+// identifier does not get one. Never the Subject itself.
 func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, string, error) {
 	var st requestState
 	if err := bridge.DecodeState(req.State, &st); err != nil {
 		return "", "", err
 	}
 	if st.NameIDFormat == nameIDPersistent {
-		return res.Subject, nameIDPersistent, nil
+		if res.PersistentNameID == "" {
+			return "", "", errNoPersistent
+		}
+		return res.PersistentNameID, nameIDPersistent, nil
 	}
 	if res.TransientNameID != "" { // the SSO session's, for single logout
 		return res.TransientNameID, nameIDTransient, nil

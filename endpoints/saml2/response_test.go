@@ -18,7 +18,10 @@ import (
 func success() bridge.Result {
 	return bridge.Result{
 		Status: bridge.Status{Code: bridge.StatusSuccess}, LoA: translate.LoAHigh, IdP: translate.IdPAfirma,
-		Subject: "ES/ES/99999999R", AuthnInstant: t0,
+		// The flow's result for an SP whose policy releases the
+		// PersonIdentifier: its persistent NameID is the identifier.
+		Subject: "ES/ES/99999999R", PersistentNameID: "ES/ES/99999999R",
+		AuthnInstant: t0,
 		Attributes: []bridge.Attribute{
 			{Name: translate.AttrPersonIdentifier, Values: []string{"ES/ES/99999999R"}},
 			{Name: translate.AttrGivenName, Values: []string{"JUAN"}},

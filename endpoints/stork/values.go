@@ -17,7 +17,10 @@ type answer struct {
 }
 
 // storkIssuer names the IdP as Cl@ve 1 did in the response Issuer. Cl@ve
-// Móvil did not exist in Cl@ve 1; it keeps its Cl@ve 2.0 name.
+// Móvil did not exist in Cl@ve 1; it keeps its Cl@ve 2.0 name. A foreign
+// (eIDAS) citizen's country comes from the identifier, so an SP whose
+// policy withholds the PersonIdentifier (the Subject is then empty) reads
+// only "STORK".
 func storkIssuer(res *bridge.Result) string {
 	if res.IdP == translate.IdPEIDAS {
 		if id, err := translate.ParsePersonID(res.Subject); err == nil {
@@ -63,6 +66,9 @@ func newAnswer(res *bridge.Result) *answer {
 }
 
 func (a *answer) naturalPerson(res *bridge.Result, set func(name, value string)) {
+	// The Subject is empty when the SP's policy withholds the
+	// PersonIdentifier (bridge.Policy.Release): eIdentifier is then
+	// NotAvailable, never the identifier.
 	set("eIdentifier", eIdentifier(res.Subject))
 	set("givenName", res.Value(translate.AttrGivenName))
 	surname := res.Value(translate.AttrFamilyName)
