@@ -16,6 +16,8 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
+var _ flow.UpstreamLogout = (*Connector)(nil)
+
 // Form fields of Cl@ve 2.0 single logout.
 const (
 	fieldLogoutRequest  = "logoutRequest"
@@ -69,18 +71,47 @@ func (c *Connector) BeginLogout(_ context.Context, id, relayState string) (bridg
 	return c.toGateway(fieldLogoutRequest, value, relayState), nil
 }
 
-// FinishLogout reads the gateway's answer to the LogoutRequest expectID and
-// reports whether its status is Success, with its StatusMessage.
+// ReadLogoutResponse verifies the gateway's answer to one of our
+// LogoutRequests on the form alone, before the caller takes any state by
+// its RelayState, and returns the ID of the request it answers (which the
+// caller must match with its own), whether its status is Success, and its
+// StatusMessage.
 //
 // The LogoutResponse comes in the form field logoutResponse or, as RedIRIS
 // also accepts, SAMLResponse (never both). It is parsed with the hardened
 // parser and its signature checked against the gateway certificates only
 // before anything is read; then its ID must be new to the replay store, its
 // Destination cfg.LogoutURL or cfg.ACSURL (Cl@ve may answer at the ACS),
-// its InResponseTo expectID and its IssueInstant within the response
+// its InResponseTo present and its IssueInstant within the response
 // window. Anything else is an error. The Issuer is not checked (Cl@ve does
 // not set it properly); the RelayState is the caller's to read, as it keys
 // the caller's own logout state.
+func (c *Connector) ReadLogoutResponse(ctx context.Context, form url.Values) (flow.LogoutAnswer, error) {
+	if c.cfg.LogoutURL == "" {
+		return flow.LogoutAnswer{}, errNoLogoutURL
+	}
+	el, err := c.readSignedField(form, fieldLogoutResponse, "SAMLResponse")
+	if err != nil {
+		return flow.LogoutAnswer{}, err
+	}
+	resp, err := clave2msg.ParseLogoutResponse(el)
+	if err != nil {
+		return flow.LogoutAnswer{}, err
+	}
+	if err := c.markFresh(ctx, "upstream-logout-response:", resp.ID); err != nil {
+		return flow.LogoutAnswer{}, err
+	}
+	if err := c.checkLogoutResponse(resp); err != nil {
+		return flow.LogoutAnswer{}, fmt.Errorf("logout response %s: %w", resp.ID, err)
+	}
+	return flow.LogoutAnswer{
+		InResponseTo: resp.InResponseTo, OK: resp.Status.Code == clave2msg.StatusSuccess, Message: resp.Status.Message,
+	}, nil
+}
+
+// FinishLogout is ReadLogoutResponse for an answer that must be to the
+// LogoutRequest expectID: it reports whether its status is Success, with
+// its StatusMessage.
 func (c *Connector) FinishLogout(ctx context.Context, form url.Values, expectID string) (ok bool, message string, err error) {
 	if c.cfg.LogoutURL == "" {
 		return false, "", errNoLogoutURL
@@ -88,35 +119,36 @@ func (c *Connector) FinishLogout(ctx context.Context, form url.Values, expectID 
 	if expectID == "" {
 		return false, "", errors.New("upstream: no logout request to match the answer with")
 	}
-	el, err := c.readSignedField(form, fieldLogoutResponse, "SAMLResponse")
+	ans, err := c.ReadLogoutResponse(ctx, form)
 	if err != nil {
 		return false, "", err
 	}
-	resp, err := clave2msg.ParseLogoutResponse(el)
-	if err != nil {
-		return false, "", err
+	if ans.InResponseTo != expectID {
+		return false, "", fmt.Errorf("logout response answers %q, not our logout request", ans.InResponseTo)
 	}
-	if err := c.markFresh(ctx, "upstream-logout-response:", resp.ID); err != nil {
-		return false, "", err
-	}
-	if err := c.checkLogoutResponse(resp, expectID); err != nil {
-		return false, "", fmt.Errorf("logout response %s: %w", resp.ID, err)
-	}
-	return resp.Status.Code == clave2msg.StatusSuccess, resp.Status.Message, nil
+	return ans.OK, ans.Message, nil
 }
 
-// checkLogoutResponse checks where a verified LogoutResponse was sent, what
-// it answers and when it was issued.
-func (c *Connector) checkLogoutResponse(resp *clave2msg.LogoutResponse, expectID string) error {
+// checkLogoutResponse checks where a verified LogoutResponse was sent,
+// that it answers a request and when it was issued.
+func (c *Connector) checkLogoutResponse(resp *clave2msg.LogoutResponse) error {
 	switch {
 	case resp.Destination != c.cfg.LogoutURL && resp.Destination != c.cfg.ACSURL:
 		return fmt.Errorf("Destination %q is neither our logout URL nor our ACS", resp.Destination)
 	case resp.InResponseTo == "":
 		return errors.New("no InResponseTo")
-	case resp.InResponseTo != expectID:
-		return fmt.Errorf("answers %q, not our logout request", resp.InResponseTo)
 	}
 	return c.checkIssued(resp.IssueInstant)
+}
+
+// Origins are the origins the gateway's pages post from: its SSO URL's. A
+// gateway LogoutRequest the browser brings with another Origin header is
+// not bound to the session (the flow asks the citizen).
+func (c *Connector) Origins() []string {
+	if o := flow.Origin(c.cfg.SSOURL); o != "" {
+		return []string{o}
+	}
+	return nil
 }
 
 // ReadLogoutRequest verifies a gateway-initiated LogoutRequest (form field

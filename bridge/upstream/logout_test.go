@@ -302,6 +302,57 @@ func TestFinishLogoutRefusals(t *testing.T) {
 	}
 }
 
+// TestReadLogoutResponse: the answer is verified on the form alone and
+// names the request it answers, whichever it is: matching it with the
+// logout under way is the caller's. A forged copy (unsigned, or signed by
+// another key) is refused without burning the genuine answer's ID.
+func TestReadLogoutResponse(t *testing.T) {
+	f := newLogoutFixture(t)
+	ctx := context.Background()
+	other := f.goodLogoutAnswer()
+	other.id, other.inResponseTo = "_lr0", "_another"
+	if ans, err := f.conn.ReadLogoutResponse(ctx, f.logoutAnswerForm(t, other)); err != nil || ans.InResponseTo != "_another" || !ans.OK {
+		t.Fatalf("ReadLogoutResponse = %+v, %v", ans, err)
+	}
+	for _, forge := range []func(*logoutAnswer){
+		func(a *logoutAnswer) { a.unsigned = true },
+		func(a *logoutAnswer) { a.signWith = samlxmltest.Committed(t, "demo-sp") },
+		func(a *logoutAnswer) { a.signWith = samlxmltest.Committed(t, "bridge-sign") },
+	} {
+		forged := f.goodLogoutAnswer()
+		forge(forged)
+		if ans, err := f.conn.ReadLogoutResponse(ctx, f.logoutAnswerForm(t, forged)); err == nil {
+			t.Fatalf("forged answer read: %+v", ans)
+		}
+	}
+	partial := f.goodLogoutAnswer()
+	partial.status = clave2msg.Status{Code: clave2msg.StatusResponder, SubCode: clave2msg.StatusPartialLogout, Message: "partial"}
+	ans, err := f.conn.ReadLogoutResponse(ctx, f.logoutAnswerForm(t, partial))
+	if err != nil || ans.InResponseTo != logoutID || ans.OK || ans.Message != "partial" {
+		t.Fatalf("the genuine answer after the forged ones: %+v, %v", ans, err)
+	}
+	if _, err := f.conn.ReadLogoutResponse(ctx, f.logoutAnswerForm(t, partial)); err == nil || !strings.Contains(err.Error(), "replayed") {
+		t.Fatalf("replayed answer: %v", err)
+	}
+	noLogout := newFixture(t)
+	if _, err := noLogout.conn.ReadLogoutResponse(ctx, f.logoutAnswerForm(t, f.goodLogoutAnswer())); err == nil {
+		t.Fatal("read without a logout URL")
+	}
+}
+
+// TestOrigins: the gateway posts from its SSO URL's origin.
+func TestOrigins(t *testing.T) {
+	f := newLogoutFixture(t)
+	if got := f.conn.Origins(); len(got) != 1 || got[0] != "https://gateway.example" {
+		t.Fatalf("Origins = %v", got)
+	}
+	cfg := f.conn.cfg
+	cfg.SSOURL = "not a url"
+	if got := (&Connector{cfg: cfg}).Origins(); got != nil {
+		t.Fatalf("Origins of a bad URL = %v", got)
+	}
+}
+
 func TestReadLogoutRequest(t *testing.T) {
 	f := newLogoutFixture(t)
 	for name, mutate := range map[string]func(*gatewayLogout){

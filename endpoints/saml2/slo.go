@@ -167,7 +167,10 @@ func readLogoutPost(form url.Values) (string, string, []byte, logoutVerify, erro
 
 // logoutRequested checks an SP's verified LogoutRequest and starts the
 // single logout of the browser's session (the flow answers UnknownPrincipal
-// when there is none, as when no SSO sessions are kept).
+// when there is none, as when no SSO sessions are kept). The request is
+// bound to the session by its NameID and SessionIndex (namesParticipant)
+// and, when the browser sends one, by its Origin: the flow asks the
+// citizen to confirm a request that is not.
 func (e *Endpoint) logoutRequested(ctx context.Context, br flow.Browser, in *logoutMessage) (flow.Reply, error) {
 	lr, err := e.checkLogoutRequest(ctx, in)
 	if err != nil {
@@ -255,9 +258,12 @@ func (e *Endpoint) checkLogoutResponse(ctx context.Context, in *logoutMessage) (
 // LogoutRequest builds our signed LogoutRequest telling p's SP that the
 // session ended, to its first SingleLogoutService (POST preferred). It
 // names the session's SessionIndex and the NameID the SP was given (as
-// Render chose it: the persistent Subject when the SP asked for the
-// persistent format, the transient one otherwise); the format asked for
-// is in the state of the request the SP was answered for.
+// Render chose it: its persistent NameID, p.Subject, when the SP asked for
+// the persistent format, which is the PersonIdentifier only when its
+// policy releases it and its pairwise identifier otherwise; the transient
+// one otherwise); the format asked for is in the state of the request the
+// SP was answered for. An SP that was given no NameID to name (a
+// persistent one refused) cannot be told.
 func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, p bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
 	ep, ok := logoutEndpoint(sp)
 	if !ok {
@@ -270,6 +276,9 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 	nameID, format := p.TransientNameID, nameIDTransient
 	if st.NameIDFormat == nameIDPersistent || nameID == "" {
 		nameID, format = p.Subject, nameIDPersistent
+	}
+	if nameID == "" {
+		return bridge.Outgoing{}, false, nil
 	}
 	now := e.cfg.Now()
 	lr := &clave2msg.LogoutRequest{

@@ -78,10 +78,14 @@ type message struct {
 }
 
 // Handle serves a POSTed logout message: an SP's LogoutRequest starts a
-// single logout of the browser's session, if the SP takes part in it; an
-// SP's LogoutResponse to ours lets the one under way go on. Anything that
-// cannot be verified is refused, and nothing is ever posted to an
-// unverified or unregistered URL.
+// single logout of the browser's session; an SP's LogoutResponse to ours
+// lets the one under way go on. Anything that cannot be verified is
+// refused, and nothing is ever posted to an unverified or unregistered URL.
+// A Cl@ve LogoutRequest names only its SP, so what binds it to the
+// browser's session is the flow's (StartLogout): the SP must take part in
+// the session and the POST's Origin, if any, must be the SP's; otherwise
+// the citizen is asked to confirm. Its ID is used once and its
+// IssueInstant fresh (readRequest).
 func (l *Logout) Handle(ctx context.Context, in *web.Input) (flow.Reply, error) {
 	msg, err := l.read(in.Form)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/web"
@@ -207,4 +208,15 @@ type resultView struct {
 	LoA                     string
 	Attributes              []clave2msg.Attribute
 	login                   saml2Login // what the plain SAML2 demo needs to log out
+}
+
+// postFromDemo sends the auto-posting form of one of the demo's logout
+// messages to the bridge. Its Referrer-Policy is same-origin, so that the
+// browser names the demo's origin in the POST's Origin header (under the
+// bridge's default no-referrer it would send "Origin: null", and the
+// bridge asks the citizen to confirm a logout it cannot tie to its sender);
+// like no-referrer, it sends nothing to other sites.
+func postFromDemo(c echo.Context, out bridge.Outgoing) error {
+	c.Response().Header().Set("Referrer-Policy", "same-origin")
+	return web.WritePost(c, out)
 }

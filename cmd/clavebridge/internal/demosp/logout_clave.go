@@ -20,7 +20,6 @@ import (
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // claveDialect is how one Cl@ve version does single logout.
@@ -100,7 +99,7 @@ func (d *DemoSP) claveStart(c echo.Context, cd claveDialect) error {
 		return err
 	}
 	d.rememberFor(id, relay, cd.name)
-	return web.WritePost(c, bridge.Outgoing{URL: cd.bridgeURL, Fields: []samlxml.Field{
+	return postFromDemo(c, bridge.Outgoing{URL: cd.bridgeURL, Fields: []samlxml.Field{
 		{Name: cd.reqField, Value: value}, {Name: "RelayState", Value: relay},
 	}})
 }
@@ -157,7 +156,7 @@ func (d *DemoSP) claveRequested(c echo.Context, cd claveDialect, value, relay st
 	if relay != "" {
 		fields = append(fields, samlxml.Field{Name: "RelayState", Value: relay})
 	}
-	return web.WritePost(c, bridge.Outgoing{URL: cd.bridgeURL, Fields: fields})
+	return postFromDemo(c, bridge.Outgoing{URL: cd.bridgeURL, Fields: fields})
 }
 
 // shape gives a codec-built Cl@ve 1 message the STORK engine's root: the

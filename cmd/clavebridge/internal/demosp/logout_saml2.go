@@ -15,7 +15,6 @@ import (
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 const nameIDTransient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
@@ -56,7 +55,7 @@ func (d *DemoSP) saml2Logout(c echo.Context) error {
 		return err
 	}
 	d.rememberFor(id, relay, "saml2")
-	return web.WritePost(c, bridge.Outgoing{URL: lr.Destination, Fields: []samlxml.Field{
+	return postFromDemo(c, bridge.Outgoing{URL: lr.Destination, Fields: []samlxml.Field{
 		{Name: "SAMLRequest", Value: value}, {Name: "RelayState", Value: relay},
 	}})
 }
@@ -128,7 +127,7 @@ func (d *DemoSP) saml2LogoutRequested(c echo.Context, value, relay string) error
 	if relay != "" {
 		fields = append(fields, samlxml.Field{Name: "RelayState", Value: relay})
 	}
-	return web.WritePost(c, bridge.Outgoing{URL: resp.Destination, Fields: fields})
+	return postFromDemo(c, bridge.Outgoing{URL: resp.Destination, Fields: fields})
 }
 
 // names reports whether the LogoutRequest names the remembered login.
