@@ -42,6 +42,12 @@ func AllIdPs() []IdP {
 	return out
 }
 
+// Known reports whether p is one of the identity providers Cl@ve names.
+func (p IdP) Known() bool {
+	_, ok := idpRowOf(p)
+	return ok
+}
+
 func idpRowOf(p IdP) (idpRow, bool) {
 	for _, r := range idpTable {
 		if r.idp == p {

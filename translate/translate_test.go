@@ -205,3 +205,16 @@ func TestMask(t *testing.T) {
 		}
 	}
 }
+
+func TestIdPKnown(t *testing.T) {
+	for _, p := range AllIdPs() {
+		if !p.Known() {
+			t.Errorf("%s is not known", p)
+		}
+	}
+	for _, p := range []IdP{"", "MYSTERY", "afirma"} {
+		if p.Known() {
+			t.Errorf("%q is known", p)
+		}
+	}
+}

@@ -68,6 +68,7 @@ func (d *fakeDialect) Render(_ context.Context, sp *bridge.ServiceProvider, req 
 		{Name: "subject", Value: res.Subject},
 		{Name: "session_index", Value: res.SessionIndex},
 		{Name: "transient", Value: res.TransientNameID},
+		{Name: "persistent", Value: res.PersistentNameID},
 		{Name: "attributes", Value: strings.Join(attrs, ",")},
 	}}, nil
 }
@@ -84,6 +85,7 @@ func (d *fakeDialect) LogoutRequest(_ context.Context, sp *bridge.ServiceProvide
 		{Name: "relay", Value: relayState},
 		{Name: "session_index", Value: p.SessionIndex},
 		{Name: "name_id", Value: p.TransientNameID},
+		{Name: "persistent_name_id", Value: p.Subject},
 	}}, true, nil
 }
 
@@ -138,7 +140,8 @@ type fakeUpstream struct {
 	finishOK       bool
 	finishMessage  string
 	finishErrL     error
-	expected       []string // FinishLogout's expectID
+	read           []string // InResponseTo of the logout answers read
+	origins        []string // the gateway's origins
 	readID         string
 	readRelay      string
 	readErr        error
@@ -188,10 +191,21 @@ func (u *fakeUpstream) BeginLogout(_ context.Context, id, relayState string) (br
 	return bridge.Outgoing{URL: "gateway-logout", Fields: []samlxml.Field{{Name: "id", Value: id}, {Name: "relay", Value: relayState}}}, nil
 }
 
-func (u *fakeUpstream) FinishLogout(_ context.Context, _ url.Values, expectID string) (bool, string, error) {
-	u.expected = append(u.expected, expectID)
-	return u.finishOK, u.finishMessage, u.finishErrL
+// ReadLogoutResponse reads the answer to the form's "in_response_to" (the
+// last logout begun when none): finishErrL makes it forged.
+func (u *fakeUpstream) ReadLogoutResponse(_ context.Context, form url.Values) (flow.LogoutAnswer, error) {
+	if u.finishErrL != nil {
+		return flow.LogoutAnswer{}, u.finishErrL
+	}
+	id := form.Get("in_response_to")
+	if id == "" && len(u.begunLogouts) > 0 {
+		id = u.begunLogouts[len(u.begunLogouts)-1][0]
+	}
+	u.read = append(u.read, id)
+	return flow.LogoutAnswer{InResponseTo: id, OK: u.finishOK, Message: u.finishMessage}, nil
 }
+
+func (u *fakeUpstream) Origins() []string { return u.origins }
 
 func (u *fakeUpstream) ReadLogoutRequest(context.Context, url.Values) (string, string, error) {
 	return u.readID, u.readRelay, u.readErr
@@ -220,8 +234,21 @@ var errDown = errors.New("down")
 // faultyStore fails the operations a test switches off.
 type faultyStore struct {
 	store.Store
-	failPutPending, failPutSession, failDeleteSession bool
+	failPutPending, failPutSession, failDeleteSession bool // failPutSession: every session write
+	marks                                             int  // replay-cache entries made (logins taken)
 }
+
+func (s *faultyStore) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	first, err := s.Store.MarkSeen(ctx, key, ttl)
+	if first && err == nil {
+		s.marks++
+	}
+	return first, err
+}
+
+// leftover is what the store holds beyond the replay cache's marks of the
+// logins taken: sessions and logouts under way.
+func (f *fixture) leftover() int { return f.mem.Len() - f.store.marks }
 
 func (s *faultyStore) PutPending(ctx context.Context, id string, v []byte, ttl time.Duration) error {
 	if s.failPutPending {
@@ -235,6 +262,20 @@ func (s *faultyStore) PutSession(ctx context.Context, id string, v []byte, ttl t
 		return errDown
 	}
 	return s.Store.PutSession(ctx, id, v, ttl)
+}
+
+// UpdateSession fails like PutSession: both write a session.
+func (s *faultyStore) UpdateSession(ctx context.Context, id string, update func([]byte) ([]byte, error), ttl time.Duration) error {
+	if s.failPutSession {
+		return errDown
+	}
+	return s.Store.UpdateSession(ctx, id, func(old []byte) ([]byte, error) {
+		v, err := update(old)
+		if err == nil && v == nil && s.failDeleteSession { // the update deletes: fail it as DeleteSession would
+			return nil, errDown
+		}
+		return v, err
+	}, ttl)
 }
 
 func (s *faultyStore) DeleteSession(ctx context.Context, id string) error {
@@ -273,7 +314,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.flow = &flow.Flow{
 		Store: st, Upstream: f.up, Registry: f.reg, Log: zap.New(core), Now: c.now, Rand: rand.Reader, PendingTTL: pendingTTL,
-		Sessions: &session.Sessions{Store: st, Lifetime: lifetime, Now: c.now, Rand: rand.Reader},
+		Sessions: &session.Sessions{Store: st, Lifetime: lifetime, Now: c.now, Rand: rand.Reader, Seal: bridgetest.Seal(t), Log: zap.New(core)},
+		Seal:     bridgetest.Seal(t),
 	}
 	f.flow.Register(f.d)
 	return f
@@ -336,8 +378,19 @@ func apply(br flow.Browser, reply flow.Reply) flow.Browser {
 	if reply.Session != nil {
 		br.Session = reply.Session.Value
 	}
-	if reply.Login != nil {
-		br.Login = reply.Login.Value
+	if len(reply.Logins) > 0 {
+		logins := map[string]string{}
+		for h, v := range br.Logins {
+			logins[h] = v
+		}
+		for h, ck := range reply.Logins {
+			if ck.Value == "" {
+				delete(logins, h)
+			} else {
+				logins[h] = ck.Value
+			}
+		}
+		br.Logins = logins
 	}
 	return br
 }

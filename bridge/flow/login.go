@@ -9,9 +9,6 @@ package flow
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,11 +27,16 @@ import (
 	"github.com/clavebridge/clavebridge/translate"
 )
 
-// Browser is what the browser brought that the flow needs: the values of
-// its SSO session cookie and of its login-binding cookie.
+// Browser is what the browser brought that the flow needs: the value of
+// its SSO session cookie, and the sealed pending logins it keeps, by
+// handle (see pending.go).
 type Browser struct {
 	Session string
-	Login   string
+	Logins  map[string]string
+	// Origin is the request's Origin header ("" when the browser sent
+	// none; "null" for an opaque origin): a logout request must come from
+	// its sender's origin to end the session at once (see logoutbind.go).
+	Origin string
 }
 
 // Cookie is a value the browser must keep for TTL; an empty Value tells it
@@ -49,21 +51,11 @@ type Cookie struct {
 type Reply struct {
 	Out     bridge.Outgoing
 	Session *Cookie // the SSO session
-	Login   *Cookie // the login binding (see Binding)
-}
-
-// Pending is a login waiting for the gateway's answer, kept in the store
-// under the ID of our upstream AuthnRequest and taken exactly once.
-type Pending struct {
-	ID         string         `json:"id"`
-	RelayState string         `json:"relay_state"` // what we sent upstream as RelayState
-	Request    bridge.Request `json:"request"`
-	Created    time.Time      `json:"created"`
-	// Browser binds the login to the browser that started it (a hash of
-	// its login cookie): an answer carried to another browser is refused.
-	Browser string `json:"browser,omitempty"`
-	// Trace is the login's trace id, adopted by every later hop.
-	Trace string `json:"trace,omitempty"`
+	// Logins are pending-login cookies to set or clear, by handle.
+	Logins map[string]*Cookie
+	// Confirm, when set, is shown instead of Out: a logout the bridge
+	// could not bind to the browser's session waits for the citizen.
+	Confirm *LogoutConfirmation
 }
 
 // TakeFunc consumes the pending login with the given upstream request ID.
@@ -136,100 +128,46 @@ func (f *Flow) Start(ctx context.Context, br Browser, sp *bridge.ServiceProvider
 	} else if ok {
 		return reply, nil
 	}
-	if br.Login == "" {
-		v, err := samlxml.NewID(f.Rand)
-		if err != nil {
-			return Reply{}, bridge.Internal("The login could not be started.", fmt.Errorf("new login cookie: %w", err))
-		}
-		br.Login = v
+	out, handle, cookie, err := f.Begin(ctx, sp, *req)
+	if errors.Is(err, errPendingTooLarge) {
+		return f.Start(ctx, br, sp, req, bridge.Deny(bridge.StatusRequestDenied, "the request is larger than this service keeps"))
 	}
-	// The cookie lives as long as this login may wait for the gateway.
-	reply := Reply{Login: &Cookie{Value: br.Login, TTL: f.PendingTTL}}
-	out, err := f.Begin(ctx, sp, *req, Binding(br.Login))
 	if err != nil {
 		return Reply{}, bridge.Internal("The login could not be started.", err)
 	}
+	reply := Reply{Logins: f.pruneLogins(br)}
+	reply.Logins[handle] = &cookie
 	reply.Out = out
 	return reply, nil
 }
 
-// Binding is what a pending login stores of the browser's login cookie: a
-// hash, so the store never holds a value that would let its reader pose as
-// the browser.
-func Binding(cookie string) string {
-	if cookie == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(cookie))
-	return hex.EncodeToString(sum[:])
-}
-
-// Begin stores req (to which the SP's policy has been applied) as a pending
-// login bound to browser (see Binding) and returns the login request to
-// post to the gateway.
-func (f *Flow) Begin(ctx context.Context, sp *bridge.ServiceProvider, req bridge.Request, browser string) (bridge.Outgoing, error) {
+// Begin seals req (to which the SP's policy has been applied) as a
+// pending login for the browser to keep under handle, and returns the
+// login request to post to the gateway.
+func (f *Flow) Begin(ctx context.Context, sp *bridge.ServiceProvider, req bridge.Request) (out bridge.Outgoing, handle string, cookie Cookie, err error) {
 	id, err := samlxml.NewID(f.Rand)
 	if err != nil {
-		return bridge.Outgoing{}, fmt.Errorf("new upstream request id: %w", err)
+		return bridge.Outgoing{}, "", Cookie{}, fmt.Errorf("new upstream request id: %w", err)
 	}
 	// The login's trace id is the request's, and travels to the gateway
 	// and back as RelayState (a random value when ctx has none).
 	login := trace.ID(ctx)
 	if login == "" {
 		if login, err = trace.NewID(f.Rand); err != nil {
-			return bridge.Outgoing{}, fmt.Errorf("new trace id: %w", err)
+			return bridge.Outgoing{}, "", Cookie{}, fmt.Errorf("new trace id: %w", err)
 		}
 	}
-	p := &Pending{ID: id, RelayState: login, Request: req, Created: f.Now(), Browser: browser, Trace: login}
-	out, err := f.Upstream.Begin(ctx, p)
+	p := &Pending{ID: id, RelayState: login, Request: req, Created: f.Now(), Trace: login}
+	handle, sealed, err := f.sealPending(p)
 	if err != nil {
-		return bridge.Outgoing{}, fmt.Errorf("sp %s: build upstream request: %w", sp.ID, err)
+		return bridge.Outgoing{}, "", Cookie{}, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
-	data, err := json.Marshal(p)
-	if err != nil {
-		return bridge.Outgoing{}, fmt.Errorf("encode pending login: %w", err)
-	}
-	if err := f.Store.PutPending(ctx, pendingKey(p.ID, browser), data, f.PendingTTL); err != nil {
-		return bridge.Outgoing{}, fmt.Errorf("sp %s: store pending login: %w", sp.ID, err)
+	if out, err = f.Upstream.Begin(ctx, p); err != nil {
+		return bridge.Outgoing{}, "", Cookie{}, fmt.Errorf("sp %s: build upstream request: %w", sp.ID, err)
 	}
 	f.log(ctx).Info("login sent upstream", zap.String("sp", sp.ID), zap.String("dialect", req.Dialect),
 		zap.String("upstream_id", p.ID), zap.String("min_loa", req.MinLoA.String()))
-	return out, nil
-}
-
-// pendingKey stores a pending login under its upstream request ID and its
-// browser binding, so that only the browser that started it can take it.
-func pendingKey(id, browser string) string {
-	if browser == "" {
-		return id
-	}
-	return id + "|" + browser
-}
-
-// takeIn consumes a pending login only in the browser that started it; in
-// another browser nothing is found and the login stays pending for its own.
-func (f *Flow) takeIn(browser string) TakeFunc {
-	return func(ctx context.Context, id string) (*Pending, error) {
-		p, err := f.take(ctx, pendingKey(id, Binding(browser)))
-		if err != nil {
-			return nil, fmt.Errorf("%w (or the answer arrived in another browser than the login's)", err)
-		}
-		trace.Adopt(ctx, p.Trace)
-		return p, nil
-	}
-}
-
-// take consumes a pending login from the store.
-func (f *Flow) take(ctx context.Context, id string) (*Pending, error) {
-	data, err := f.Store.TakePending(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("pending login %q: %w", id, err)
-	}
-	var p Pending
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("decode pending login: %w", err)
-	}
-	return &p, nil
+	return out, handle, Cookie{Value: sealed, TTL: f.PendingTTL}, nil
 }
 
 // Complete handles the gateway's answer, which must arrive in the browser
@@ -243,7 +181,7 @@ func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply
 			return f.UpstreamLogout(ctx, br, form) // Cl@ve sometimes answers logouts at the login's URL
 		}
 	}
-	p, res, err := f.Upstream.Finish(ctx, form, f.takeIn(br.Login))
+	p, res, err := f.Upstream.Finish(ctx, form, f.takeIn(br))
 	if p == nil {
 		if err == nil {
 			err = errors.New("upstream gave no pending login")
@@ -260,8 +198,8 @@ func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply
 		log.Warn("upstream response refused", zap.Error(err))
 		res = bridge.Failure(bridge.StatusResponder, "the identity gateway's answer could not be accepted")
 	}
-	res = f.check(req, sp, res, log)
-	var reply Reply
+	res = f.identify(sp, f.check(req, sp, res, log), log)
+	reply := Reply{Logins: map[string]*Cookie{handleOf(p.ID): {}}} // the login is over: forget its cookie
 	if res.Status.OK() && f.Sessions != nil {
 		res, reply.Session = f.startSession(ctx, br, req, res, log)
 	}
@@ -286,6 +224,12 @@ func (f *Flow) check(req *bridge.Request, sp *bridge.ServiceProvider, res bridge
 	if req.IdPDisabled(res.IdP) {
 		log.Warn("upstream used a disabled IdP", zap.String("idp", string(res.IdP)))
 		return bridge.Failure(bridge.StatusRequestDenied, "the identity provider used is not allowed")
+	}
+	if !res.IdP.Known() && len(req.DisabledIdPs) > 0 {
+		// Fail closed: an SP (or its request) that restricts identity
+		// providers never gets a login whose provider nobody can name.
+		log.Warn("upstream named no known IdP", zap.String("idp", string(res.IdP)))
+		return bridge.Failure(bridge.StatusRequestDenied, "the identity provider used is not known")
 	}
 	if res.LegalPerson && !(req.LegalPerson && sp.Policy.LegalPersons) {
 		log.Warn("legal person refused")

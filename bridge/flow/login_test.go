@@ -52,7 +52,7 @@ func TestStartRefusesByStatus(t *testing.T) {
 			if field(reply.Out, "in_response_to") != "_req-sp1" || field(reply.Out, "message") == "" {
 				t.Fatalf("the refusal does not answer the request: %+v", reply.Out)
 			}
-			if len(f.up.begun) != 0 || f.mem.Len() != 0 || reply.Login != nil || reply.Session != nil {
+			if len(f.up.begun) != 0 || f.mem.Len() != 0 || len(reply.Logins) != 0 || reply.Session != nil {
 				t.Fatalf("a refused request went on: begun %d, stored %d, reply %+v", len(f.up.begun), f.mem.Len(), reply)
 			}
 			if !f.logged("request refused", "status", string(tt.code)) {
@@ -87,16 +87,16 @@ func TestStartRefusalCannotBeRendered(t *testing.T) {
 	refusal(t, err, bridge.KindInternal, "render fake answer: down")
 }
 
-// TestStartNewLogin: a browser without a login cookie gets one, and the
-// pending login is stored bound to it.
+// TestStartNewLogin: the pending login is sealed into a cookie of its own
+// that the browser keeps; the server keeps nothing for it.
 func TestStartNewLogin(t *testing.T) {
 	f := newFixture(t)
 	ctx := trace.Start(context.Background(), "trace-start")
 	sp := f.sp("sp1")
 	sp.Policy.MinLoA = translate.LoASubstantial
 	reply := f.start(ctx, flow.Browser{}, "sp1")
-	if reply.Login == nil || reply.Login.Value == "" || reply.Login.TTL != pendingTTL {
-		t.Fatalf("login cookie = %+v, want a value for %v", reply.Login, pendingTTL)
+	if len(reply.Logins) != 1 {
+		t.Fatalf("login cookies = %+v, want one", reply.Logins)
 	}
 	if reply.Session != nil {
 		t.Fatalf("a new login set the session cookie: %+v", reply.Session)
@@ -105,8 +105,10 @@ func TestStartNewLogin(t *testing.T) {
 		t.Fatalf("not sent upstream: %+v", reply.Out)
 	}
 	p := f.up.begun[0]
-	if p.Browser != flow.Binding(reply.Login.Value) || p.Browser == reply.Login.Value {
-		t.Fatalf("pending bound to %q, want the hash of the cookie", p.Browser)
+	for handle, ck := range reply.Logins {
+		if handle != p.ID[1:17] || ck.TTL != pendingTTL || ck.Value == "" || strings.Contains(ck.Value, "sp1") || strings.Contains(ck.Value, p.ID) {
+			t.Fatalf("login cookie %s = %+v: want the login's handle, sealed, for %v", handle, ck, pendingTTL)
+		}
 	}
 	if p.Trace != "trace-start" || p.RelayState != "trace-start" {
 		t.Fatalf("pending trace %q, relay %q: want the context's trace id", p.Trace, p.RelayState)
@@ -117,42 +119,59 @@ func TestStartNewLogin(t *testing.T) {
 	if !p.Created.Equal(t0) || p.Request.MinLoA != translate.LoASubstantial || p.Request.SP != "sp1" {
 		t.Fatalf("pending = %+v (the policy must have been applied)", p)
 	}
-	if f.mem.Len() != 1 {
-		t.Fatalf("store holds %d entries, want the pending login", f.mem.Len())
+	if f.mem.Len() != 0 {
+		t.Fatalf("the store holds %d entries for a login nobody authenticated", f.mem.Len())
 	}
 	if !f.logged("login sent upstream", "trace_id", "trace-start") {
 		t.Fatal("no log line with the trace id")
 	}
 
-	// What the store kept is what was sent, and only this browser takes it.
+	// What the browser kept is what was sent, and the answer forgets it.
 	br := apply(flow.Browser{}, reply)
-	if _, err := f.flow.Complete(ctx, br, nil); err != nil {
+	done, err := f.flow.Complete(ctx, br, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	got := f.up.taken[0]
-	if got.ID != p.ID || got.Browser != p.Browser || got.Trace != p.Trace || got.RelayState != p.RelayState ||
+	if got.ID != p.ID || got.Trace != p.Trace || got.RelayState != p.RelayState ||
 		!got.Created.Equal(p.Created) || got.Request.ID != "_req-sp1" || string(got.Request.State) != `{"sp":"sp1"}` {
-		t.Fatalf("stored pending %+v, sent %+v", got, p)
+		t.Fatalf("kept pending %+v, sent %+v", got, p)
+	}
+	if ck := done.Logins[p.ID[1:17]]; ck == nil || ck.Value != "" {
+		t.Fatalf("the answer did not clear the login cookie: %+v", done.Logins)
 	}
 }
 
-func TestStartKeepsLoginCookie(t *testing.T) {
+// TestLoginsInTabs: logins started in several tabs each keep their own
+// cookie; past MaxLogins the oldest is dropped, and undecipherable cookies
+// are forgotten.
+func TestLoginsInTabs(t *testing.T) {
 	f := newFixture(t)
-	reply := f.start(context.Background(), flow.Browser{Login: "cookie-A"}, "sp1")
-	if reply.Login != nil && reply.Login.Value != "cookie-A" {
-		t.Fatalf("the login cookie was replaced: %+v", reply.Login)
+	br := flow.Browser{Logins: map[string]string{"0123456789abcdef": "test.garbage"}}
+	for i := range flow.MaxLogins + 1 {
+		reply := f.start(context.Background(), br, "sp1")
+		if i == 0 {
+			if ck := reply.Logins["0123456789abcdef"]; ck == nil || ck.Value != "" {
+				t.Fatalf("a cookie that does not open was kept: %+v", reply.Logins)
+			}
+		}
+		br = apply(br, reply)
+		f.clock.advance(time.Second)
 	}
-	if got := f.up.begun[0].Browser; got != flow.Binding("cookie-A") {
-		t.Fatalf("bound to %q", got)
+	if len(br.Logins) != flow.MaxLogins {
+		t.Fatalf("the browser keeps %d logins, want %d", len(br.Logins), flow.MaxLogins)
 	}
-	// Two logins in one browser are both bound to it.
-	reply = f.start(context.Background(), flow.Browser{Login: "cookie-A"}, "sp2")
-	if reply.Login != nil && reply.Login.Value != "cookie-A" {
-		t.Fatalf("the login cookie was replaced: %+v", reply.Login)
+	if _, kept := br.Logins[f.up.begun[0].ID[1:17]]; kept {
+		t.Fatal("the oldest login was not dropped")
 	}
-	if f.up.begun[1].Browser != f.up.begun[0].Browser || f.up.begun[1].ID == f.up.begun[0].ID {
-		t.Fatalf("second login %+v", f.up.begun[1])
+	// Each remaining login completes in this browser, whatever the order.
+	for i := flow.MaxLogins; i >= 1; i-- {
+		if _, err := f.flow.Complete(context.Background(), br, url.Values{"id": {f.up.begun[i].ID}}); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
 	}
+	_, err := f.flow.Complete(context.Background(), br, url.Values{"id": {f.up.begun[0].ID}})
+	refusal(t, err, bridge.KindInvalid, "not kept by this browser")
 }
 
 // TestStartWithoutTrace: the login gets a fresh trace id, which is also its
@@ -167,16 +186,6 @@ func TestStartWithoutTrace(t *testing.T) {
 	}
 }
 
-func TestBinding(t *testing.T) {
-	if flow.Binding("") != "" {
-		t.Fatal("no cookie binds to something")
-	}
-	a, b := flow.Binding("cookie-A"), flow.Binding("cookie-B")
-	if a == b || a != flow.Binding("cookie-A") || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(a) || strings.Contains(a, "cookie") {
-		t.Fatalf("Binding = %q, %q", a, b)
-	}
-}
-
 func TestStartFailures(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -184,10 +193,9 @@ func TestStartFailures(t *testing.T) {
 		want  string
 	}{
 		{"upstream request", func(f *fixture) { f.up.beginErr = errDown }, "build upstream request: down"},
-		{"store", func(f *fixture) { f.store.failPutPending = true }, "store pending login: down"},
-		{"no randomness", func(f *fixture) { f.flow.Rand = strings.NewReader("") }, "new login cookie"},
-		{"randomness for the cookie only", func(f *fixture) { f.flow.Rand = io.LimitReader(zeros{}, 20) }, "new upstream request id"},
-		{"randomness for the id only", func(f *fixture) { f.flow.Rand = io.LimitReader(zeros{}, 40) }, "new trace id"},
+		{"no state key", func(f *fixture) { f.flow.Seal = nil }, "no state key to seal the pending login with"},
+		{"no randomness", func(f *fixture) { f.flow.Rand = strings.NewReader("") }, "new upstream request id"},
+		{"randomness for the id only", func(f *fixture) { f.flow.Rand = io.LimitReader(zeros{}, 20) }, "new trace id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,7 +204,7 @@ func TestStartFailures(t *testing.T) {
 			_, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), request("sp1"), nil)
 			refusal(t, err, bridge.KindInternal, tt.want)
 			if f.mem.Len() != 0 {
-				t.Fatal("a failed start left a pending login")
+				t.Fatal("a failed start left state in the store")
 			}
 		})
 	}
@@ -228,8 +236,8 @@ func TestComplete(t *testing.T) {
 	if reply.Session == nil || reply.Session.Value == "" || reply.Session.TTL != lifetime {
 		t.Fatalf("session cookie = %+v", reply.Session)
 	}
-	if reply.Login != nil {
-		t.Fatalf("login cookie touched: %+v", reply.Login)
+	if len(reply.Logins) != 1 {
+		t.Fatalf("login cookies = %+v, want the login's cleared", reply.Logins)
 	}
 	sess := f.session(flow.Browser{Session: reply.Session.Value})
 	if sess == nil || sess.Result.Subject != "ES/ES/12345678Z" || len(sess.Result.Attributes) != 3 {
@@ -256,21 +264,42 @@ func TestComplete(t *testing.T) {
 }
 
 // TestCompleteOnlyInItsBrowser: the gateway's answer carried to another
-// browser takes nothing, and the login stays pending for its own.
+// browser takes nothing, and the login stays pending for its own; a
+// cookie that was tampered with or sealed for another login does not open.
 func TestCompleteOnlyInItsBrowser(t *testing.T) {
 	f := newFixture(t)
 	br := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp1"))
-	for _, other := range []flow.Browser{{Login: "another"}, {}, {Login: flow.Binding(br.Login)}, {Session: br.Login}} {
-		_, err := f.flow.Complete(context.Background(), other, nil)
-		refusal(t, err, bridge.KindInvalid, "another browser")
+	other := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp2"))
+	answer := url.Values{"id": {f.up.begun[0].ID}}
+	var handle, sealed, otherSealed string
+	for h, v := range br.Logins {
+		handle, sealed = h, v
+	}
+	for _, v := range other.Logins {
+		otherSealed = v
+	}
+	tampered := sealed[:len(sealed)-4] + "AAAA"
+	for name, b := range map[string]flow.Browser{
+		"no cookies":              {},
+		"another login's cookies": other,
+		"another login's value":   {Logins: map[string]string{handle: otherSealed}},
+		"tampered":                {Logins: map[string]string{handle: tampered}},
+		"session id as login":     {Session: sealed},
+	} {
+		if _, err := f.flow.Complete(context.Background(), b, answer); err == nil {
+			t.Fatalf("%s: the answer was accepted", name)
+		}
 		if f.d.renders != 0 {
-			t.Fatal("answered in another browser")
+			t.Fatalf("%s: answered in another browser", name)
 		}
 	}
-	reply, err := f.flow.Complete(context.Background(), br, nil)
+	reply, err := f.flow.Complete(context.Background(), br, answer)
 	if err != nil || field(reply.Out, "status") != "Success" {
 		t.Fatalf("the login's own browser: %v, %+v", err, reply.Out)
 	}
+	// Taken once: the same cookie and answer again are refused.
+	_, err = f.flow.Complete(context.Background(), br, answer)
+	refusal(t, err, bridge.KindInvalid, "already answered")
 }
 
 func TestCompletePendingExpires(t *testing.T) {
@@ -278,7 +307,22 @@ func TestCompletePendingExpires(t *testing.T) {
 	br := apply(flow.Browser{}, f.start(context.Background(), flow.Browser{}, "sp1"))
 	f.clock.advance(pendingTTL)
 	_, err := f.flow.Complete(context.Background(), br, nil)
-	refusal(t, err, bridge.KindInvalid, "not found")
+	refusal(t, err, bridge.KindInvalid, "expired")
+}
+
+// TestPendingBounded: a request whose pending login would hold more than
+// MaxPendingBytes is refused with a status to the SP, and nothing is kept.
+func TestPendingBounded(t *testing.T) {
+	f := newFixture(t)
+	req := request("sp1")
+	req.State = []byte(`"` + strings.Repeat("x", flow.MaxPendingBytes) + `"`)
+	reply, err := f.flow.Start(context.Background(), flow.Browser{}, f.sp("sp1"), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field(reply.Out, "status") != string(bridge.StatusRequestDenied) || len(reply.Logins) != 0 || len(f.up.begun) != 0 {
+		t.Fatalf("reply %+v, begun %d", reply, len(f.up.begun))
+	}
 }
 
 // TestCompleteChecks: a success that does not meet the request or the
@@ -410,7 +454,7 @@ func TestCompleteAdoptsTrace(t *testing.T) {
 	// An answer refused in another browser adopts nothing.
 	br2 := apply(flow.Browser{}, f.start(trace.Start(context.Background(), "second-login"), flow.Browser{}, "sp1"))
 	ctx = trace.Start(context.Background(), "stray")
-	if _, err := f.flow.Complete(ctx, flow.Browser{Login: "x" + br2.Login}, nil); err == nil {
+	if _, err := f.flow.Complete(ctx, flow.Browser{}, url.Values{"id": {f.up.begun[len(f.up.begun)-1].ID}}); err == nil || len(br2.Logins) != 1 {
 		t.Fatal("accepted in another browser")
 	}
 	if got := trace.ID(ctx); got != "stray" {
@@ -428,6 +472,7 @@ func TestCompleteSessionNotKept(t *testing.T) {
 		{"sessions off", func(f *fixture) { f.flow.Sessions = nil }, false},
 		{"lifetime 0", func(f *fixture) { f.flow.Sessions.Lifetime = 0 }, false},
 		{"store fails", func(f *fixture) { f.store.failPutSession = true }, true},
+		{"no state keys to seal it with", func(f *fixture) { f.flow.Sessions.Seal = nil }, true},
 		{"no randomness for the session", func(f *fixture) { f.flow.Sessions.Rand = strings.NewReader("") }, true},
 		{"no randomness for the session index", func(f *fixture) { f.flow.Rand = strings.NewReader("") }, true},
 		{"no randomness for the transient NameID", func(f *fixture) { f.flow.Rand = io.LimitReader(zeros{}, 20) }, true},
@@ -490,7 +535,7 @@ func TestFlowSession(t *testing.T) {
 	if sess := f.session(br); sess == nil || sess.ID != br.Session {
 		t.Fatalf("Session = %+v", sess)
 	}
-	for _, other := range []flow.Browser{{}, {Session: "unknown"}, {Login: br.Login}} {
+	for _, other := range []flow.Browser{{}, {Session: "unknown"}, {Logins: br.Logins}} {
 		if sess := f.session(other); sess != nil {
 			t.Fatalf("Session(%+v) = %+v", other, sess)
 		}
@@ -503,12 +548,20 @@ func TestFlowSession(t *testing.T) {
 	if sess, err := f.flow.Session(context.Background(), br); sess != nil || err != nil {
 		t.Fatalf("Session without SSO = %v, %v", sess, err)
 	}
-	// A broken session is an error.
+	// A broken record (not sealed by our keys) is no session, and is
+	// logged; a store that fails is an error.
 	f = newFixture(t)
 	if err := f.store.PutSession(context.Background(), "_broken", []byte("{"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	if sess, err := f.flow.Session(context.Background(), flow.Browser{Session: "_broken"}); sess != nil || err != nil {
+		t.Fatalf("a corrupt session loaded: %+v, %v", sess, err)
+	}
+	if !f.logged("SSO session unreadable", "", "") {
+		t.Fatal("the corrupt session was not logged")
+	}
+	_ = f.mem.Close()
 	if _, err := f.flow.Session(context.Background(), flow.Browser{Session: "_broken"}); err == nil {
-		t.Fatal("a corrupt session loaded")
+		t.Fatal("a failing store is no error")
 	}
 }

@@ -22,9 +22,25 @@ type UpstreamLogout interface {
 	// Classify says what a form the gateway posted carries.
 	Classify(form url.Values) UpstreamMessage
 	BeginLogout(ctx context.Context, id, relayState string) (bridge.Outgoing, error)
-	FinishLogout(ctx context.Context, form url.Values, expectID string) (ok bool, message string, err error)
+	// ReadLogoutResponse verifies the gateway's answer to one of our
+	// LogoutRequests on the form alone (signature, Destination, age,
+	// replay) and says which request it answers; the flow then takes the
+	// logout it belongs to.
+	ReadLogoutResponse(ctx context.Context, form url.Values) (LogoutAnswer, error)
 	ReadLogoutRequest(ctx context.Context, form url.Values) (id, relayState string, err error)
 	LogoutResponse(ctx context.Context, inResponseTo, relayState string, ok bool) (bridge.Outgoing, error)
+	// Origins are the origins (scheme://host[:port]) the gateway's pages
+	// post from: a LogoutRequest the browser brings with another Origin
+	// waits for the citizen's confirmation.
+	Origins() []string
+}
+
+// LogoutAnswer is the gateway's verified answer to one of our
+// LogoutRequests.
+type LogoutAnswer struct {
+	InResponseTo string // the ID of the request it answers
+	OK           bool   // the gateway logged out (Success)
+	Message      string // its StatusMessage
 }
 
 // UpstreamMessage is what a form the gateway posted carries: a logout
@@ -58,13 +74,20 @@ const logoutKeyPrefix = "logout:"
 var clearSession = &Cookie{}
 
 // StartLogout ends the browser's SSO session on behalf of in's SP, whose
-// LogoutRequest the dialect has verified; matches checks that the request
-// names that SP's session (NameID, SessionIndex). The other SPs of the
-// session and the gateway are told one after the other, then the initiator
-// gets its LogoutResponse. An unknown or expired session, or a request for
-// another session, is refused and destroys nothing.
+// LogoutRequest the dialect has verified (signature, destination, age,
+// single use); matches checks that the request names that SP's session
+// (NameID, SessionIndex; a Cl@ve request names only the SP). The other SPs
+// of the session and the gateway are told one after the other, then the
+// initiator gets its LogoutResponse. An unknown or expired session is
+// answered UnknownPrincipal and destroys nothing. A request not bound to
+// the browser's session (it names another session, or br.Origin is not
+// the SP's: see logoutbind.go) ends nothing either: the citizen is asked
+// to confirm.
 func (f *Flow) StartLogout(ctx context.Context, br Browser, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, matches func(bridge.Participant) bool) (Reply, error) {
 	log := f.log(ctx).With(zap.String("sp", sp.ID), zap.String("dialect", in.Dialect))
+	if _, ok := f.dialects[in.Dialect].(bridge.LogoutDialect); !ok {
+		return Reply{}, bridge.Internal("Logout is not available for this service.", fmt.Errorf("dialect %s has no logout", in.Dialect))
+	}
 	sess, err := f.Session(ctx, br)
 	if err != nil || sess == nil {
 		log.Info("logout refused", zap.String("reason", "no session"), zap.Error(err))
@@ -74,16 +97,13 @@ func (f *Flow) StartLogout(ctx context.Context, br Browser, sp *bridge.ServicePr
 	named := slices.ContainsFunc(sess.Participants, func(p bridge.Participant) bool {
 		return p.Dialect == in.Dialect && p.SP == sp.ID && matches(p)
 	})
-	if !named {
-		log.Info("logout refused", zap.String("reason", "the request does not name this SP's session"))
-		return f.answerInitiator(ctx, sp, in, bridge.Status{Code: bridge.StatusRequestDenied, Message: "the logout request does not match the session"}, Reply{})
+	switch {
+	case !named:
+		return f.askConfirmation(ctx, br, &parkedLogout{Initiator: &in}, requester(sp), log, "the request does not name this browser's session")
+	case !FromSender(br.Origin, spURLs(sp)...):
+		return f.askConfirmation(ctx, br, &parkedLogout{Initiator: &in}, requester(sp), log, "the request was not posted from the service's site")
 	}
-	st := &logoutState{Initiator: &in, Queue: others(sess, in.SP, in.Dialect), Trace: trace.ID(ctx)}
-	if err := f.Sessions.Delete(ctx, sess.ID); err != nil {
-		return Reply{}, bridge.Internal("The session could not be ended.", err)
-	}
-	log.Info("single logout started", zap.Int("other_sps", len(st.Queue)))
-	return f.nextLogoutStep(ctx, st, Reply{Session: clearSession})
+	return f.endSession(ctx, sess, in, log)
 }
 
 // others are the session's participants but the initiator, one per SP:
@@ -246,16 +266,32 @@ func (f *Flow) putLogout(ctx context.Context, st *logoutState) error {
 	if st.Waiting != nil {
 		key += "/" + st.WaitingID
 	}
-	return f.Store.PutPending(ctx, key, data, f.PendingTTL)
+	// Sealed at rest, bound to its key: the participants it carries name
+	// the citizen (a persistent NameID may be the PersonIdentifier).
+	if f.Seal == nil {
+		return errors.New("no state keys to seal the logout with")
+	}
+	sealed, err := f.Seal.Seal(key, data)
+	if err != nil {
+		return fmt.Errorf("seal logout: %w", err)
+	}
+	return f.Store.PutPending(ctx, key, []byte(sealed), f.PendingTTL)
 }
 
 func (f *Flow) takeLogout(ctx context.Context, id string) (*logoutState, error) {
 	if id == "" || strings.HasPrefix(id, "/") {
 		return nil, errors.New("the answer names no logout under way")
 	}
-	data, err := f.Store.TakePending(ctx, logoutKeyPrefix+id)
+	sealed, err := f.Store.TakePending(ctx, logoutKeyPrefix+id)
 	if err != nil {
 		return nil, fmt.Errorf("logout %q: %w", id, err)
+	}
+	if f.Seal == nil {
+		return nil, errors.New("no state keys to open the logout with")
+	}
+	data, err := f.Seal.Open(logoutKeyPrefix+id, string(sealed))
+	if err != nil {
+		return nil, fmt.Errorf("open logout: %w", err)
 	}
 	var st logoutState
 	if err := json.Unmarshal(data, &st); err != nil {
@@ -278,40 +314,45 @@ func (f *Flow) UpstreamLogout(ctx context.Context, br Browser, form url.Values) 
 		if err != nil {
 			return Reply{}, bridge.Invalid("The gateway's logout request was refused.", err)
 		}
-		return f.upstreamInitiated(ctx, br, id, relay)
+		return f.gatewayLogoutRequested(ctx, br, u, id, relay)
+	}
+	// The answer is verified before any logout is taken: a forged one
+	// takes nothing, and the logout under way waits for the genuine one.
+	ans, err := u.ReadLogoutResponse(ctx, form)
+	if err != nil {
+		return Reply{}, bridge.Invalid("The gateway's logout answer was refused.", err)
 	}
 	if strings.Contains(msg.RelayState, "/") { // names a step waiting for an SP, not for the gateway
 		return Reply{}, bridge.Invalid("The logout answer does not belong to a logout under way.",
 			errors.New("the gateway's answer names a logout step that waits for an SP"))
 	}
 	st, err := f.takeLogout(ctx, msg.RelayState)
-	if err == nil && st.UpstreamID == "" {
-		// A logout that is not waiting for the gateway goes on waiting.
-		err = errors.Join(errors.New("the logout named is not waiting for the gateway"), f.putLogout(ctx, st))
+	if err == nil && (st.UpstreamID == "" || st.UpstreamID != ans.InResponseTo) {
+		// A logout that is not waiting for this answer goes on waiting.
+		err = errors.Join(fmt.Errorf("the logout named is not waiting for the gateway's answer to %q", ans.InResponseTo), f.putLogout(ctx, st))
 	}
 	if err != nil {
 		return Reply{}, bridge.Invalid("The logout answer does not belong to a logout under way.", err)
 	}
-	ok, message, err := u.FinishLogout(ctx, form, st.UpstreamID)
-	if err != nil || !ok {
-		f.log(ctx).Warn("the gateway did not confirm the logout", zap.String("message", message), zap.Error(err))
+	if !ans.OK {
+		f.log(ctx).Warn("the gateway did not confirm the logout", zap.String("message", ans.Message))
 		st.Partial = true
 	}
 	st.UpstreamDone = true
 	return f.nextLogoutStep(ctx, st, Reply{})
 }
 
-// upstreamInitiated ends the session because the gateway says so and tells
-// every SP of it before answering the gateway.
-func (f *Flow) upstreamInitiated(ctx context.Context, br Browser, id, relay string) (Reply, error) {
+// upstreamInitiated ends the session (nil: none) because the gateway says
+// so and tells every SP of it before answering the gateway.
+func (f *Flow) upstreamInitiated(ctx context.Context, sess *session.Session, id, relay string) (Reply, error) {
 	st := &logoutState{UpstreamID: id, UpstreamRelay: relay, UpstreamDone: true, Trace: trace.ID(ctx)}
 	var reply Reply
-	sess, err := f.Session(ctx, br)
-	if err == nil && sess != nil {
-		st.Queue = others(sess, "", "")
-		if err := f.Sessions.Delete(ctx, sess.ID); err != nil {
+	if sess != nil {
+		sess, err := f.takeSession(ctx, sess)
+		if err != nil {
 			return Reply{}, bridge.Internal("The session could not be ended.", err)
 		}
+		st.Queue = others(sess, "", "")
 		reply.Session = clearSession
 	}
 	f.log(ctx).Info("single logout started by the gateway", zap.Int("sps", len(st.Queue)))

@@ -59,27 +59,38 @@ func TestForcedLoginKeepsParticipants(t *testing.T) {
 	}
 }
 
-// TestLoginCookieRenewedPerLogin: the login cookie lives as long as the
-// latest login may wait, so an earlier cookie's expiry does not lose it.
-func TestLoginCookieRenewedPerLogin(t *testing.T) {
+// TestLoginCookieLivesWithItsLogin: each login's cookie lives as long as
+// that login may wait for the gateway, so an earlier login's expiry does
+// not lose a later one.
+func TestLoginCookieLivesWithItsLogin(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	var value string
-	var expires time.Time
+	type kept struct {
+		value   string
+		expires time.Time
+	}
+	cookies := map[string]kept{}
 	keep := func(r flow.Reply) {
-		if r.Login != nil {
-			value, expires = r.Login.Value, f.clock.t.Add(r.Login.TTL)
+		for h, ck := range r.Logins {
+			if ck.Value == "" {
+				delete(cookies, h)
+			} else {
+				cookies[h] = kept{ck.Value, f.clock.t.Add(ck.TTL)}
+			}
 		}
 	}
 	browser := func() flow.Browser {
-		if f.clock.t.Before(expires) {
-			return flow.Browser{Login: value}
+		br := flow.Browser{Logins: map[string]string{}}
+		for h, c := range cookies {
+			if f.clock.t.Before(c.expires) {
+				br.Logins[h] = c.value
+			}
 		}
-		return flow.Browser{}
+		return br
 	}
-	keep(f.start(ctx, browser(), "sp1")) // cookie kept until 10m
+	keep(f.start(ctx, browser(), "sp1")) // kept until 10m
 	f.clock.advance(pendingTTL - time.Minute)
-	keep(f.start(ctx, browser(), "sp2")) // pending until 19m
+	keep(f.start(ctx, browser(), "sp2")) // kept until 19m
 	f.clock.advance(2 * time.Minute)     // 11m
 	if _, err := f.flow.Complete(ctx, browser(), nil); err != nil {
 		t.Fatalf("the second login's answer, within its PendingTTL, is refused: %v", err)

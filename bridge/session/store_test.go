@@ -3,14 +3,21 @@ package session
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/seal"
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -26,12 +33,46 @@ type fixture struct {
 	clock *clock
 	store *store.Memory
 	s     *Sessions
+	logs  *observer.ObservedLogs
 }
 
 func newFixture(lifetime time.Duration) *fixture {
 	c := &clock{t0}
 	m := store.NewMemory(c.now, 0)
-	return &fixture{clock: c, store: m, s: &Sessions{Store: m, Lifetime: lifetime, Now: c.now, Rand: &counter{}}}
+	core, logs := observer.New(zap.InfoLevel)
+	return &fixture{clock: c, store: m, logs: logs, s: &Sessions{
+		Store: m, Lifetime: lifetime, Now: c.now, Rand: &counter{}, Seal: keys("k1"), Log: zap.New(core),
+	}}
+}
+
+// secrets are the test state keys by id.
+var secrets = map[string][]byte{
+	"k1": bytes.Repeat([]byte("session-test-key-one-"), 2),
+	"k2": bytes.Repeat([]byte("session-test-key-two-"), 2),
+}
+
+// keys returns state keys sealing with the first id and opening with all.
+func keys(ids ...string) *seal.Keys {
+	var ks []seal.Key
+	for _, id := range ids {
+		ks = append(ks, seal.Key{ID: id, Secret: secrets[id]})
+	}
+	k, err := seal.New(rand.Reader, ks...)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// unreadableLogged reports whether a stored session was logged as
+// unreadable with a reason containing reason.
+func (f *fixture) unreadableLogged(reason string) bool {
+	for _, e := range f.logs.FilterMessage("SSO session unreadable").All() {
+		if r, _ := e.ContextMap()["reason"].(string); strings.Contains(r, reason) {
+			return true
+		}
+	}
+	return false
 }
 
 // counter is a deterministic Rand: each read of 20 bytes (one ID) is
@@ -141,63 +182,98 @@ func TestSessionsSaveNotKept(t *testing.T) {
 	}
 }
 
-// TestSessionsLoadNothing: every way there is no session to load.
+// TestSessionsLoadNothing: every way there is no session to load. A
+// stored record that cannot be read counts as none, with a log line saying
+// why; only a store failure is an error.
 func TestSessionsLoadNothing(t *testing.T) {
 	ctx := context.Background()
-	put := func(f *fixture, id string, v any) {
-		data, ok := v.([]byte)
-		if !ok {
-			var err error
-			if data, err = json.Marshal(v); err != nil {
-				t.Fatal(err)
-			}
-		}
+	put := func(f *fixture, id string, data []byte) {
 		if err := f.store.PutSession(ctx, id, data, 2*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// sealed is sess sealed by f's keys as if it were the session id.
+	sealed := func(f *fixture, id string, sess Session) []byte {
+		sess.ID = id
+		data, err := f.s.seal(&sess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	clear, _ := json.Marshal(record{Subject: "ES/ES/12345678Z", Expires: t0.Add(time.Hour)})
 	tests := []struct {
-		name    string
-		setup   func(f *fixture) (*Sessions, string)
-		wantErr string // "" = nil, nil
+		name     string
+		setup    func(f *fixture) (*Sessions, string)
+		wantErr  string // "" = nil, nil
+		unreadOK string // the reason logged, "" = none logged
 	}{
-		{"nil receiver", func(f *fixture) (*Sessions, string) { return nil, "_s" }, ""},
+		{"nil receiver", func(f *fixture) (*Sessions, string) { return nil, "_s" }, "", ""},
 		{"empty id", func(f *fixture) (*Sessions, string) {
-			put(f, "", Session{ID: "", Expires: t0.Add(time.Hour)})
+			put(f, "", sealed(f, "", Session{Expires: t0.Add(time.Hour)}))
 			return f.s, ""
-		}, ""},
+		}, "", ""},
 		{"lifetime 0", func(f *fixture) (*Sessions, string) {
-			put(f, "_s", Session{ID: "_s", Expires: t0.Add(time.Hour)})
+			put(f, "_s", sealed(f, "_s", Session{Expires: t0.Add(time.Hour)}))
 			f.s.Lifetime = 0
 			return f.s, "_s"
-		}, ""},
-		{"unknown", func(f *fixture) (*Sessions, string) { return f.s, "_s" }, ""},
+		}, "", ""},
+		{"unknown", func(f *fixture) (*Sessions, string) { return f.s, "_s" }, "", ""},
 		{"expired", func(f *fixture) (*Sessions, string) {
-			put(f, "_s", Session{ID: "_s", Expires: t0}) // stored longer than it lives
+			put(f, "_s", sealed(f, "_s", Session{Expires: t0})) // stored longer than it lives
 			return f.s, "_s"
-		}, ""},
-		{"id mismatch", func(f *fixture) (*Sessions, string) {
-			put(f, "_s", Session{ID: "_other", Expires: t0.Add(time.Hour)})
+		}, "", ""},
+		{"sealed for another session", func(f *fixture) (*Sessions, string) {
+			put(f, "_s", sealed(f, "_other", Session{Expires: t0.Add(time.Hour)}))
 			return f.s, "_s"
-		}, ""},
-		{"corrupt data", func(f *fixture) (*Sessions, string) {
-			put(f, "_s", []byte(`{"id":"_s","expires":`))
+		}, "", "does not open"},
+		{"stored in clear", func(f *fixture) (*Sessions, string) {
+			put(f, "_s", clear)
 			return f.s, "_s"
-		}, "decode session"},
+		}, "", "does not open"},
+		{"tampered with", func(f *fixture) (*Sessions, string) {
+			data := sealed(f, "_s", Session{Expires: t0.Add(time.Hour)})
+			data[len(data)-2] ^= 1
+			put(f, "_s", data)
+			return f.s, "_s"
+		}, "", "does not open"},
+		{"sealed under a key no longer configured", func(f *fixture) (*Sessions, string) {
+			put(f, "_s", sealed(f, "_s", Session{Expires: t0.Add(time.Hour)}))
+			f.s.Seal = keys("k2")
+			return f.s, "_s"
+		}, "", "does not open"},
+		{"sealed garbage", func(f *fixture) (*Sessions, string) {
+			garbage, err := f.s.Seal.Seal(purpose("_s"), []byte(`{"expires":`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			put(f, "_s", []byte(garbage))
+			return f.s, "_s"
+		}, "", "does not decode"},
+		{"no state keys", func(f *fixture) (*Sessions, string) {
+			put(f, "_s", sealed(f, "_s", Session{Expires: t0.Add(time.Hour)}))
+			f.s.Seal = nil
+			return f.s, "_s"
+		}, "", "no state keys"},
 		{"store failure", func(f *fixture) (*Sessions, string) {
 			_ = f.store.Close()
 			return f.s, "_s"
-		}, "load session"},
+		}, "load session", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, id := tt.setup(newFixture(time.Hour))
+			f := newFixture(time.Hour)
+			s, id := tt.setup(f)
 			got, err := s.Load(ctx, id)
 			if got != nil {
 				t.Fatalf("Load = %+v, want none", got)
 			}
 			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("Load error = %v, want %q", err, tt.wantErr)
+			}
+			logged := f.logs.FilterMessage("SSO session unreadable").Len()
+			if tt.unreadOK == "" && logged != 0 || tt.unreadOK != "" && !f.unreadableLogged(tt.unreadOK) {
+				t.Fatalf("logged as unreadable: %v, want reason %q", f.logs.All(), tt.unreadOK)
 			}
 		})
 	}
@@ -215,6 +291,15 @@ func TestSessionsStoreErrors(t *testing.T) {
 	bad.Participants = []bridge.Participant{{SP: "sp", State: json.RawMessage("{")}}
 	if ttl, err := f.s.Save(ctx, &bad); ttl != 0 || err == nil || !strings.Contains(err.Error(), "encode session") {
 		t.Fatalf("Save of unencodable state = %v, %v", ttl, err)
+	}
+	// Without state keys nothing is kept, never a session in clear.
+	unsealed := *f.s
+	unsealed.Seal = nil
+	if ttl, err := unsealed.Save(ctx, sess); ttl != 0 || !errors.Is(err, ErrNoSeal) {
+		t.Fatalf("Save without state keys = %v, %v; want ErrNoSeal", ttl, err)
+	}
+	if _, err := f.store.GetSession(ctx, sess.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a session was stored without state keys: %v", err)
 	}
 	_ = f.store.Close()
 	if ttl, err := f.s.Save(ctx, sess); ttl != 0 || !errors.Is(err, store.ErrClosed) || !strings.Contains(err.Error(), "store session") {
@@ -255,8 +340,12 @@ func TestSessionJoined(t *testing.T) {
 	req := &bridge.Request{SP: "sp1", Dialect: "saml2", ID: "_req", State: state}
 	res := &bridge.Result{Subject: "ES/ES/1", SessionIndex: "_idx1", TransientNameID: "_tr1"}
 	at := t0.Add(time.Minute)
-	sess.Joined(req, res, at)
-	sess.Joined(&bridge.Request{SP: "sp2", Dialect: "stork"}, &bridge.Result{SessionIndex: "_idx2"}, at.Add(time.Minute))
+	if err := sess.Joined(req, res, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Joined(&bridge.Request{SP: "sp2", Dialect: "stork"}, &bridge.Result{SessionIndex: "_idx2"}, at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	if len(sess.Participants) != 2 {
 		t.Fatalf("participants = %+v", sess.Participants)
 	}
@@ -272,6 +361,48 @@ func TestSessionJoined(t *testing.T) {
 	q := sess.Participants[1]
 	if q.SP != "sp2" || q.Dialect != "stork" || q.SessionIndex != "_idx2" || q.State != nil || !q.At.Equal(at.Add(time.Minute)) {
 		t.Errorf("second participant = %+v", q)
+	}
+}
+
+// TestSessionParticipantsAreASet: one record per SP (dialect and SP id),
+// the latest replacing the one before and moving last; a new SP past
+// MaxParticipants is refused and changes nothing, an SP already there is
+// still answered.
+func TestSessionParticipantsAreASet(t *testing.T) {
+	p := func(sp, dialect, idx string) bridge.Participant {
+		return bridge.Participant{SP: sp, Dialect: dialect, SessionIndex: idx, At: t0}
+	}
+	sess := &Session{}
+	for _, q := range []bridge.Participant{p("a", "saml2", "1"), p("b", "saml2", "2"), p("a", "stork", "3"), p("a", "saml2", "4")} {
+		if err := sess.Add(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, q := range sess.Participants {
+		got = append(got, q.Dialect+" "+q.SP+" "+q.SessionIndex)
+	}
+	if want := []string{"saml2 b 2", "stork a 3", "saml2 a 4"}; !slices.Equal(got, want) {
+		t.Fatalf("participants = %q, want %q", got, want)
+	}
+
+	full := &Session{}
+	for i := range MaxParticipants {
+		if err := full.Add(p(fmt.Sprint("sp", i), "saml2", "x")); err != nil {
+			t.Fatalf("SP #%d refused: %v", i+1, err)
+		}
+	}
+	if err := full.Add(p("one-more", "saml2", "x")); !errors.Is(err, ErrFull) {
+		t.Fatalf("SP #%d: err = %v, want ErrFull", MaxParticipants+1, err)
+	}
+	if err := full.Add(p("sp0", "stork", "x")); !errors.Is(err, ErrFull) {
+		t.Fatalf("the same SP id in another dialect is another SP: err = %v, want ErrFull", err)
+	}
+	if err := full.Add(p("sp0", "saml2", "again")); err != nil {
+		t.Fatalf("an SP of a full session answered again: %v", err)
+	}
+	if n, last := len(full.Participants), full.Participants[MaxParticipants-1]; n != MaxParticipants || last.SP != "sp0" || last.SessionIndex != "again" {
+		t.Fatalf("%d participants, last %+v", n, last)
 	}
 }
 

@@ -38,7 +38,7 @@ func FlowRoutes(f *flow.Flow) []Route {
 // the IdP, level, the identifier masked, and the services it reached.
 func (s *Server) MountSessionPage(f *flow.Flow) {
 	s.echo.GET(SessionPath, func(c echo.Context) error {
-		sess, err := f.Session(c.Request().Context(), browser(c))
+		sess, err := f.Session(c.Request().Context(), s.browser(c))
 		if err != nil {
 			return s.ErrorPage(c, http.StatusInternalServerError, "The session could not be read.", err)
 		}

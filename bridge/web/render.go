@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -17,22 +20,51 @@ import (
 )
 
 // Cookie names. The session cookie's value is a random id (everything else
-// stays in the store); the login cookie binds pending logins to the
-// browser that started them, so that a gateway answer carried to another
-// browser (stolen, or planted by a login CSRF) is refused there.
+// stays in the store); each pending login is a sealed cookie of its own
+// (LoginCookie + its handle), which the gateway's answer must find in the
+// browser that started the login. Over https the names take the __Host-
+// prefix, so that no sibling subdomain can plant them.
 const (
 	SessionCookie = "clavebridge_session"
-	LoginCookie   = "clavebridge_login"
-	// loginCookiePath limits the login cookie to where the gateway answers.
-	loginCookiePath = "/upstream/"
+	LoginCookie   = "clavebridge_login_"
+	hostPrefix    = "__Host-"
+	// maxLoginCookies bounds how many pending-login cookies are read.
+	maxLoginCookies = 8
+	// maxCookieBytes bounds a cookie value the adapter passes on.
+	maxCookieBytes = 4096
 )
 
 // pageCSP is the policy of the bridge's own pages: no scripts, no styles.
 const pageCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
-// browser reads the cookies the flow needs.
-func browser(c echo.Context) flow.Browser {
-	return flow.Browser{Session: cookieValue(c, SessionCookie), Login: cookieValue(c, LoginCookie)}
+// cookieName is a cookie's name as this server sets it.
+func (s *Server) cookieName(name string) string {
+	if s.opts.Secure {
+		return hostPrefix + name
+	}
+	return name
+}
+
+// browser reads what the flow needs of the browser: the session cookie,
+// the pending logins' cookies (at most maxLoginCookies, each at most
+// maxCookieBytes) and the Origin header.
+func (s *Server) browser(c echo.Context) flow.Browser {
+	br := flow.Browser{Session: cookieValue(c, s.cookieName(SessionCookie)), Origin: c.Request().Header.Get("Origin")}
+	prefix := s.cookieName(LoginCookie)
+	for _, ck := range c.Cookies() {
+		handle, ok := strings.CutPrefix(ck.Name, prefix)
+		if !ok || handle == "" || len(ck.Value) > maxCookieBytes {
+			continue
+		}
+		if br.Logins == nil {
+			br.Logins = map[string]string{}
+		}
+		if len(br.Logins) == maxLoginCookies {
+			break
+		}
+		br.Logins[handle] = ck.Value
+	}
+	return br
 }
 
 // cookieValue reads a cookie's value, "" when absent.
@@ -45,8 +77,8 @@ func cookieValue(c echo.Context, name string) string {
 
 // setCookie sets (or, for an empty value, clears) one of the bridge's
 // cookies: Secure, HttpOnly, SameSite=None (the gateway's and the SPs'
-// cross-site POSTs must carry them), host-only.
-func setCookie(c echo.Context, name, path string, ck *flow.Cookie) {
+// cross-site POSTs must carry them), host-only, path /.
+func (s *Server) setCookie(c echo.Context, name string, ck *flow.Cookie) {
 	if ck == nil {
 		return
 	}
@@ -55,7 +87,7 @@ func setCookie(c echo.Context, name, path string, ck *flow.Cookie) {
 		maxAge = -1
 	}
 	c.SetCookie(&http.Cookie{
-		Name: name, Value: ck.Value, Path: path, MaxAge: maxAge,
+		Name: s.cookieName(name), Value: ck.Value, Path: "/", MaxAge: maxAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode,
 	})
 }
@@ -66,8 +98,13 @@ func (s *Server) Answer(c echo.Context, reply flow.Reply, err error) error {
 	if err != nil {
 		return s.Refuse(c, err)
 	}
-	setCookie(c, SessionCookie, "/", reply.Session)
-	setCookie(c, LoginCookie, loginCookiePath, reply.Login)
+	s.setCookie(c, SessionCookie, reply.Session)
+	for _, handle := range slices.Sorted(maps.Keys(reply.Logins)) {
+		s.setCookie(c, LoginCookie+handle, reply.Logins[handle])
+	}
+	if reply.Confirm != nil {
+		return s.confirmPage(c, reply.Confirm)
+	}
 	return WritePost(c, reply.Out)
 }
 

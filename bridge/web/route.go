@@ -51,7 +51,7 @@ func (s *Server) Mount(routes ...Route) {
 // message serves a route that carries protocol messages to h.
 func (s *Server) message(h Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		in, err := readInput(c)
+		in, err := s.readInput(c)
 		if err != nil {
 			return s.ErrorPage(c, http.StatusBadRequest, "The request could not be read.", err)
 		}
@@ -71,8 +71,8 @@ func (s *Server) document(r Route) echo.HandlerFunc {
 	}
 }
 
-func readInput(c echo.Context) (*Input, error) {
-	in := &Input{RawQuery: c.Request().URL.RawQuery, Browser: browser(c), Origin: c.Request().Header.Get("Origin")}
+func (s *Server) readInput(c echo.Context) (*Input, error) {
+	in := &Input{RawQuery: c.Request().URL.RawQuery, Browser: s.browser(c), Origin: c.Request().Header.Get("Origin")}
 	if c.Request().Method != http.MethodPost {
 		return in, nil
 	}

@@ -26,8 +26,12 @@ type Options struct {
 	MaxBodyBytes int
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
-	// PendingTTL is how long the login-binding cookie lives.
-	PendingTTL time.Duration
+	// Secure is true when the bridge is served over https: its cookies
+	// then take the __Host- prefix.
+	Secure bool
+	// BaseURL is the bridge's own URL: the one origin its own forms (the
+	// logout confirmation) may be posted from ("": the request's Host).
+	BaseURL string
 }
 
 // Server routes the bridge's HTTP requests.

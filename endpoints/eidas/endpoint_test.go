@@ -91,7 +91,7 @@ func newFixture(t testing.TB) *fixture {
 		AttributeNames: "friendly",
 	}
 	reg := bridgetest.Registry{DialectName + " " + kitID: f.kit, DialectName + " " + eidasID: f.eidas}
-	f.flow = &flow.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
+	f.flow = &flow.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute, Seal: bridgetest.Seal(t)}
 	f.ep = New(Config{
 		Flow: f.flow, Registry: reg, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert},
 		Guard:    bridge.RequestGuard{Replay: f.store, Now: now, Skew: 10 * time.Second},

@@ -16,7 +16,7 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/internal/bridgetest"
 	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -256,7 +256,7 @@ func TestLoginRoundTrip(t *testing.T) {
 			if rec.Code != http.StatusOK || len(f.up.Begun) != 1 {
 				t.Fatalf("status %d, upstream %d", rec.Code, len(f.up.Begun))
 			}
-			reply, err := f.flow.Complete(context.Background(), flow.Browser{Login: loginCookie(rec)}, nil)
+			reply, err := f.flow.Complete(context.Background(), flow.Browser{Logins: bridgetest.Logins(rec)}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,7 +335,7 @@ func TestOnlyRequestedAttributesReleased(t *testing.T) {
 			if len(f.up.Begun) == 0 {
 				return // refused: acceptable
 			}
-			reply, err := f.flow.Complete(context.Background(), flow.Browser{Login: loginCookie(rec)}, nil)
+			reply, err := f.flow.Complete(context.Background(), flow.Browser{Logins: bridgetest.Logins(rec)}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -363,17 +363,6 @@ func field(out bridge.Outgoing, name string) string {
 	return ""
 }
 
-// loginCookie is the login cookie the bridge set on rec's browser: the
-// gateway's answer is accepted only with it.
-func loginCookie(rec *httptest.ResponseRecorder) string {
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == web.LoginCookie {
-			return c.Value
-		}
-	}
-	return ""
-}
-
 // TestAnswerBoundToTheBrowser: the gateway's answer completes the login
 // only in the browser that started it; elsewhere it is refused and the
 // login stays pending for its own browser.
@@ -381,16 +370,16 @@ func TestAnswerBoundToTheBrowser(t *testing.T) {
 	f := newFixture(t)
 	f.up.Result = success()
 	rec := f.postXML(f.signedKit(t, kitRequest()), "state")
-	cookie := loginCookie(rec)
-	if rec.Code != http.StatusOK || cookie == "" {
-		t.Fatalf("status %d, login cookie %q", rec.Code, cookie)
+	logins := bridgetest.Logins(rec)
+	if rec.Code != http.StatusOK || len(logins) != 1 {
+		t.Fatalf("status %d, login cookies %v", rec.Code, logins)
 	}
-	for _, other := range []string{"", "another-browser"} {
-		if _, err := f.flow.Complete(context.Background(), flow.Browser{Login: other}, nil); err == nil || !strings.Contains(err.Error(), "another browser") {
-			t.Fatalf("browser %q: %v, want a refusal", other, err)
+	for _, other := range []map[string]string{nil, {"0123456789abcdef": "another-browser"}} {
+		if _, err := f.flow.Complete(context.Background(), flow.Browser{Logins: other}, nil); err == nil || !strings.Contains(err.Error(), "another browser") {
+			t.Fatalf("browser %v: %v, want a refusal", other, err)
 		}
 	}
-	if _, err := f.flow.Complete(context.Background(), flow.Browser{Login: cookie}, nil); err != nil {
+	if _, err := f.flow.Complete(context.Background(), flow.Browser{Logins: logins}, nil); err != nil {
 		t.Fatalf("the browser that started the login: %v", err)
 	}
 }

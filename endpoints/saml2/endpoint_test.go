@@ -62,7 +62,7 @@ func newFixture(t testing.TB) *fixture {
 		KeyTransport: samlxml.RSAOAEPMGF1P, DataEncryption: samlxml.AES256GCM, AttributeNames: "friendly",
 	}
 	reg := bridgetest.Registry{DialectName + " " + spID: f.spReg}
-	flw := &flow.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
+	flw := &flow.Flow{Store: f.store, Upstream: f.up, Registry: reg, Log: zap.NewNop(), Now: now, Rand: rand.Reader, PendingTTL: time.Minute, Seal: bridgetest.Seal(t)}
 	f.ep = New(Config{
 		Flow: flw, Registry: reg, Signer: samlxml.Signer{Key: f.idp.Key, Cert: f.idp.Cert},
 		Guard:    bridge.RequestGuard{Replay: f.store, Now: now, Skew: 10 * time.Second},

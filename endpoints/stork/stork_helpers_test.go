@@ -83,7 +83,7 @@ func newStFixture(t testing.TB, change ...func(*bridge.ServiceProvider)) *stFixt
 	core, logs := observer.New(zap.DebugLevel)
 	f.logs = logs
 	log := zap.New(core)
-	fl := &flow.Flow{Store: f.store, Upstream: f.up, Registry: f.registry, Log: log, Now: now, Rand: rand.Reader, PendingTTL: time.Minute}
+	fl := &flow.Flow{Store: f.store, Upstream: f.up, Registry: f.registry, Log: log, Now: now, Rand: rand.Reader, PendingTTL: time.Minute, Seal: bridgetest.Seal(t)}
 	f.ep = New(Config{
 		Flow: fl, Registry: f.registry, Signer: samlxml.Signer{Key: f.bridge.Key, Cert: f.bridge.Cert}, SSOURL: stSSOURL,
 		Guard: bridge.RequestGuard{Replay: f.store, Now: now, Skew: 30 * time.Second},

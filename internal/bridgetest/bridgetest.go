@@ -3,13 +3,20 @@
 package bridgetest
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"net/http/httptest"
 	"net/url"
+	"strings"
+	"testing"
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/seal"
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // Upstream records the logins a Flow sends upstream; Finish hands back the
@@ -49,4 +56,26 @@ func (r Registry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
 		return sp, nil
 	}
 	return nil, bridge.ErrUnknownSP
+}
+
+// Seal returns state keys for tests (a fixed test secret).
+func Seal(t testing.TB) *seal.Keys {
+	t.Helper()
+	k, err := seal.New(rand.Reader, seal.Key{ID: "test", Secret: bytes.Repeat([]byte("test-secret-"), 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Logins are the pending-login cookies an answer set, by handle, as a
+// browser would send them back.
+func Logins(rec *httptest.ResponseRecorder) map[string]string {
+	out := map[string]string{}
+	for _, c := range rec.Result().Cookies() {
+		if handle, ok := strings.CutPrefix(c.Name, web.LoginCookie); ok && c.MaxAge >= 0 && c.Value != "" {
+			out[handle] = c.Value
+		}
+	}
+	return out
 }

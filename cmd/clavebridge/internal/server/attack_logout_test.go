@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/internal/browser"
 	"github.com/clavebridge/clavebridge/internal/samlxmltest"
@@ -113,6 +115,27 @@ func attackLogouts(t *testing.T, res *results) {
 				{"KeyConfusion", "signed with the simulator's key", func(t *testing.T, raw []byte) []byte { return resignXML(t, raw, simKey, nil) }},
 				{"SignatureExclusion", "attacker key", func(t *testing.T, raw []byte) []byte { return resignXML(t, raw, attacker, nil) }},
 				{"SignatureExclusion", "unsigned", func(t *testing.T, raw []byte) []byte { return resignXML(t, raw, samlxmltest.Pair{}, nil) }},
+				{"FieldBounds", "ID of 257 bytes", func(t *testing.T, raw []byte) []byte {
+					return resignXML(t, raw, demo, setAttr("ID", "_"+strings.Repeat("a", clave2msg.MaxIDBytes)))
+				}},
+				{"FieldBounds", "NameID past its bound", func(t *testing.T, raw []byte) []byte {
+					return resignXML(t, raw, demo, func(r *etree.Element) {
+						if nid, _ := samlxml.Child(r, samlxml.NSAssertion, "NameID"); nid != nil {
+							nid.SetText(nid.Text() + strings.Repeat("n", clave2msg.MaxNameBytes))
+						}
+					})
+				}},
+				{"FieldBounds", "more than 8 SessionIndex elements", func(t *testing.T, raw []byte) []byte {
+					return resignXML(t, raw, demo, func(r *etree.Element) {
+						nid, _ := samlxml.Child(r, samlxml.NSAssertion, "NameID")
+						for i := range clave2msg.MaxSessionIndexes + 1 {
+							si := etree.NewElement("saml2p:SessionIndex")
+							si.CreateAttr("xmlns:saml2p", samlxml.NSProtocol)
+							si.SetText(fmt.Sprint("_s", i))
+							r.InsertChildAt(nid.Index()+1, si)
+						}
+					})
+				}},
 			}
 			if d.dialect == "saml2" {
 				variants = append(variants, struct {

@@ -2,12 +2,15 @@ package server
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/internal/browser"
 	"github.com/clavebridge/clavebridge/internal/samlxmltest"
@@ -56,6 +59,10 @@ func (r *requestEntry) run(t *testing.T) {
 	page, err = r.post(resignXML(t, r.valid(t), r.sp, nil))()
 	r.expectSuccess(t, "re-signed AuthnRequest", page, err)
 	r.attack(t, "Replay", "same request twice", r.post(first), nil)
+	// Every field the bridge keeps, logs or echoes is bounded, whoever
+	// signed it.
+	r.attack(t, "FieldBounds", "ID of 257 bytes", r.post(resignXML(t, r.valid(t), r.sp, setAttr("ID", "_"+strings.Repeat("a", clave2msg.MaxIDBytes)))), nil)
+	r.attack(t, "FieldBounds", "65 requested attributes", r.post(resignXML(t, r.valid(t), r.sp, manyAttributes(clave2msg.MaxAttributes+1))), nil)
 	for _, v := range []struct {
 		class, name string
 		key         samlxmltest.Pair
@@ -145,4 +152,36 @@ func attackStork(t *testing.T, res *results) {
 		},
 	}
 	r.run(t)
+}
+
+// manyAttributes appends requested attributes to a request's list (eIDAS
+// or STORK, whichever it has) until it asks for n.
+func manyAttributes(n int) func(*etree.Element) {
+	return func(r *etree.Element) {
+		var list *etree.Element
+		for _, el := range r.FindElements("//RequestedAttributes") {
+			list = el
+		}
+		if list == nil || len(list.ChildElements()) == 0 {
+			ext := r.FindElement("Extensions")
+			if ext == nil {
+				ext = r.CreateElement("saml2p:Extensions")
+				ext.CreateAttr("xmlns:saml2p", samlxml.NSProtocol)
+				if sig := r.FindElement("Signature"); sig != nil {
+					r.RemoveChild(ext)
+					r.InsertChildAt(sig.Index()+2, ext)
+				}
+			}
+			list = ext.CreateElement("eidas:RequestedAttributes")
+			list.CreateAttr("xmlns:eidas", clave2msg.NSEIDAS)
+			list.CreateElement("eidas:RequestedAttribute").CreateAttr("Name", "urn:x:0")
+		}
+		model := list.ChildElements()[0]
+		for i := len(list.ChildElements()); i < n; i++ {
+			c := model.Copy()
+			c.RemoveAttr("Name")
+			c.CreateAttr("Name", fmt.Sprintf("http://www.stork.gov.eu/1.0/extra%d", i))
+			list.AddChild(c)
+		}
+	}
 }

@@ -36,9 +36,10 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Recording store: every successful TakePending and PutSession is counted, so
-// a refused message that consumed a pending login or created a session is
-// caught.
+// Recording store: every pending login taken (TakePending, or the replay
+// mark that takes a login kept in the browser) and every PutSession is
+// counted, so a refused message that consumed a pending login or created a
+// session is caught.
 
 type recordingStore struct {
 	*store.Memory
@@ -58,11 +59,45 @@ func (r *recordingStore) TakePending(ctx context.Context, id string) ([]byte, er
 	return v, err
 }
 
+// MarkSeen counts the pending logins taken: a login is taken by marking
+// its ID in the replay cache (the login itself lives in the browser).
+func (r *recordingStore) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	first, err := r.Memory.MarkSeen(ctx, key, ttl)
+	if first && err == nil && strings.HasPrefix(key, "login:") {
+		r.mu.Lock()
+		r.takes++
+		r.mu.Unlock()
+	}
+	return first, err
+}
+
 func (r *recordingStore) PutSession(ctx context.Context, id string, value []byte, ttl time.Duration) error {
 	err := r.Memory.PutSession(ctx, id, value, ttl)
 	if err == nil {
 		r.mu.Lock()
 		r.sessions++
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// UpdateSession counts as PutSession what it stores (an SSO reuse records
+// its SP this way) and as DeleteSession what it deletes.
+func (r *recordingStore) UpdateSession(ctx context.Context, id string, update func([]byte) ([]byte, error), ttl time.Duration) error {
+	var wrote, deleted bool
+	err := r.Memory.UpdateSession(ctx, id, func(old []byte) ([]byte, error) {
+		v, err := update(old)
+		wrote, deleted = err == nil && v != nil, err == nil && v == nil && old != nil
+		return v, err
+	}, ttl)
+	if err == nil {
+		r.mu.Lock()
+		if wrote {
+			r.sessions++
+		}
+		if deleted {
+			r.deletes++
+		}
 		r.mu.Unlock()
 	}
 	return err
@@ -596,6 +631,13 @@ func attackSAML2(t *testing.T, res *results) {
 		{"SignatureExclusion", "attacker key", nil, attacker, "", nil},
 		{"SignatureExclusion", "unsigned", nil, samlxmltest.Pair{}, "", nil},
 		{"Issuer", "unknown issuer", func(a *clave2msg.AuthnRequest) { a.Issuer = "https://evil.example/metadata" }, sp, "", nil},
+		{"FieldBounds", "ID of 257 bytes", func(a *clave2msg.AuthnRequest) { a.ID = "_" + strings.Repeat("a", clave2msg.MaxIDBytes) }, sp, "", nil},
+		{"FieldBounds", "65 requested attributes", func(a *clave2msg.AuthnRequest) {
+			for i := range clave2msg.MaxAttributes + 1 {
+				a.Attributes = append(a.Attributes, clave2msg.RequestedAttribute{Name: fmt.Sprintf("urn:x:%d", i)})
+			}
+		}, sp, "", nil},
+		{"FieldBounds", "ProviderName of 257 bytes", func(a *clave2msg.AuthnRequest) { a.ProviderName = strings.Repeat("p", clave2msg.MaxNameBytes+1) }, sp, "", nil},
 		{"RelayState", "81 bytes", nil, sp, strings.Repeat("r", 81), nil},
 		{"RelayState", "10 KiB", nil, sp, strings.Repeat("r", 10<<10), nil},
 		{"RelayState", "quotes echoed escaped", passive, sp, `a"b'c`, escapedEcho(`a"b'c`, `a"b'c`)},

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -130,7 +131,7 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	s.Flow = &flow.Flow{
 		Store: st, Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
 		PendingTTL: cfg.Upstream.RequestLifetime.D(), Seal: sealer, Pairwise: keyer,
-		Sessions: &session.Sessions{Store: st, Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand, Seal: sealer},
+		Sessions: &session.Sessions{Store: st, Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand, Seal: sealer, Log: log},
 	}
 	deps := dialect.Deps{
 		Flow: s.Flow, Registry: reg, Signer: keys.signer, BaseURL: base,
@@ -149,6 +150,7 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	}
 	s.Web.Mount(web.FlowRoutes(s.Flow)...)
 	s.Web.MountSessionPage(s.Flow)
+	s.Web.MountLogoutConfirmation(s.Flow)
 	s.Web.Mount(web.Route{Method: http.MethodGet, Path: UpstreamMetadataPath, ContentType: "application/samlmetadata+xml",
 		Document: func() ([]byte, error) { return s.Metadata(true) }})
 	if err := s.mountSimulator(cfg, keys, log, opts); err != nil {
@@ -173,7 +175,7 @@ func newWeb(cfg *config.Config, log *zap.Logger, opts Options) *web.Server {
 	return web.New(web.Options{
 		Log: log, Rand: opts.Rand, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
-		PendingTTL: cfg.Upstream.RequestLifetime.D(),
+		Secure: strings.HasPrefix(cfg.Server.BaseURL, "https://"), BaseURL: cfg.Server.BaseURL,
 	})
 }
 
@@ -183,7 +185,8 @@ func newStore(cfg *config.Config, opts Options) (store.Store, error) {
 	}
 	switch cfg.Store.Type {
 	case "memory":
-		return store.NewMemory(opts.Now, 0), nil
+		b := cfg.Store.Budgets
+		return store.NewMemoryBudgets(opts.Now, store.Budgets{Pending: b.Pending, Replay: b.Replay, Sessions: b.Sessions}), nil
 	case "redis":
 		r, err := store.DialRedis(cfg.Store.Address)
 		if err != nil {
