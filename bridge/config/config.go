@@ -82,10 +82,6 @@ type ServerConfig struct {
 	MaxBodyBytes int      `yaml:"max_body_bytes"`
 	ReadTimeout  Duration `yaml:"read_timeout"`
 	WriteTimeout Duration `yaml:"write_timeout"`
-	// TrustedProxies are the addresses or CIDR ranges of the load balancers
-	// in front of the bridge: only their X-Forwarded-For is believed when
-	// the bridge resolves a client's address.
-	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // KeyPair names a PEM certificate and private key.
@@ -377,11 +373,6 @@ func (c *Config) Validate() []error {
 	}
 	errs = append(errs, c.validateUpstream()...)
 	errs = append(errs, c.validateSecrets()...)
-	for i, p := range c.Server.TrustedProxies {
-		if _, err := ParseProxy(p); err != nil {
-			add(&FieldError{Path: fmt.Sprintf("server.trusted_proxies[%d]", i), Err: err})
-		}
-	}
 	seen := map[string]int{}
 	for i, sp := range c.ServiceProviders {
 		path := fmt.Sprintf("service_providers[%d]", i)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
 )
@@ -89,16 +88,4 @@ func decodeSecret(text string) ([]byte, error) {
 		return nil, fmt.Errorf("secret has %d bytes, fewer than %d", len(b), MinSecretBytes)
 	}
 	return b, nil
-}
-
-// ParseProxy reads a trusted proxy: an IP address or a CIDR range.
-func ParseProxy(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", s)
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
