@@ -49,7 +49,7 @@ fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$target ($(LONGFUZZ))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(LONGFUZZ) -fuzzminimizetime 100x $$pkg > /tmp/clavebridge-fuzz.log 2>&1 || { cat /tmp/clavebridge-fuzz.log; exit 1; }; \
+	    bash .ci/fuzz-one $$pkg $$target $(LONGFUZZ); \
 	  done; \
 	done
 
