@@ -23,7 +23,11 @@ import (
 
 // Config is the one YAML file an operator writes.
 type Config struct {
+	// Mode is production (the default: test keys, demo SPs, the simulator
+	// and auto-login are errors) or development (they are warnings).
+	Mode             string          `yaml:"mode"`
 	Server           ServerConfig    `yaml:"server"`
+	Metrics          MetricsConfig   `yaml:"metrics"`
 	Keys             KeysConfig      `yaml:"keys"`
 	Store            StoreConfig     `yaml:"store"`
 	SSO              SSOConfig       `yaml:"sso"`
@@ -82,7 +86,21 @@ type ServerConfig struct {
 	MaxBodyBytes int      `yaml:"max_body_bytes"`
 	ReadTimeout  Duration `yaml:"read_timeout"`
 	WriteTimeout Duration `yaml:"write_timeout"`
+	// ShutdownTimeout is how long in-flight requests may drain after
+	// SIGTERM.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
+
+// MetricsConfig is the Prometheus listener, apart from the public one.
+type MetricsConfig struct {
+	Listen string `yaml:"listen"` // host:port; empty: no metrics
+}
+
+// The modes.
+const (
+	ModeProduction  = "production"
+	ModeDevelopment = "development"
+)
 
 // KeyPair names a PEM certificate and private key.
 type KeyPair struct {
@@ -281,7 +299,9 @@ func (c *Config) Path(name string) string {
 }
 
 func (c *Config) applyDefaults() {
+	setDefault(&c.Mode, ModeProduction)
 	setDefault(&c.Server.Listen, "127.0.0.1:8080")
+	setDurationDefault(&c.Server.ShutdownTimeout, 10*time.Second)
 	setDefault(&c.Server.BaseURL, "http://localhost:8080")
 	c.Server.BaseURL = strings.TrimRight(c.Server.BaseURL, "/")
 	if c.Server.MaxBodyBytes == 0 {
@@ -361,6 +381,9 @@ func (c *Config) Validate() []error {
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.Mode != ModeProduction && c.Mode != ModeDevelopment {
+		add(fieldErr("mode", "%q is not production or development", c.Mode))
 	}
 	add(checkURL("server.base_url", c.Server.BaseURL))
 	add(c.checkKeyPair("keys.signing", c.Keys.Signing))
