@@ -6,6 +6,7 @@ package metadata
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,16 +52,35 @@ func NewRegistryWith(cfg *config.Config, now time.Time, fetch *Fetcher) (*Regist
 		fetch = &Fetcher{}
 	}
 	r := &Registry{sps: map[string]*bridge.ServiceProvider{}}
+	var errs []error
 	for i, spc := range cfg.ServiceProviders {
 		sp, err := resolve(cfg, spc, now, fetch)
 		if err != nil {
-			return nil, fmt.Errorf("service_providers[%d] (%s): %w", i, spc.ID, err)
+			errs = append(errs, &SPError{Index: i, ID: spc.ID, Err: err})
+			continue
 		}
 		r.sps[key(sp.Dialect, sp.ID)] = sp
 		r.order = append(r.order, sp)
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return r, nil
 }
+
+// SPError is why one configured SP could not be registered; NewRegistry
+// joins one for each such SP.
+type SPError struct {
+	Index int    // in service_providers
+	ID    string // its id
+	Err   error
+}
+
+// Path is the SP's YAML path.
+func (e *SPError) Path() string { return fmt.Sprintf("service_providers[%d]", e.Index) }
+
+func (e *SPError) Error() string { return fmt.Sprintf("%s (%s): %v", e.Path(), e.ID, e.Err) }
+func (e *SPError) Unwrap() error { return e.Err }
 
 func resolve(cfg *config.Config, c config.SPConfig, now time.Time, fetch *Fetcher) (*bridge.ServiceProvider, error) {
 	d := cfg.Dialect(c.Dialect)

@@ -248,8 +248,8 @@ type Duration time.Duration
 // UnmarshalYAML reads a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s or 1h", n.Line, n.Value)
+	if err != nil { // a TypeError: the decoder goes on and reports the rest too
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like 30s or 1h", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -274,20 +274,27 @@ func Load(path string, dialects DialectSet) (*Config, error) {
 
 // Parse decodes data; relative file names resolve against dir.
 func Parse(data []byte, dir string, dialects DialectSet) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	// Defaults where zero is a value of its own are set before decoding,
-	// so that an explicit zero stays (sso.lifetime: 0s turns SSO off).
-	cfg := Config{SSO: SSOConfig{Lifetime: Duration(time.Hour)}}
-	if err := dec.Decode(&cfg); err != nil {
+	cfg, err := decode(data, dir, dialects)
+	if err != nil {
 		return nil, fmt.Errorf("decode config: %w", err)
 	}
-	cfg.dir, cfg.dialects = dir, dialects
 	cfg.applyDefaults()
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &cfg, nil
+	return cfg, nil
+}
+
+// decode strictly decodes data (unknown keys are errors). After a
+// *yaml.TypeError (unknown keys, values of the wrong type) the rest of the
+// file is decoded still; after any other error nothing is.
+func decode(data []byte, dir string, dialects DialectSet) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// Defaults where zero is a value of its own are set before decoding,
+	// so that an explicit zero stays (sso.lifetime: 0s turns SSO off).
+	cfg := &Config{SSO: SSOConfig{Lifetime: Duration(time.Hour)}, dir: dir, dialects: dialects}
+	return cfg, dec.Decode(cfg)
 }
 
 // Path resolves a file name from the config relative to the config's folder.
@@ -535,7 +542,7 @@ func (c *Config) checkKeyPair(path string, kp KeyPair) error {
 
 func (c *Config) checkFile(path, name string) error {
 	if _, err := os.Stat(c.Path(name)); err != nil {
-		return fieldErr(path, "%v", err)
+		return &FieldError{Path: path, Err: err}
 	}
 	return nil
 }

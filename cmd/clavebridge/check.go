@@ -18,44 +18,77 @@ import (
 )
 
 func checkCommand() *cobra.Command {
-	return &cobra.Command{
+	var strict bool
+	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate a configuration and print the effective policy of every SP",
+		Short: "Check a configuration (every finding with its YAML path and line) and print the effective policy of every SP",
+		Long: `Check a configuration as serve would: every finding is printed as
+  <file>:<line>: <severity>: <path>: <message> (<advice>)
+and the exit status is 1 on any error (with --strict, on any warning too), 0 otherwise.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path, _ := cmd.Flags().GetString("config")
-			return runCheck(cmd.OutOrStdout(), path)
+			return runCheck(cmd.OutOrStdout(), path, checkOptions{Now: time.Now(), Strict: strict})
 		},
 	}
+	cmd.Flags().BoolVar(&strict, "strict", false, "count warnings as errors")
+	return cmd
 }
 
-func runCheck(w io.Writer, path string) error {
-	cfg, err := config.Load(path, server.DialectRules())
-	if err != nil {
-		for _, e := range flatten(err) {
-			fmt.Fprintln(w, "error:", e)
-		}
-		return errors.New("configuration is not valid")
+// checkOptions are what a check depends on besides the file.
+type checkOptions struct {
+	Now    time.Time         // the clock certificates' ends are judged by
+	Strict bool              // warnings count as errors
+	Fetch  *metadata.Fetcher // fetches SP metadata URLs (nil: the default)
+}
+
+// runCheck prints every finding of the gate, a summary and, when the
+// configuration passes, each SP's effective policy. It fails (exit status
+// 1) on any error, and under Strict on any warning.
+func runCheck(w io.Writer, path string, opts checkOptions) error {
+	rep, reg := gate(path, opts)
+	rep.Write(w)
+	fmt.Fprintln(w, rep.Summary(opts.Strict))
+	if rep.Failed(opts.Strict) {
+		return errors.New("the configuration did not pass the check")
 	}
-	reg, err := metadata.NewRegistry(cfg, time.Now())
-	if err != nil {
-		fmt.Fprintln(w, "error:", err)
-		return errors.New("configuration is not valid")
-	}
-	fmt.Fprintf(w, "%s: valid; upstream %s (%s), store %s\n", path, cfg.Upstream.Mode, cfg.Upstream.SSOURL, cfg.Store.Type)
+	cfg := rep.Config
+	fmt.Fprintf(w, "upstream %s (%s), store %s\n", cfg.Upstream.Mode, cfg.Upstream.SSOURL, cfg.Store.Type)
 	for _, sp := range reg.All() {
 		printPolicy(w, sp)
 	}
 	return nil
 }
 
-// flatten lists the errors joined by errors.Join one per line.
-func flatten(err error) []error {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
-		return joined.Unwrap()
-	}
-	return []error{err}
+// gate runs every check `check` and `serve` run: the configuration read,
+// validated and reviewed under the rules of its mode, and every SP
+// resolved. The registry is nil when the configuration is not valid.
+func gate(path string, opts checkOptions) (*config.Report, *metadata.Registry) {
+	return metadata.Check(path, server.DialectRules(), opts.Now, opts.Fetch)
 }
+
+// serveGate is the gate before serve starts: it prints every finding to w
+// and refuses on an error; warnings are printed and let it start.
+func serveGate(w io.Writer, path string, now time.Time) (*config.Config, error) {
+	rep, _ := gate(path, checkOptions{Now: now})
+	rep.Write(w)
+	if rep.Failed(false) {
+		var errs []string
+		for _, f := range rep.Sorted() {
+			if f.Severity == config.Error {
+				errs = append(errs, f.Format(path))
+			}
+		}
+		return nil, &startRefusal{fmt.Errorf("%s: %s (clavebridge check -c %s explains each finding)", rep.Summary(false), strings.Join(errs, "; "), path)}
+	}
+	return rep.Config, nil
+}
+
+// startRefusal is the gate's error at startup; a reload (which refuses the
+// new configuration, not the start) reports what it wraps.
+type startRefusal struct{ err error }
+
+func (e *startRefusal) Error() string { return "refusing to start: " + e.err.Error() }
+func (e *startRefusal) Unwrap() error { return e.err }
 
 func printPolicy(w io.Writer, sp *bridge.ServiceProvider) {
 	p := sp.Policy
