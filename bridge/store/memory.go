@@ -199,6 +199,20 @@ func (m *Memory) Len() int {
 	return m.size()
 }
 
+// Counts reports how many entries m holds of each kind — "pending" (what
+// PutPending keeps), "replay" (MarkSeen) and "sessions" — expired ones not
+// yet swept included. It is meant for metrics: it costs a lock and three
+// map lengths.
+func (m *Memory) Counts() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return map[string]int{
+		"pending":  len(m.spaces[pendingSpace]),
+		"replay":   len(m.spaces[seenSpace]),
+		"sessions": len(m.spaces[sessionSpace]),
+	}
+}
+
 // put is the shared body of PutPending and PutSession.
 func (m *Memory) put(ctx context.Context, op string, sp space, id string, value []byte, ttl time.Duration) error {
 	value = bytes.Clone(value) // copy outside the lock
