@@ -19,8 +19,10 @@ const Field = "trace_id"
 
 type key struct{}
 
-// holder lets the flow switch a running request to its login's id.
-type holder struct{ id string }
+// holder lets the flow switch a running request to its login's id, and
+// note the SP the request turned out to be for (the access log reads both
+// once the request has been served).
+type holder struct{ id, sp string }
 
 // Start returns ctx carrying id as the request's trace id.
 func Start(ctx context.Context, id string) context.Context {
@@ -51,6 +53,26 @@ func Adopt(ctx context.Context, id string) {
 	if h, ok := ctx.Value(key{}).(*holder); ok && id != "" {
 		h.id = id
 	}
+}
+
+// NoteSP records on ctx's request the SP it is for (its id from the
+// configuration, never what a message claims before it is verified), for
+// the access log line written once the request is served. The first SP
+// noted stays: a request that comes from one SP and goes on to another
+// (single logout) is the first one's. Contexts without a trace and empty
+// ids are left alone.
+func NoteSP(ctx context.Context, sp string) {
+	if h, ok := ctx.Value(key{}).(*holder); ok && sp != "" && h.sp == "" {
+		h.sp = sp
+	}
+}
+
+// SP is the SP noted on ctx's request, "" when none was.
+func SP(ctx context.Context) string {
+	if h, ok := ctx.Value(key{}).(*holder); ok {
+		return h.sp
+	}
+	return ""
 }
 
 // Logger is log with ctx's trace id on every line.

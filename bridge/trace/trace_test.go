@@ -45,3 +45,36 @@ func TestNewID(t *testing.T) {
 		t.Fatal("a short random source gave an id")
 	}
 }
+
+// TestNoteSP: the first SP noted on a request stays; empty ids and
+// contexts without a trace are ignored.
+func TestNoteSP(t *testing.T) {
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		notes []string
+		want  string
+	}{
+		{"none noted", Start(context.Background(), "r"), nil, ""},
+		{"one", Start(context.Background(), "r"), []string{"sp-a"}, "sp-a"},
+		{"the first stays", Start(context.Background(), "r"), []string{"sp-a", "sp-b"}, "sp-a"},
+		{"empty ignored", Start(context.Background(), "r"), []string{"", "sp-b"}, "sp-b"},
+		{"no trace, no SP", context.Background(), []string{"sp-a"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, sp := range tt.notes {
+				NoteSP(tt.ctx, sp)
+			}
+			if got := SP(tt.ctx); got != tt.want {
+				t.Fatalf("SP = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	ctx := Start(context.Background(), "r")
+	NoteSP(ctx, "sp-a")
+	Adopt(ctx, "login")
+	if SP(ctx) != "sp-a" || ID(ctx) != "login" {
+		t.Fatalf("adopting a trace lost the SP: %q %q", SP(ctx), ID(ctx))
+	}
+}

@@ -43,7 +43,7 @@ func newLogger(cfg *config.Config) (*zap.Logger, error) {
 	if cfg.Log.Development {
 		return zap.NewDevelopment()
 	}
-	return zap.NewProduction()
+	return productionLogConfig().Build()
 }
 
 func versionCommand() *cobra.Command {
