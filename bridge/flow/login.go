@@ -87,6 +87,9 @@ type Flow struct {
 	// Pairwise derives the persistent NameIDs of SPs that may not receive
 	// the PersonIdentifier.
 	Pairwise *pairwise.Keyer
+	// Meter counts logins, the gateway's answers and the hops' durations
+	// (nil: nothing is counted).
+	Meter    Meter
 	dialects map[string]bridge.Dialect
 }
 
@@ -107,8 +110,14 @@ func (f *Flow) log(ctx context.Context) *zap.Logger { return trace.Logger(ctx, f
 // bridge.Refusal for the error page, and an acceptable request is answered
 // from the browser's SSO session or sent upstream.
 func (f *Flow) Start(ctx context.Context, br Browser, sp *bridge.ServiceProvider, req *bridge.Request, readErr error) (Reply, error) {
+	defer f.timeHop(HopSPRequest, f.Now())
+	return f.start(ctx, br, sp, req, readErr)
+}
+
+func (f *Flow) start(ctx context.Context, br Browser, sp *bridge.ServiceProvider, req *bridge.Request, readErr error) (Reply, error) {
+	refused := LoginInvalidRequest
 	if readErr == nil {
-		readErr = sp.Policy.Apply(req) // a policy refusal is answered like the dialect's
+		readErr, refused = sp.Policy.Apply(req), LoginDeniedPolicy // a policy refusal is answered like the dialect's
 	}
 	var denied *bridge.RequestDenied
 	switch {
@@ -117,22 +126,27 @@ func (f *Flow) Start(ctx context.Context, br Browser, sp *bridge.ServiceProvider
 			zap.String("status", string(denied.Code)), zap.String("reason", denied.Reason))
 		out, err := f.render(ctx, sp, req, bridge.Failure(denied.Code, denied.Reason))
 		if err != nil {
+			f.countLogin(sp, LoginInternalError)
 			return Reply{}, bridge.Internal("The request could not be answered.", err)
 		}
+		f.countLogin(sp, refused)
 		return Reply{Out: out}, nil
 	case readErr != nil:
+		f.countLogin(sp, LoginInvalidRequest)
 		return Reply{}, bridge.Invalid("The authentication request is not valid.", fmt.Errorf("sp %s: %w", sp.ID, readErr))
 	}
 	if reply, ok, err := f.reuse(ctx, br, sp, req); err != nil {
+		f.countLogin(sp, LoginInternalError)
 		return Reply{}, bridge.Internal("The login could not be answered.", err)
 	} else if ok {
 		return reply, nil
 	}
 	out, handle, cookie, err := f.Begin(ctx, sp, *req)
 	if errors.Is(err, errPendingTooLarge) {
-		return f.Start(ctx, br, sp, req, bridge.Deny(bridge.StatusRequestDenied, "the request is larger than this service keeps"))
+		return f.start(ctx, br, sp, req, bridge.Deny(bridge.StatusRequestDenied, "the request is larger than this service keeps"))
 	}
 	if err != nil {
+		f.countLogin(sp, LoginInternalError)
 		return Reply{}, bridge.Internal("The login could not be started.", err)
 	}
 	reply := Reply{Logins: f.pruneLogins(br)}
@@ -157,12 +171,13 @@ func (f *Flow) Begin(ctx context.Context, sp *bridge.ServiceProvider, req bridge
 			return bridge.Outgoing{}, "", Cookie{}, fmt.Errorf("new trace id: %w", err)
 		}
 	}
-	p := &Pending{ID: id, RelayState: login, Request: req, Created: f.Now(), Trace: login}
+	p := &Pending{ID: id, RelayState: login, Request: req, Created: f.Now(), Trace: login, Policy: releasePolicyOf(sp.Policy)}
 	handle, sealed, err := f.sealPending(p)
 	if err != nil {
 		return bridge.Outgoing{}, "", Cookie{}, fmt.Errorf("sp %s: %w", sp.ID, err)
 	}
 	if out, err = f.Upstream.Begin(ctx, p); err != nil {
+		f.countUpstream(UpstreamError)
 		return bridge.Outgoing{}, "", Cookie{}, fmt.Errorf("sp %s: build upstream request: %w", sp.ID, err)
 	}
 	f.log(ctx).Info("login sent upstream", zap.String("sp", sp.ID), zap.String("dialect", req.Dialect),
@@ -181,7 +196,9 @@ func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply
 			return f.UpstreamLogout(ctx, br, form) // Cl@ve sometimes answers logouts at the login's URL
 		}
 	}
+	defer f.timeHop(HopGatewayAnswer, f.Now())
 	p, res, err := f.Upstream.Finish(ctx, form, f.takeIn(br))
+	f.countUpstream(upstreamResult(p, res, err))
 	if p == nil {
 		if err == nil {
 			err = errors.New("upstream gave no pending login")
@@ -194,54 +211,61 @@ func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply
 	if lookupErr != nil {
 		return Reply{}, bridge.Invalid("The identity gateway's answer was refused.", fmt.Errorf("sp %s vanished from the registry: %w", req.SP, lookupErr))
 	}
+	sp = p.underStartPolicy(sp) // a reload since the login started does not change what it releases
 	if err != nil {
 		log.Warn("upstream response refused", zap.Error(err))
 		res = bridge.Failure(bridge.StatusResponder, "the identity gateway's answer could not be accepted")
 	}
-	res = f.identify(sp, f.check(req, sp, res, log), log)
+	f.timeHop(HopGateway, p.Created)
+	defer f.timeHop(HopLogin, p.Created)
+	res, result := f.check(req, sp, res, log)
+	res = f.identify(sp, res, log)
 	reply := Reply{Logins: map[string]*Cookie{handleOf(p.ID): {}}} // the login is over: forget its cookie
 	if res.Status.OK() && f.Sessions != nil {
 		res, reply.Session = f.startSession(ctx, br, req, res, log)
 	}
 	out, err := f.render(ctx, sp, req, sp.Policy.Release(req, res))
 	if err != nil {
+		f.countLogin(sp, LoginInternalError)
 		return Reply{}, bridge.Internal("The identity gateway's answer could not be passed on.", err)
 	}
+	f.countLogin(sp, result)
 	reply.Out = out
 	return reply, nil
 }
 
-// check turns a success that does not meet the request into a failure.
-func (f *Flow) check(req *bridge.Request, sp *bridge.ServiceProvider, res bridge.Result, log *zap.Logger) bridge.Result {
+// check turns a success that does not meet the request into a failure,
+// and says how the login ends.
+func (f *Flow) check(req *bridge.Request, sp *bridge.ServiceProvider, res bridge.Result, log *zap.Logger) (bridge.Result, LoginResult) {
 	if !res.Status.OK() {
 		log.Info("login failed upstream", zap.String("status", string(res.Status.Code)), zap.String("message", res.Status.Message))
-		return res
+		return res, failedUpstream(res)
 	}
 	if res.LoA < req.MinLoA {
 		log.Warn("upstream LoA below request", zap.String("got", res.LoA.String()), zap.String("want", req.MinLoA.String()))
-		return bridge.Failure(bridge.StatusNoAuthnContext, "the level of assurance reached is below the one requested")
+		return bridge.Failure(bridge.StatusNoAuthnContext, "the level of assurance reached is below the one requested"), LoginLoA
 	}
 	if req.IdPDisabled(res.IdP) {
 		log.Warn("upstream used a disabled IdP", zap.String("idp", string(res.IdP)))
-		return bridge.Failure(bridge.StatusRequestDenied, "the identity provider used is not allowed")
+		return bridge.Failure(bridge.StatusRequestDenied, "the identity provider used is not allowed"), LoginIdP
 	}
 	if !res.IdP.Known() && len(req.DisabledIdPs) > 0 {
 		// Fail closed: an SP (or its request) that restricts identity
 		// providers never gets a login whose provider nobody can name.
 		log.Warn("upstream named no known IdP", zap.String("idp", string(res.IdP)))
-		return bridge.Failure(bridge.StatusRequestDenied, "the identity provider used is not known")
+		return bridge.Failure(bridge.StatusRequestDenied, "the identity provider used is not known"), LoginIdP
 	}
 	if res.LegalPerson && !(req.LegalPerson && sp.Policy.LegalPersons) {
 		log.Warn("legal person refused")
-		return bridge.Failure(bridge.StatusRequestDenied, "a legal person authenticated where only natural persons are allowed")
+		return bridge.Failure(bridge.StatusRequestDenied, "a legal person authenticated where only natural persons are allowed"), LoginLegalPerson
 	}
 	if a, missing := bridge.MissingRequired(req, &res); missing {
 		log.Warn("required attribute missing", zap.String("attribute", string(a)))
-		return bridge.Failure(bridge.StatusInvalidAttr, fmt.Sprintf("required attribute %s is not available", a))
+		return bridge.Failure(bridge.StatusInvalidAttr, fmt.Sprintf("required attribute %s is not available", a)), LoginAttribute
 	}
 	log.Info("login succeeded", zap.String("subject", translate.Mask(res.Subject)),
 		zap.String("idp", string(res.IdP)), zap.String("loa", res.LoA.String()))
-	return res
+	return res, LoginSuccess
 }
 
 func (f *Flow) render(ctx context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/bridge/trace"
@@ -41,6 +42,10 @@ type LogoutAnswer struct {
 	InResponseTo string // the ID of the request it answers
 	OK           bool   // the gateway logged out (Success)
 	Message      string // its StatusMessage
+	// ID and Status (as audit.Status names it) are for the audit line,
+	// written once the logout it belongs to (and its trace id) is known.
+	ID     string
+	Status string
 }
 
 // UpstreamMessage is what a form the gateway posted carries: a logout
@@ -327,6 +332,8 @@ func (f *Flow) UpstreamLogout(ctx context.Context, br Browser, form url.Values) 
 			errors.New("the gateway's answer names a logout step that waits for an SP"))
 	}
 	st, err := f.takeLogout(ctx, msg.RelayState)
+	audit.Log(ctx, f.Log, audit.Record{Direction: audit.In, Dialect: audit.Upstream, Kind: audit.LogoutResponse,
+		ID: ans.ID, InResponseTo: ans.InResponseTo, Status: ans.Status})
 	if err == nil && (st.UpstreamID == "" || st.UpstreamID != ans.InResponseTo) {
 		// A logout that is not waiting for this answer goes on waiting.
 		err = errors.Join(fmt.Errorf("the logout named is not waiting for the gateway's answer to %q", ans.InResponseTo), f.putLogout(ctx, st))

@@ -45,6 +45,36 @@ type Pending struct {
 	Created    time.Time      `json:"created"`
 	// Trace is the login's trace id, adopted by every later hop.
 	Trace string `json:"trace,omitempty"`
+	// Policy is the SP's release policy when the login started (nil in a
+	// login sealed before it was kept): the answer releases what the SP
+	// was allowed then, whatever a reload has changed since.
+	Policy *ReleasePolicy `json:"policy,omitempty"`
+}
+
+// ReleasePolicy is what of an SP's bridge.Policy the answer to a login
+// needs and its Request does not already carry (the floor LoA and the
+// hidden IdPs are applied into the Request when the login starts). A
+// login in flight finishes under the policy it started with: a reload
+// applies to logins started after it.
+type ReleasePolicy struct {
+	Attributes   []bridge.Attr `json:"attributes,omitempty"`
+	LegalPersons bool          `json:"legal_persons,omitempty"`
+}
+
+// releasePolicyOf is the part of p a pending login keeps.
+func releasePolicyOf(p bridge.Policy) *ReleasePolicy {
+	return &ReleasePolicy{Attributes: slices.Clone(p.Attributes), LegalPersons: p.LegalPersons}
+}
+
+// underStartPolicy is sp (as the registry has it now) with the release
+// policy the login started under.
+func (p *Pending) underStartPolicy(sp *bridge.ServiceProvider) *bridge.ServiceProvider {
+	if p.Policy == nil {
+		return sp
+	}
+	at := *sp
+	at.Policy.Attributes, at.Policy.LegalPersons = slices.Clone(p.Policy.Attributes), p.Policy.LegalPersons
+	return &at
 }
 
 // handleOf is the handle of the pending login with this upstream request

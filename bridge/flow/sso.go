@@ -94,7 +94,11 @@ func (f *Flow) reuse(ctx context.Context, br Browser, sp *bridge.ServiceProvider
 		log.Info("SSO session not reused", zap.String("reason", why))
 		return Reply{}, false, nil
 	}
-	res := f.identify(sp, f.check(req, sp, sess.Result, log), log)
+	res, result := f.check(req, sp, sess.Result, log)
+	res = f.identify(sp, res, log)
+	if result == LoginSuccess {
+		result = LoginSSO
+	}
 	p, err := f.participant(req, &res)
 	if err != nil {
 		return Reply{}, false, err
@@ -111,6 +115,9 @@ func (f *Flow) reuse(ctx context.Context, br Browser, sp *bridge.ServiceProvider
 	reply.Session = &Cookie{Value: sess.ID, TTL: ttl}
 	log.Info("SSO session reused", zap.Int("participants", len(sess.Participants)))
 	reply.Out, err = f.render(ctx, sp, req, sp.Policy.Release(req, res))
+	if err == nil {
+		f.countLogin(sp, result)
+	}
 	return reply, err == nil, err
 }
 

@@ -14,7 +14,10 @@ import (
 	"io"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
@@ -43,6 +46,9 @@ type Config struct {
 	Now            func() time.Time
 	// Rand draws the IDs of our logout messages (crypto/rand when nil).
 	Rand io.Reader
+	// Log receives the audit line of every message to and from the
+	// gateway (none when nil).
+	Log *zap.Logger
 }
 
 // DecryptionKey is one of our private keys with its certificate.
@@ -89,7 +95,7 @@ var defaultAttributes = []bridge.RequestedAttr{
 }
 
 // Begin builds and signs the Cl@ve 2.0 AuthnRequest for p.
-func (c *Connector) Begin(_ context.Context, p *flow.Pending) (bridge.Outgoing, error) {
+func (c *Connector) Begin(ctx context.Context, p *flow.Pending) (bridge.Outgoing, error) {
 	req := p.Request
 	ar := &clave2msg.AuthnRequest{
 		ID:              p.ID,
@@ -113,6 +119,7 @@ func (c *Connector) Begin(_ context.Context, p *flow.Pending) (bridge.Outgoing, 
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("upstream request: %w", err)
 	}
+	c.audit(ctx, audit.Record{Direction: audit.Out, Kind: audit.AuthnRequest, SP: req.SP, ID: ar.ID, LoA: req.MinLoA})
 	return bridge.Outgoing{URL: c.cfg.SSOURL, Fields: []samlxml.Field{
 		{Name: "SAMLRequest", Value: base64.StdEncoding.EncodeToString(xml)},
 		{Name: "RelayState", Value: p.RelayState},
@@ -149,4 +156,10 @@ func requestedAttributes(req *bridge.Request, relayState string) []clave2msg.Req
 	return append(out, clave2msg.RequestedAttribute{
 		Name: translate.ClaveRelayStateAttr, FriendlyName: "RelayState", Values: []string{relayState},
 	})
+}
+
+// audit writes r, a message on the gateway leg, to the audit log.
+func (c *Connector) audit(ctx context.Context, r audit.Record) {
+	r.Dialect = audit.Upstream
+	audit.Log(ctx, c.cfg.Log, r)
 }

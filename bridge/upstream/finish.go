@@ -10,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
@@ -18,18 +19,28 @@ import (
 // Finish verifies the gateway's POSTed answer before reading anything from
 // it, consumes the pending login it answers (once), then checks and reads it.
 // Errors before the pending login is taken return a nil Pending.
-func (c *Connector) Finish(ctx context.Context, form url.Values, take flow.TakeFunc) (*flow.Pending, bridge.Result, error) {
+//
+// A verified response is audited once its pending login is known (its SP
+// and trace id; a response no login of this browser waits for has
+// neither), with the level and identity provider when it is a success
+// that passed every check.
+func (c *Connector) Finish(ctx context.Context, form url.Values, take flow.TakeFunc) (p *flow.Pending, res bridge.Result, err error) {
 	resp, enc, err := c.readVerified(ctx, form)
 	if err != nil {
 		return nil, bridge.Result{}, err
 	}
-	p, err := take(ctx, resp.InResponseTo)
-	if err != nil {
+	rec := audit.Record{Direction: audit.In, Kind: audit.Response, ID: resp.ID, InResponseTo: resp.InResponseTo,
+		Status: audit.Status(resp.Status.Code, resp.Status.SubCode)}
+	defer func() { c.audit(ctx, rec) }()
+	if p, err = take(ctx, resp.InResponseTo); err != nil {
 		return nil, bridge.Result{}, fmt.Errorf("response to an unknown or already answered request: %w", err)
 	}
-	res, err := c.check(ctx, p, form.Get("RelayState"), resp, enc)
-	if err != nil {
+	rec.SP = p.Request.SP
+	if res, err = c.check(ctx, p, form.Get("RelayState"), resp, enc); err != nil {
 		return p, bridge.Result{}, err
+	}
+	if res.Status.OK() {
+		rec.LoA, rec.IdP = res.LoA, res.IdP
 	}
 	return p, res, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
@@ -43,7 +44,7 @@ var errNoLogoutURL = errors.New("upstream: single logout needs a LogoutURL")
 // NotOnOrAfter five minutes from now. id is the request's ID, which the
 // caller keeps to check the answer with FinishLogout; Cl@ve 2.0 requires a
 // non-empty relayState.
-func (c *Connector) BeginLogout(_ context.Context, id, relayState string) (bridge.Outgoing, error) {
+func (c *Connector) BeginLogout(ctx context.Context, id, relayState string) (bridge.Outgoing, error) {
 	switch {
 	case c.cfg.LogoutURL == "":
 		return bridge.Outgoing{}, errNoLogoutURL
@@ -68,6 +69,7 @@ func (c *Connector) BeginLogout(_ context.Context, id, relayState string) (bridg
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("upstream logout request: %w", err)
 	}
+	c.audit(ctx, audit.Record{Direction: audit.Out, Kind: audit.LogoutRequest, ID: id})
 	return c.toGateway(fieldLogoutRequest, value, relayState), nil
 }
 
@@ -85,7 +87,8 @@ func (c *Connector) BeginLogout(_ context.Context, id, relayState string) (bridg
 // its InResponseTo present and its IssueInstant within the response
 // window. Anything else is an error. The Issuer is not checked (Cl@ve does
 // not set it properly); the RelayState is the caller's to read, as it keys
-// the caller's own logout state.
+// the caller's own logout state. The answer's ID and status are the
+// caller's to audit once it knows the logout (and trace) it belongs to.
 func (c *Connector) ReadLogoutResponse(ctx context.Context, form url.Values) (flow.LogoutAnswer, error) {
 	if c.cfg.LogoutURL == "" {
 		return flow.LogoutAnswer{}, errNoLogoutURL
@@ -106,6 +109,7 @@ func (c *Connector) ReadLogoutResponse(ctx context.Context, form url.Values) (fl
 	}
 	return flow.LogoutAnswer{
 		InResponseTo: resp.InResponseTo, OK: resp.Status.Code == clave2msg.StatusSuccess, Message: resp.Status.Message,
+		ID: resp.ID, Status: audit.Status(resp.Status.Code, resp.Status.SubCode),
 	}, nil
 }
 
@@ -180,6 +184,7 @@ func (c *Connector) ReadLogoutRequest(ctx context.Context, form url.Values) (id,
 	if err := c.checkLogoutRequest(req); err != nil {
 		return "", "", fmt.Errorf("logout request %s: %w", req.ID, err)
 	}
+	c.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutRequest, ID: req.ID})
 	return req.ID, relayState, nil
 }
 
@@ -201,7 +206,7 @@ func (c *Connector) checkLogoutRequest(req *clave2msg.LogoutRequest) error {
 // LogoutRequest inResponseTo and its POST form to the gateway's SSOURL:
 // fields logoutResponse (base64) and RelayState. The status is Success when
 // ok, otherwise Responder / PartialLogout; a StatusMessage is always sent.
-func (c *Connector) LogoutResponse(_ context.Context, inResponseTo, relayState string, ok bool) (bridge.Outgoing, error) {
+func (c *Connector) LogoutResponse(ctx context.Context, inResponseTo, relayState string, ok bool) (bridge.Outgoing, error) {
 	if c.cfg.LogoutURL == "" {
 		return bridge.Outgoing{}, errNoLogoutURL
 	}
@@ -224,6 +229,8 @@ func (c *Connector) LogoutResponse(_ context.Context, inResponseTo, relayState s
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("upstream logout response: %w", err)
 	}
+	c.audit(ctx, audit.Record{Direction: audit.Out, Kind: audit.LogoutResponse, ID: id, InResponseTo: inResponseTo,
+		Status: audit.Status(resp.Status.Code, resp.Status.SubCode)})
 	return c.toGateway(fieldLogoutResponse, value, relayState), nil
 }
 

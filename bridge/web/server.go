@@ -46,11 +46,12 @@ func New(opts Options) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.accessLog) // outermost: it sees the status of every answer, errors included
 	e.Use(s.traceMiddleware)
 	if opts.MaxBodyBytes > 0 {
 		e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", opts.MaxBodyBytes)))
 	}
-	e.Use(middleware.Recover())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
 	e.Server.ReadTimeout = opts.ReadTimeout
 	e.Server.WriteTimeout = opts.WriteTimeout
 	e.Server.MaxHeaderBytes = 16 << 10

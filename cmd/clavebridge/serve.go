@@ -1,16 +1,14 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
+	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/bridge/web/metrics"
 	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
 )
 
@@ -19,7 +17,15 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the bridge (with the embedded Cl@ve 2.0 simulator when upstream.mode is simulated)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
+			// load is what startup and every reload (SIGHUP) read the
+			// configuration with: a reload refuses what startup would.
+			// Both pass the gate `check` is (serveGate): findings printed
+			// to stderr, refused on any error.
+			load := func() (*config.Config, error) {
+				file, _ := cmd.Flags().GetString("config")
+				return serveGate(cmd.ErrOrStderr(), file, time.Now())
+			}
+			cfg, err := load()
 			if err != nil {
 				return err
 			}
@@ -28,27 +34,33 @@ func serveCommand() *cobra.Command {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			srv, err := server.New(cfg, log, server.Options{})
+			file, _ := cmd.Flags().GetString("config")
+			logStartup(log, file, cfg)
+			meter := metrics.New() // one registry for the process: reloads count on into it
+			rl, err := server.NewReloadable(cfg, log, server.Options{Metrics: meter}, meter)
 			if err != nil {
 				return err
 			}
-			defer func() { _ = srv.Close() }()
+			defer func() { _ = rl.Close() }()
+			srv := rl.Current()
+			logServiceProviders(log, srv.Registry.All())
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if cfg.Metrics.Listen != "" {
+				if _, _, err := serveMetrics(ctx, cfg.Metrics.Listen, meter, log); err != nil {
+					return err
+				}
+			}
 			hs := srv.Web.HTTPServer()
 			hs.Addr = cfg.Server.Listen
-			go func() {
-				<-ctx.Done()
-				shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = hs.Shutdown(shutdown)
-			}()
-			log.Info("clavebridge listening", zap.String("listen", cfg.Server.Listen),
-				zap.String("base_url", cfg.Server.BaseURL), zap.String("upstream", cfg.Upstream.Mode))
-			if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			hs.Handler = rl // each request is served by the assembly current when it arrives
+			path, _ := cmd.Flags().GetString("config")
+			reloadOnHUP(ctx, rl, load, path, log)
+			ln, err := listen(log, cfg.Server.Listen) // bound, then logged, then served
+			if err != nil {
 				return err
 			}
-			return nil
+			return serveUntil(ctx, hs, ln, cfg.Server.ShutdownTimeout.D(), log)
 		},
 	}
 }

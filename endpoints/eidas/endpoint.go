@@ -108,5 +108,6 @@ func (e *Endpoint) handleSSO(ctx context.Context, in *web.Input) (flow.Reply, er
 		return flow.Reply{}, bridge.Invalid("The authentication request is not valid.", err)
 	}
 	req, err := e.normalize(ctx, r)
+	e.auditRequest(ctx, r.sp, r.req.ID, req, err)
 	return e.cfg.Flow.Start(ctx, in.Browser, r.sp, req, err)
 }

@@ -41,6 +41,7 @@ func (e *Endpoint) newLogout() *clavelogout.Logout {
 		NewRequest: e.newLogoutRequest,
 		Sign:       e.signLogout,
 		Flow:       e.cfg.Flow, Registry: e.cfg.Registry, Guard: e.cfg.Guard, Now: e.cfg.Now, Rand: e.cfg.Rand,
+		Log: e.cfg.Log,
 	})
 }
 
@@ -95,13 +96,13 @@ func (e *Endpoint) signLogout(sp *bridge.ServiceProvider, el *etree.Element) (st
 // LogoutRequest whose Issuer is our SSO URL, posted as logoutRequest to the
 // kit's first registered logout URL. eIDAS-profile SPs and kits without a
 // logout URL get nothing.
-func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, _ bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
-	return e.logout.LogoutRequest(sp, id, relayState)
+func (e *Endpoint) LogoutRequest(ctx context.Context, sp *bridge.ServiceProvider, _ bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
+	return e.logout.LogoutRequest(ctx, sp, id, relayState)
 }
 
 // LogoutResponse answers the kit that started the logout, at the URL its
 // verified LogoutRequest named as Issuer (checked again against its
 // registration), as logoutResponse.
-func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
-	return e.logout.LogoutResponse(sp, in, status)
+func (e *Endpoint) LogoutResponse(ctx context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
+	return e.logout.LogoutResponse(ctx, sp, in, status)
 }

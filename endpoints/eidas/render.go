@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/trace"
@@ -60,6 +61,12 @@ func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *
 	if req.RelayState != "" {
 		fields = append(fields, samlxml.Field{Name: "RelayState", Value: req.RelayState})
 	}
+	rec := audit.Record{Direction: audit.Out, Kind: audit.Response, SP: sp.ID, ID: id, InResponseTo: req.ID,
+		Status: audit.Status(resp.Status.Code, resp.Status.SubCode)}
+	if res.Status.OK() {
+		rec.LoA, rec.IdP = res.LoA, res.IdP
+	}
+	e.audit(ctx, rec)
 	return bridge.Outgoing{URL: req.ReturnURL, Fields: fields}, nil
 }
 

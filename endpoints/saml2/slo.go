@@ -13,9 +13,11 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
@@ -176,6 +178,7 @@ func (e *Endpoint) logoutRequested(ctx context.Context, br flow.Browser, in *log
 	if err != nil {
 		return flow.Reply{}, bridge.Invalid("The logout request is not valid.", err)
 	}
+	e.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutRequest, SP: in.sp.ID, ID: lr.ID})
 	initiator := bridge.LogoutInitiator{SP: in.sp.ID, Dialect: DialectName, RequestID: lr.ID, RelayState: in.relayState}
 	return e.cfg.Flow.StartLogout(ctx, br, in.sp, initiator, namesParticipant(lr))
 }
@@ -222,12 +225,16 @@ func namesParticipant(lr *clave2msg.LogoutRequest) func(bridge.Participant) bool
 }
 
 // logoutAnswered reads an SP's verified LogoutResponse to the LogoutRequest
-// we sent it and lets the logout go on.
+// we sent it and lets the logout go on. Its audit line is written once the
+// flow has found the logout it belongs to, under that logout's trace id.
 func (e *Endpoint) logoutAnswered(ctx context.Context, in *logoutMessage) (flow.Reply, error) {
 	lr, err := e.checkLogoutResponse(ctx, in)
 	if err != nil {
 		return flow.Reply{}, bridge.Invalid("The logout answer is not valid.", err)
 	}
+	trace.NoteSP(ctx, in.sp.ID) // the request is this SP's, whichever the logout tells next
+	defer e.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutResponse, SP: in.sp.ID, ID: lr.ID,
+		InResponseTo: lr.InResponseTo, Status: audit.Status(lr.Status.Code, lr.Status.SubCode)})
 	ok := lr.Status.Code == clave2msg.StatusSuccess && lr.Status.SubCode != clave2msg.StatusPartialLogout
 	return e.cfg.Flow.ContinueLogout(ctx, in.sp, in.relayState, lr.InResponseTo, ok)
 }
@@ -264,7 +271,7 @@ func (e *Endpoint) checkLogoutResponse(ctx context.Context, in *logoutMessage) (
 // one otherwise); the format asked for is in the state of the request the
 // SP was answered for. An SP that was given no NameID to name (a
 // persistent one refused) cannot be told.
-func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, p bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
+func (e *Endpoint) LogoutRequest(ctx context.Context, sp *bridge.ServiceProvider, p bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
 	ep, ok := logoutEndpoint(sp)
 	if !ok {
 		return bridge.Outgoing{}, false, nil
@@ -293,12 +300,13 @@ func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, 
 	if err != nil {
 		return bridge.Outgoing{}, false, fmt.Errorf("sp %s: logout request: %w", sp.ID, err)
 	}
+	e.audit(ctx, audit.Record{Direction: audit.Out, Kind: audit.LogoutRequest, SP: sp.ID, ID: id})
 	return out, true, nil
 }
 
 // LogoutResponse answers the SP that started the logout at its first
 // SingleLogoutService, echoing its RelayState.
-func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
+func (e *Endpoint) LogoutResponse(ctx context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
 	ep, ok := logoutEndpoint(sp)
 	if !ok {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s has no SingleLogoutService to answer to", sp.ID)
@@ -315,6 +323,8 @@ func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider,
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout response: %w", sp.ID, err)
 	}
+	e.audit(ctx, audit.Record{Direction: audit.Out, Kind: audit.LogoutResponse, SP: sp.ID, ID: id, InResponseTo: in.RequestID,
+		Status: audit.Status(lr.Status.Code, lr.Status.SubCode)})
 	return out, nil
 }
 

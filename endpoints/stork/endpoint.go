@@ -103,5 +103,6 @@ func (e *Endpoint) handleSSO(ctx context.Context, in *web.Input) (flow.Reply, er
 		return flow.Reply{}, bridge.Invalid("The authentication request is not valid.", err)
 	}
 	req, err := e.normalize(ctx, msg)
+	e.auditRequest(ctx, msg.sp, msg.req.ID, req, err)
 	return e.cfg.Flow.Start(ctx, in.Browser, msg.sp, req, err)
 }

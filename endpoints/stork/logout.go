@@ -60,6 +60,7 @@ func (e *Endpoint) newLogout() *clavelogout.Logout {
 		NewRequest: func(*bridge.ServiceProvider, *clave2msg.LogoutRequest) {},
 		Sign:       e.signLogout,
 		Flow:       cfg.Flow, Registry: cfg.Registry, Guard: cfg.Guard, Now: cfg.Now, Rand: cfg.Rand,
+		Log: cfg.Log,
 	})
 }
 
@@ -75,15 +76,15 @@ func (e *Endpoint) logoutURL() string {
 // /Proxy/LogoutAction (where the SP must answer), posted as
 // samlRequestLogout to the SP's first registered logout URL. An SP without
 // one gets nothing.
-func (e *Endpoint) LogoutRequest(_ context.Context, sp *bridge.ServiceProvider, _ bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
-	return e.logout.LogoutRequest(sp, id, relayState)
+func (e *Endpoint) LogoutRequest(ctx context.Context, sp *bridge.ServiceProvider, _ bridge.Participant, id, relayState string) (bridge.Outgoing, bool, error) {
+	return e.logout.LogoutRequest(ctx, sp, id, relayState)
 }
 
 // LogoutResponse answers the Cl@ve 1 SP that started the logout, at the
 // URL its verified LogoutRequest named as Issuer (checked again against its
 // registration), as samlResponseLogout.
-func (e *Endpoint) LogoutResponse(_ context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
-	return e.logout.LogoutResponse(sp, in, status)
+func (e *Endpoint) LogoutResponse(ctx context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
+	return e.logout.LogoutResponse(ctx, sp, in, status)
 }
 
 // signLogout gives a logout message the Cl@ve 1 form, signs it as the

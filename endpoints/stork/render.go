@@ -8,6 +8,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -38,7 +39,7 @@ var statusCodes = map[bridge.StatusCode][2]string{
 // namespaces and xs on the root, the Response and its single Assertion both
 // signed (exclusive c14n with InclusiveNamespaces "xs"), Issuer = the IdP
 // used, and the extra POST fields.
-func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
+func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result) (bridge.Outgoing, error) {
 	// A failure is answered even from an unreadable state.
 	var st requestState
 	if err := bridge.DecodeState(req.State, &st); err != nil && res.Status.OK() {
@@ -59,6 +60,12 @@ func (e *Endpoint) Render(_ context.Context, sp *bridge.ServiceProvider, req *br
 	if err != nil {
 		return bridge.Outgoing{}, err
 	}
+	rec := audit.Record{Direction: audit.Out, Kind: audit.Response, SP: sp.ID, ID: doc.SelectAttrValue("ID", ""), InResponseTo: req.ID,
+		Status: auditStatus(res.Status)}
+	if res.Status.OK() {
+		rec.LoA, rec.IdP = res.LoA, res.IdP
+	}
+	e.audit(ctx, rec)
 	return bridge.Outgoing{URL: req.ReturnURL, Fields: formFields(xml, req, st, ans)}, nil
 }
 

@@ -19,11 +19,14 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/trace"
 	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
@@ -57,6 +60,8 @@ type Config struct {
 	Guard    bridge.RequestGuard
 	Now      func() time.Time
 	Rand     io.Reader
+	// Log receives the audit line of every logout message (none when nil).
+	Log *zap.Logger
 }
 
 // Logout serves one Cl@ve dialect's single logout.
@@ -96,12 +101,19 @@ func (l *Logout) Handle(ctx context.Context, in *web.Input) (flow.Reply, error) 
 		if err != nil {
 			return flow.Reply{}, bridge.Invalid("The logout answer is not valid.", err)
 		}
+		// Audited once the flow has found the logout it belongs to, under
+		// that logout's trace id; the request is this SP's, whichever the
+		// logout tells next.
+		trace.NoteSP(ctx, sp.ID)
+		defer l.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutResponse, SP: sp.ID, ID: lr.ID,
+			InResponseTo: lr.InResponseTo, Status: audit.Status(lr.Status.Code, lr.Status.SubCode)})
 		return l.cfg.Flow.ContinueLogout(ctx, sp, msg.relayState, lr.InResponseTo, clave2msg.LoggedOut(lr.Status))
 	}
 	sp, lr, err := l.readRequest(ctx, msg.root)
 	if err != nil {
 		return flow.Reply{}, bridge.Invalid("The logout request is not valid.", err)
 	}
+	l.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutRequest, SP: sp.ID, ID: lr.ID})
 	initiator := bridge.LogoutInitiator{
 		SP: sp.ID, Dialect: l.cfg.Dialect, RequestID: lr.ID, RelayState: msg.relayState, ReturnURL: lr.Issuer,
 	}
@@ -252,7 +264,7 @@ func (l *Logout) responders(issuer string) []*bridge.ServiceProvider {
 // LogoutRequest naming the SP, whose Issuer is where the SP must answer,
 // posted to the SP's first registered logout URL. An SP without one, or
 // that takes no part in single logout, gets nothing.
-func (l *Logout) LogoutRequest(sp *bridge.ServiceProvider, id, relayState string) (bridge.Outgoing, bool, error) {
+func (l *Logout) LogoutRequest(ctx context.Context, sp *bridge.ServiceProvider, id, relayState string) (bridge.Outgoing, bool, error) {
 	if len(sp.Logout) == 0 || !l.cfg.Member(sp) {
 		return bridge.Outgoing{}, false, nil
 	}
@@ -263,13 +275,14 @@ func (l *Logout) LogoutRequest(sp *bridge.ServiceProvider, id, relayState string
 	if err != nil {
 		return bridge.Outgoing{}, false, fmt.Errorf("sp %s: logout request: %w", sp.ID, err)
 	}
+	l.audit(ctx, audit.Record{Direction: audit.Out, Kind: audit.LogoutRequest, SP: sp.ID, ID: id})
 	return bridge.Outgoing{URL: dest, Fields: samlxml.MessageFields(l.cfg.Request, value, relayState)}, true, nil
 }
 
 // LogoutResponse answers the SP that started the logout, at the URL its
 // verified LogoutRequest named as Issuer (checked again against its
 // registration).
-func (l *Logout) LogoutResponse(sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
+func (l *Logout) LogoutResponse(ctx context.Context, sp *bridge.ServiceProvider, in bridge.LogoutInitiator, status bridge.Status) (bridge.Outgoing, error) {
 	dest := in.ReturnURL
 	if !sp.LogoutRegistered(dest) {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout return URL %q is not registered", sp.ID, dest)
@@ -286,7 +299,15 @@ func (l *Logout) LogoutResponse(sp *bridge.ServiceProvider, in bridge.LogoutInit
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("sp %s: logout response: %w", sp.ID, err)
 	}
+	l.audit(ctx, audit.Record{Direction: audit.Out, Kind: audit.LogoutResponse, SP: sp.ID, ID: id, InResponseTo: in.RequestID,
+		Status: audit.Status(lr.Status.Code, lr.Status.SubCode)})
 	return bridge.Outgoing{URL: dest, Fields: samlxml.MessageFields(l.cfg.Response, value, in.RelayState)}, nil
+}
+
+// audit writes r, a logout message of the dialect, to the audit log.
+func (l *Logout) audit(ctx context.Context, r audit.Record) {
+	r.Dialect = l.cfg.Dialect
+	audit.Log(ctx, l.cfg.Log, r)
 }
 
 // Encode serializes a signed logout message as base64, as both dialects

@@ -29,6 +29,7 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/bridge/upstream"
 	"github.com/clavebridge/clavebridge/bridge/web"
+	"github.com/clavebridge/clavebridge/bridge/web/metrics"
 	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/demosp"
 	"github.com/clavebridge/clavebridge/endpoints/dialect"
 	"github.com/clavebridge/clavebridge/endpoints/eidas"
@@ -57,6 +58,9 @@ type Options struct {
 	Store store.Store
 	// Dialects replaces Dialects() (a test adds one of its own).
 	Dialects []dialect.Plugin
+	// Metrics is the registry to count into (nil: the one of the assembly
+	// a reload replaces, or a new one).
+	Metrics *metrics.Metrics
 }
 
 // Server is an assembled bridge.
@@ -66,8 +70,16 @@ type Server struct {
 	Store     store.Store
 	Simulator *simulator.Simulator // nil when upstream.mode is clave2
 	Registry  *metadata.Registry
+	// Metrics is this bridge's registry, served by its own listener
+	// (metrics.listen), never by ServeHTTP.
+	Metrics   *metrics.Metrics
 	publisher metadata.Publisher
 	baseURL   string
+	// demo is the demo SP; simKey and demoKey identify what the simulator
+	// and the demo SP were built from, so that a reload that leaves them
+	// unchanged keeps them, and their logins in flight (see reload.go).
+	demo            *demosp.DemoSP
+	simKey, demoKey string
 }
 
 // Metadata returns the bridge's signed IdP metadata, or with upstream its
@@ -79,8 +91,9 @@ func (s *Server) Metadata(upstream bool) ([]byte, error) {
 	return s.publisher.IdP(s.baseURL+saml2.MetadataPath, s.baseURL+saml2.SSOPath, s.baseURL+saml2.SLOPath)
 }
 
-// New builds every part from cfg.
-func New(cfg *config.Config, log *zap.Logger, opts Options) (*Server, error) {
+// withDefaults fills what opts leaves out: the real clock and randomness,
+// the bridge's dialects.
+func (opts Options) withDefaults() Options {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -90,6 +103,12 @@ func New(cfg *config.Config, log *zap.Logger, opts Options) (*Server, error) {
 	if opts.Dialects == nil {
 		opts.Dialects = Dialects()
 	}
+	return opts
+}
+
+// New builds every part from cfg.
+func New(cfg *config.Config, log *zap.Logger, opts Options) (*Server, error) {
+	opts = opts.withDefaults()
 	keys, err := loadKeys(cfg)
 	if err != nil {
 		return nil, err
@@ -98,7 +117,7 @@ func New(cfg *config.Config, log *zap.Logger, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := assemble(cfg, log, opts, keys, st)
+	s, err := assemble(cfg, log, opts, keys, st, nil)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -109,8 +128,9 @@ func New(cfg *config.Config, log *zap.Logger, opts Options) (*Server, error) {
 // Close releases the store (a Redis connection pool).
 func (s *Server) Close() error { return s.Store.Close() }
 
-// assemble builds everything that sits on the keys and the store.
-func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, st store.Store) (*Server, error) {
+// assemble builds everything that sits on the keys and the store; prev is
+// the assembly a reload replaces (nil at startup).
+func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, st store.Store, prev *Server) (*Server, error) {
 	reg, err := metadata.NewRegistry(cfg, opts.Now())
 	if err != nil {
 		return nil, err
@@ -153,13 +173,16 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	s.Web.MountLogoutConfirmation(s.Flow)
 	s.Web.Mount(web.Route{Method: http.MethodGet, Path: UpstreamMetadataPath, ContentType: "application/samlmetadata+xml",
 		Document: func() ([]byte, error) { return s.Metadata(true) }})
-	if err := s.mountSimulator(cfg, keys, log, opts); err != nil {
+	if err := s.mountSimulator(cfg, keys, log, opts, prev); err != nil {
 		return nil, err
 	}
 	if cfg.Demo.Enabled {
-		if err := s.mountDemo(cfg, keys, log, opts); err != nil {
+		if err := s.mountDemo(cfg, keys, log, opts, prev); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.mountMetrics(cfg, keys, opts, prev); err != nil {
+		return nil, err
 	}
 	s.mountHealth()
 	return s, nil
@@ -214,6 +237,7 @@ func (s *Server) upstream(cfg *config.Config, k *keySet, opts Options) (*upstrea
 		ProviderName: cfg.Upstream.ProviderName, Application: cfg.Upstream.Application,
 		Signer: signer, DecryptionKeys: k.decrypters, GatewayCerts: gateway,
 		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now, Rand: opts.Rand,
+		Log: s.Web.Log(), // the audit lines of the gateway leg
 	})
 }
 
@@ -235,8 +259,14 @@ func gatewayCerts(cfg *config.Config) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-func (s *Server) mountSimulator(cfg *config.Config, k *keySet, log *zap.Logger, opts Options) error {
+func (s *Server) mountSimulator(cfg *config.Config, k *keySet, log *zap.Logger, opts Options, prev *Server) error {
 	if cfg.Upstream.Mode != "simulated" {
+		return nil
+	}
+	s.simKey = simulatorKey(cfg, k)
+	if prev != nil && prev.Simulator != nil && s.simKey != "" && prev.simKey == s.simKey {
+		s.Simulator = prev.Simulator // unchanged by a reload: its logins in flight go on
+		s.Simulator.Mount(s.Web.Echo())
 		return nil
 	}
 	simKey, err := loadPair(cfg, cfg.Simulator.Signing)
@@ -262,7 +292,13 @@ func (s *Server) mountSimulator(cfg *config.Config, k *keySet, log *zap.Logger, 
 	return nil
 }
 
-func (s *Server) mountDemo(cfg *config.Config, k *keySet, log *zap.Logger, opts Options) error {
+func (s *Server) mountDemo(cfg *config.Config, k *keySet, log *zap.Logger, opts Options, prev *Server) error {
+	s.demoKey = demoKey(cfg, k)
+	if prev != nil && prev.demo != nil && s.demoKey != "" && prev.demoKey == s.demoKey {
+		s.demo = prev.demo // unchanged by a reload: its logins in flight go on
+		s.demo.Mount(s.Web.Echo())
+		return nil
+	}
 	pair, err := loadPair(cfg, cfg.Demo.Keys)
 	if err != nil {
 		return fmt.Errorf("demo.keys: %w", err)
@@ -275,6 +311,7 @@ func (s *Server) mountDemo(cfg *config.Config, k *keySet, log *zap.Logger, opts 
 	if err != nil {
 		return err
 	}
+	s.demo = d
 	d.Mount(s.Web.Echo())
 	return nil
 }
