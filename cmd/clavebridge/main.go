@@ -6,6 +6,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
@@ -13,8 +15,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=... -X main.commit=..."; left empty, they come
+// from the build's module and VCS information (a plain `go build` in a clone
+// records the commit).
+var (
+	version = ""
+	commit  = ""
+)
 
 func main() {
 	if err := rootCommand().Execute(); err != nil {
@@ -49,9 +57,63 @@ func newLogger(cfg *config.Config) (*zap.Logger, error) {
 func versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and the commit it was built from",
+		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "clavebridge", version)
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine(thisBuild()))
 		},
 	}
+}
+
+// buildID is what `version` prints and the start-up log line carries.
+type buildID struct {
+	Version, Commit string
+	Modified        bool // the commit's tree had uncommitted changes
+	Go              string
+}
+
+// thisBuild is this binary's buildID.
+func thisBuild() buildID {
+	info, _ := debug.ReadBuildInfo()
+	return readBuild(version, commit, info)
+}
+
+// readBuild takes the version from -X main.version, else the module's
+// (go install ...@vX, or the pseudo-version go build stamps), else "dev";
+// the commit from -X main.commit, else the build's vcs.revision (with
+// vcs.modified), else "unknown".
+func readBuild(ver, rev string, info *debug.BuildInfo) buildID {
+	b := buildID{Version: ver, Commit: rev, Go: runtime.Version()}
+	if info != nil {
+		b.Go = info.GoVersion
+		if b.Version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			b.Version = info.Main.Version
+		}
+		if b.Commit == "" {
+			for _, s := range info.Settings {
+				switch s.Key {
+				case "vcs.revision":
+					b.Commit = s.Value
+				case "vcs.modified":
+					b.Modified = s.Value == "true"
+				}
+			}
+		}
+	}
+	if b.Version == "" {
+		b.Version = "dev"
+	}
+	if b.Commit == "" {
+		b.Commit, b.Modified = "unknown", false
+	}
+	return b
+}
+
+// versionLine is "clavebridge VERSION commit COMMIT[ (modified)] GOVERSION".
+func versionLine(b buildID) string {
+	line := "clavebridge " + b.Version + " commit " + b.Commit
+	if b.Modified {
+		line += " (modified)"
+	}
+	return line + " " + b.Go
 }
