@@ -34,7 +34,9 @@ func logStartup(log *zap.Logger, file string, cfg *config.Config) {
 	if abs, err := filepath.Abs(file); err == nil {
 		file = abs
 	}
-	log.Info("clavebridge starting", zap.String("version", version), zap.String("go", runtime.Version()),
+	build := thisBuild()
+	log.Info("clavebridge starting", zap.String("version", build.Version), zap.String("commit", build.Commit),
+		zap.Bool("modified", build.Modified), zap.String("go", runtime.Version()),
 		zap.String("config", file), zap.String("mode", cfg.Mode), zap.String("base_url", cfg.Server.BaseURL),
 		zap.String("upstream", cfg.Upstream.Mode))
 }
@@ -60,11 +62,12 @@ func listen(log *zap.Logger, addr string) (net.Listener, error) {
 }
 
 // serveUntil serves hs on ln until ctx ends (SIGTERM or SIGINT), then
+// calls stopping (when not nil: /readyz turns to 503 "draining") and
 // drains: no new connection is accepted, and the requests in flight have
 // up to drain (server.shutdown_timeout) to finish before their connections
 // are closed. It returns nil after a stop, however the drain ended, and an
 // error only when serving fails.
-func serveUntil(ctx context.Context, hs *http.Server, ln net.Listener, drain time.Duration, log *zap.Logger) error {
+func serveUntil(ctx context.Context, hs *http.Server, ln net.Listener, drain time.Duration, log *zap.Logger, stopping func()) error {
 	if hs.ErrorLog == nil { // net/http's own complaints (a failed accept, a bad handshake) as JSON lines too
 		if std, err := zap.NewStdLogAt(log.Named("http"), zapcore.WarnLevel); err == nil {
 			hs.ErrorLog = std
@@ -80,6 +83,9 @@ func serveUntil(ctx context.Context, hs *http.Server, ln net.Listener, drain tim
 	cause := "stopped"
 	if err := context.Cause(ctx); err != nil {
 		cause = err.Error() // "terminated signal received" for SIGTERM
+	}
+	if stopping != nil { // not ready first, then stop accepting
+		stopping()
 	}
 	log.Info("shutting down: draining requests in flight", zap.String("cause", cause), zap.Duration("shutdown_timeout", drain))
 	start := time.Now()

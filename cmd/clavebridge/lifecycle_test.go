@@ -18,7 +18,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// TestDrain: a request in flight when the bridge is told to stop finishes
+// TestDrain: told to stop, the bridge first turns not ready (stopping,
+// while the listener still accepts), then a request in flight finishes
 // with its answer; the stop is logged with its cause; serveUntil then
 // returns nil (exit 0). With a request that outlives the shutdown timeout,
 // its connection is closed at the timeout and serveUntil still returns.
@@ -57,7 +58,23 @@ func TestDrain(t *testing.T) {
 			core, logs := observer.New(zap.InfoLevel)
 			ctx, stop := context.WithCancelCause(context.Background())
 			served := make(chan error, 1)
-			go func() { served <- serveUntil(ctx, hs, ln, tt.drain, zap.New(core)) }()
+			// stopping (readiness to 503) runs before the listener closes:
+			// it still accepts then, and the shutdown has not begun.
+			acceptedWhenStopping := make(chan bool, 1)
+			stopping := func() {
+				select {
+				case <-shuttingDown:
+					acceptedWhenStopping <- false
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err == nil {
+					c.Close()
+				}
+				acceptedWhenStopping <- err == nil
+			}
+			go func() { served <- serveUntil(ctx, hs, ln, tt.drain, zap.New(core), stopping) }()
 
 			type answer struct {
 				body string
@@ -86,6 +103,14 @@ func TestDrain(t *testing.T) {
 			}
 			if err := <-served; err != nil {
 				t.Fatalf("serveUntil = %v, want nil (exit 0)", err)
+			}
+			select {
+			case ok := <-acceptedWhenStopping:
+				if !ok {
+					t.Error("stopping (readiness false) ran after the listener closed")
+				}
+			default:
+				t.Error("stopping was not called")
 			}
 			a := <-answered
 			if got := a.err == nil && a.body == "done"; got != tt.wantBody {

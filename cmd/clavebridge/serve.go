@@ -60,7 +60,7 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serveUntil(ctx, hs, ln, cfg.Server.ShutdownTimeout.D(), log)
+			return serveUntil(ctx, hs, ln, cfg.Server.ShutdownTimeout.D(), log, rl.Drain) // /readyz 503, then drain
 		},
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -141,6 +142,15 @@ func TestServeLifecycleLogs(t *testing.T) {
 	access := next("http request")
 	if access["logger"] != "access" || access["method"] != "GET" || access["path"] != "/healthz" || access["status"] != float64(http.StatusOK) {
 		t.Errorf("access line %v", access)
+	}
+	if resp, err := http.Get("http://" + addr + "/readyz"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "ready\n" {
+			t.Errorf("/readyz of a serving bridge: %d %q, want 200 ready", resp.StatusCode, body)
+		}
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
