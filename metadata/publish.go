@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/beevik/etree"
@@ -17,9 +18,14 @@ import (
 type Publisher struct {
 	Signer         samlxml.Signer
 	EncryptionCert *x509.Certificate
-	Validity       time.Duration // validUntil = now + Validity (default 24h)
-	Now            func() time.Time
-	Rand           io.Reader
+	// NextSigningCert and NextEncryptionCert are the certificates of our
+	// next keys (keys.next_*), published beside the current ones so that
+	// peers learn them before the rollover; nil when none is configured.
+	NextSigningCert    *x509.Certificate
+	NextEncryptionCert *x509.Certificate
+	Validity           time.Duration // validUntil = now + Validity (default 24h)
+	Now                func() time.Time
+	Rand               io.Reader
 }
 
 // IdP returns the signed metadata of the plain SAML2 IdP at entityID. With
@@ -100,14 +106,33 @@ func (p Publisher) entity(entityID string) (*etree.Element, error) {
 	return ed, nil
 }
 
+// keyDescriptors publishes the current signing certificate and the next
+// one, then (withEncryption) the current and the next encryption
+// certificates: one KeyDescriptor each, the current first.
 func (p Publisher) keyDescriptors(d *etree.Element, withEncryption bool) {
-	keyDescriptor(d, "signing", p.Signer.Cert)
-	if withEncryption && p.EncryptionCert != nil {
-		kd := keyDescriptor(d, "encryption", p.EncryptionCert)
+	for _, cert := range distinct(p.Signer.Cert, p.NextSigningCert) {
+		keyDescriptor(d, "signing", cert)
+	}
+	if !withEncryption {
+		return
+	}
+	for _, cert := range distinct(p.EncryptionCert, p.NextEncryptionCert) {
+		kd := keyDescriptor(d, "encryption", cert)
 		for _, alg := range []string{samlxml.AES256GCM, samlxml.AES128GCM, samlxml.RSAOAEP, samlxml.RSAOAEPMGF1P} {
 			kd.CreateElement("md:EncryptionMethod").CreateAttr("Algorithm", alg)
 		}
 	}
+}
+
+// distinct is the non-nil certificates of certs, each once.
+func distinct(certs ...*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range certs {
+		if c != nil && !slices.ContainsFunc(out, c.Equal) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func keyDescriptor(d *etree.Element, use string, cert *x509.Certificate) *etree.Element {
@@ -129,18 +154,24 @@ func (p Publisher) sign(ed *etree.Element) ([]byte, error) {
 // Clave2Certificates is the document Cl@ve 2.0 kits fetch daily from
 // /Proxy2/Certificates as their trust store: an IDPSSODescriptor whose
 // KeyDescriptors carry a ds:KeyName, the certificate and ds:MgmtData
-// "active".
+// "active"; the certificates of our next keys follow, "inactive", so that
+// kits can learn them before the rollover.
 func (p Publisher) Clave2Certificates() ([]byte, error) {
 	d := etree.NewElement("md:IDPSSODescriptor")
 	d.CreateAttr("xmlns:md", samlxml.NSMetadata)
 	d.CreateAttr("xmlns:ds", samlxml.NSDSig)
 	d.CreateAttr("protocolSupportEnumeration", samlxml.NSProtocol)
 	keys := []struct {
-		use, name string
-		cert      *x509.Certificate
-	}{{"signing", "proxy_sign_clavebridge", p.Signer.Cert}, {"encryption", "proxy_cipher_clavebridge", p.EncryptionCert}}
-	for _, k := range keys {
-		if k.cert == nil {
+		use, name, state string
+		cert             *x509.Certificate
+	}{
+		{"signing", "proxy_sign_clavebridge", "active", p.Signer.Cert},
+		{"encryption", "proxy_cipher_clavebridge", "active", p.EncryptionCert},
+		{"signing", "proxy_sign_clavebridge_next", "inactive", p.NextSigningCert},
+		{"encryption", "proxy_cipher_clavebridge_next", "inactive", p.NextEncryptionCert},
+	}
+	for i, k := range keys {
+		if k.cert == nil || (i >= 2 && keys[i-2].cert != nil && keys[i-2].cert.Equal(k.cert)) {
 			continue
 		}
 		kd := d.CreateElement("md:KeyDescriptor")
@@ -148,7 +179,7 @@ func (p Publisher) Clave2Certificates() ([]byte, error) {
 		ki := kd.CreateElement("ds:KeyInfo")
 		ki.CreateElement("ds:KeyName").SetText(k.name)
 		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.cert.Raw))
-		ki.CreateElement("ds:MgmtData").SetText("active")
+		ki.CreateElement("ds:MgmtData").SetText(k.state)
 	}
 	return samlxml.Serialize(d)
 }

@@ -112,6 +112,12 @@ type KeyPair struct {
 type KeysConfig struct {
 	Signing    KeyPair `yaml:"signing"`
 	Encryption KeyPair `yaml:"encryption"`
+	// NextSigning and NextEncryption are the keys that will replace them
+	// (optional): published in our metadata beside the current ones, and
+	// tried when decrypting, so that SPs and Cl@ve can learn them before
+	// the operator moves them to signing and encryption and reloads.
+	NextSigning    KeyPair `yaml:"next_signing"`
+	NextEncryption KeyPair `yaml:"next_encryption"`
 }
 
 // StoreConfig chooses the state store.
@@ -331,6 +337,9 @@ func (c *Config) applyDefaults() {
 	setDurationDefault(&c.Upstream.RequestLifetime, 15*time.Minute)
 	if c.Keys.Encryption == (KeyPair{}) {
 		c.Keys.Encryption = c.Keys.Signing
+		if c.Keys.NextEncryption == (KeyPair{}) { // one key for both, now and next
+			c.Keys.NextEncryption = c.Keys.NextSigning
+		}
 	}
 	if c.Simulator.Signing == (KeyPair{}) {
 		c.Simulator.Signing = c.Keys.Signing
@@ -395,6 +404,12 @@ func (c *Config) Validate() []error {
 	add(checkURL("server.base_url", c.Server.BaseURL))
 	add(c.checkKeyPair("keys.signing", c.Keys.Signing))
 	add(c.checkKeyPair("keys.encryption", c.Keys.Encryption))
+	if c.Keys.NextSigning != (KeyPair{}) {
+		add(c.checkKeyPair("keys.next_signing", c.Keys.NextSigning))
+	}
+	if c.Keys.NextEncryption != (KeyPair{}) && c.Keys.NextEncryption != c.Keys.NextSigning {
+		add(c.checkKeyPair("keys.next_encryption", c.Keys.NextEncryption))
+	}
 	if c.Store.Type != "memory" && c.Store.Type != "redis" {
 		add(fieldErr("store.type", "%q is not memory or redis", c.Store.Type))
 	}

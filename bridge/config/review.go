@@ -23,12 +23,14 @@ const ExpiryNotice = 30 * 24 * time.Hour
 // them (the names clavebridge_certificate_not_after_timestamp_seconds uses
 // for those it has).
 const (
-	RoleSigning         = "signing"    // keys.signing: the bridge's seal
-	RoleEncryption      = "encryption" // keys.encryption
-	RoleGateway         = "gateway"    // upstream.gateway_certs
-	RoleSimulator       = "simulator"  // simulator.signing
-	RoleDemo            = "demo"       // demo.keys
-	RoleSPSigning       = "sp_signing" // service_providers[].certs and metadata keys
+	RoleSigning         = "signing"         // keys.signing: the bridge's seal
+	RoleEncryption      = "encryption"      // keys.encryption
+	RoleNextSigning     = "next_signing"    // keys.next_signing: the seal after the rollover
+	RoleNextEncryption  = "next_encryption" // keys.next_encryption
+	RoleGateway         = "gateway"         // upstream.gateway_certs
+	RoleSimulator       = "simulator"       // simulator.signing
+	RoleDemo            = "demo"            // demo.keys
+	RoleSPSigning       = "sp_signing"      // service_providers[].certs and metadata keys
 	RoleSPEncryption    = "sp_encryption"
 	RoleSPMetadataSigns = "sp_metadata" // service_providers[].metadata_signing_cert
 )
@@ -137,6 +139,10 @@ func (r *reviewer) keys(written func(string) bool) {
 	if c.Keys.Encryption != c.Keys.Signing || written("keys.encryption") {
 		r.pair("keys.encryption", RoleEncryption, "", c.Keys.Encryption)
 	}
+	r.next("keys.next_signing", RoleNextSigning, c.Keys.NextSigning, c.Keys.Signing)
+	if c.Keys.NextEncryption != c.Keys.NextSigning || written("keys.next_encryption") {
+		r.next("keys.next_encryption", RoleNextEncryption, c.Keys.NextEncryption, c.Keys.Encryption)
+	}
 	if c.Upstream.Mode == "simulated" && (c.Simulator.Signing != c.Keys.Signing || written("simulator.signing")) {
 		r.pair("simulator.signing", RoleSimulator, "", c.Simulator.Signing)
 	}
@@ -145,6 +151,19 @@ func (r *reviewer) keys(written func(string) bool) {
 	}
 	for i, f := range c.Upstream.GatewayCerts {
 		r.certFile(fmt.Sprintf("upstream.gateway_certs[%d]", i), RoleGateway, "", f)
+	}
+}
+
+// next reviews an optional next key pair like the current ones, and warns
+// when it names the current certificate (a rollover to the same key).
+func (r *reviewer) next(path, role string, next, current KeyPair) {
+	if next == (KeyPair{}) {
+		return
+	}
+	r.pair(path, role, "", next)
+	if next.Cert == current.Cert {
+		r.add(Warning, path+".cert", fmt.Sprintf("%s is the current certificate: nothing to roll over to", next.Cert),
+			"name the new pair here, or remove "+path)
 	}
 }
 
@@ -245,7 +264,7 @@ func readSmallFile(name string) ([]byte, error) {
 
 func testKeyAdvice(role string) string {
 	switch role {
-	case RoleSigning, RoleEncryption:
+	case RoleSigning, RoleEncryption, RoleNextSigning, RoleNextEncryption:
 		return "make a key pair of your own and register its certificate with Cl@ve and the SPs"
 	case RoleGateway:
 		return "trust the gateway's own certificate, from its /Proxy2/Certificates"
@@ -279,8 +298,10 @@ func CertificateExpiry(path, role, sp string, cert *x509.Certificate, now time.T
 	if left > 0 {
 		msg = fmt.Sprintf("certificate (%s) expires on %s, in %d days", which, when, int(left.Hours())/24)
 	}
-	advice := "renew it and register the new certificate with Cl@ve and the SPs (the bridge trusts the pinned key, not its dates; peers that check dates may refuse it)"
+	advice := "renew it: name the new pair in keys.next_signing (and keys.next_encryption), register its certificate with Cl@ve and the SPs, then switch (the bridge trusts the pinned key, not its dates; peers that check dates may refuse it)"
 	switch role {
+	case RoleNextSigning, RoleNextEncryption:
+		advice = "a next key should outlive the current one: make another pair; if this is the old pair kept after a switch, drop it once upstream.request_lifetime has passed"
 	case RoleGateway:
 		advice = "trust the gateway's renewed certificate (its /Proxy2/Certificates) as well, before it changes keys"
 	case RoleSPSigning, RoleSPEncryption, RoleSPMetadataSigns:

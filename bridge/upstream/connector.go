@@ -35,7 +35,8 @@ type Config struct {
 	Signer       samlxml.Signer
 	// DecryptionKeys open the assertions the gateway encrypts to us: Cl@ve
 	// 2.0 encrypts to the certificate that signed the request, an eIDAS node
-	// to the encryption key of our metadata.
+	// to the encryption key of our metadata. During a rollover they include
+	// the next keys (keys.next_*), so that either certificate works.
 	DecryptionKeys []DecryptionKey
 	GatewayCerts   []*x509.Certificate
 	Policy         samlxml.AlgorithmPolicy

@@ -5,17 +5,17 @@
 package server
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
@@ -80,6 +80,10 @@ type Server struct {
 	// unchanged keeps them, and their logins in flight (see reload.go).
 	demo            *demosp.DemoSP
 	simKey, demoKey string
+	// keys and draining are what /readyz looks at (health.go); draining
+	// is shared by the assemblies of one process.
+	keys     *keySet
+	draining *atomic.Bool
 }
 
 // Metadata returns the bridge's signed IdP metadata, or with upstream its
@@ -138,7 +142,8 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	base := cfg.Server.BaseURL
 	s := &Server{
 		Web: newWeb(cfg, log, opts), Store: st, Registry: reg, baseURL: base,
-		publisher: metadata.Publisher{Signer: keys.signer, EncryptionCert: keys.encCert, Now: opts.Now, Rand: opts.Rand},
+		publisher: metadata.Publisher{Signer: keys.signer, EncryptionCert: keys.encCert, NextSigningCert: keys.nextSignCert,
+			NextEncryptionCert: keys.nextEncCert, Now: opts.Now, Rand: opts.Rand},
 	}
 	conn, err := s.upstream(cfg, keys, opts)
 	if err != nil {
@@ -184,7 +189,7 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	if err := s.mountMetrics(cfg, keys, opts, prev); err != nil {
 		return nil, err
 	}
-	s.mountHealth()
+	s.mountHealth(keys, prev) // health.go
 	return s, nil
 }
 
@@ -316,23 +321,14 @@ func (s *Server) mountDemo(cfg *config.Config, k *keySet, log *zap.Logger, opts 
 	return nil
 }
 
-func (s *Server) mountHealth() {
-	s.Web.Echo().GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	s.Web.Echo().GET("/readyz", func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		defer cancel()
-		if err := s.Store.Ping(ctx); err != nil {
-			return c.String(http.StatusServiceUnavailable, "store unreachable\n")
-		}
-		return c.String(http.StatusOK, "ready\n")
-	})
-}
-
 // keySet is the bridge's own key material.
 type keySet struct {
 	signer     samlxml.Signer
-	decrypters []upstream.DecryptionKey // encryption key, then the signing key
+	decrypters []upstream.DecryptionKey // encryption key, signing key, then the next ones
 	encCert    *x509.Certificate
+	// nextSignCert and nextEncCert are the certificates of keys.next_*
+	// (nil when not configured): published, and their keys decrypt.
+	nextSignCert, nextEncCert *x509.Certificate
 }
 
 type pair struct {
@@ -350,7 +346,24 @@ func loadKeys(cfg *config.Config) (*keySet, error) {
 		return nil, fmt.Errorf("keys.encryption: %w", err)
 	}
 	ks := &keySet{signer: samlxml.Signer{Key: sig.key, Cert: sig.cert}, encCert: enc.cert}
-	for _, p := range []*pair{enc, sig} {
+	nextSig, err := loadNextPair(cfg, "keys.next_signing", cfg.Keys.NextSigning)
+	if err != nil {
+		return nil, err
+	}
+	nextEnc, err := loadNextPair(cfg, "keys.next_encryption", cfg.Keys.NextEncryption)
+	if err != nil {
+		return nil, err
+	}
+	if nextSig != nil {
+		ks.nextSignCert = nextSig.cert
+	}
+	if nextEnc != nil {
+		ks.nextEncCert = nextEnc.cert
+	}
+	for _, p := range []*pair{enc, sig, nextEnc, nextSig} {
+		if p == nil || slices.ContainsFunc(ks.decrypters, func(d upstream.DecryptionKey) bool { return d.Cert.Equal(p.cert) }) {
+			continue
+		}
 		if dec, ok := p.key.(crypto.Decrypter); ok {
 			ks.decrypters = append(ks.decrypters, upstream.DecryptionKey{Key: dec, Cert: p.cert})
 		}
@@ -359,6 +372,23 @@ func loadKeys(cfg *config.Config) (*keySet, error) {
 		return nil, fmt.Errorf("keys: no RSA key to decrypt assertions with")
 	}
 	return ks, nil
+}
+
+// loadNextPair loads an optional next key pair (nil when not configured),
+// whose key must be its certificate's: its certificate is published.
+func loadNextPair(cfg *config.Config, path string, kp config.KeyPair) (*pair, error) {
+	if kp == (config.KeyPair{}) {
+		return nil, nil
+	}
+	p, err := loadPair(cfg, kp)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	pub, ok := p.key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(p.cert.PublicKey) {
+		return nil, fmt.Errorf("%s: %s is not the key of the certificate %s", path, kp.Key, kp.Cert)
+	}
+	return p, nil
 }
 
 func loadPair(cfg *config.Config, kp config.KeyPair) (*pair, error) {
