@@ -6,12 +6,15 @@
 package dialect
 
 import (
+	"context"
+	"errors"
 	"io"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/audit"
 	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
@@ -60,4 +63,20 @@ func Set(plugins []Plugin) config.DialectSet {
 		rules[i] = p.Rules
 	}
 	return config.NewDialectSet(rules...)
+}
+
+// AuditRequest records an AuthnRequest a dialect verified and read: readErr
+// is nil, or a refusal the SP is answered with (the answer's audit line
+// carries its status). Requests refused on the error page are not SAML
+// exchanges: their log line says why.
+func AuditRequest(ctx context.Context, log *zap.Logger, dialect, spID, id string, req *bridge.Request, readErr error) {
+	var denied *bridge.RequestDenied
+	if readErr != nil && !errors.As(readErr, &denied) {
+		return
+	}
+	r := audit.Record{Direction: audit.In, Dialect: dialect, Kind: audit.AuthnRequest, SP: spID, ID: id}
+	if req != nil {
+		r.LoA = req.MinLoA
+	}
+	audit.Log(ctx, log, r)
 }

@@ -2,10 +2,10 @@ package stork
 
 import (
 	"context"
-	"errors"
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/audit"
+	"github.com/clavebridge/clavebridge/endpoints/dialect"
 )
 
 // audit writes r, a message of this dialect, to the audit log.
@@ -14,20 +14,9 @@ func (e *Endpoint) audit(ctx context.Context, r audit.Record) {
 	audit.Log(ctx, e.cfg.Log, r)
 }
 
-// auditRequest records a verified AuthnRequest (id, from sp) that reading
-// accepted: readErr is nil, or a refusal the SP is answered with (the
-// answer's audit line carries its status). Requests refused on the error
-// page are not SAML exchanges: their log line says why.
+// auditRequest records a verified AuthnRequest (see dialect.AuditRequest).
 func (e *Endpoint) auditRequest(ctx context.Context, sp *bridge.ServiceProvider, id string, req *bridge.Request, readErr error) {
-	var denied *bridge.RequestDenied
-	if readErr != nil && !errors.As(readErr, &denied) {
-		return
-	}
-	r := audit.Record{Direction: audit.In, Kind: audit.AuthnRequest, SP: sp.ID, ID: id}
-	if req != nil {
-		r.LoA = req.MinLoA
-	}
-	e.audit(ctx, r)
+	dialect.AuditRequest(ctx, e.cfg.Log, DialectName, sp.ID, id, req, readErr)
 }
 
 // auditStatus names the STORK status writeStatus puts on the wire.
