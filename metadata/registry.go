@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/clavebridge/clavebridge/bridge"
@@ -18,14 +19,45 @@ import (
 
 // Registry holds the registered SPs, keyed by dialect and identifier.
 type Registry struct {
+	mu    sync.RWMutex
 	sps   map[string]*bridge.ServiceProvider
 	order []*bridge.ServiceProvider // as configured
+	// refused holds, by key, why an SP's requests are refused: its
+	// metadata's validUntil passed and no fresh copy could be had.
+	refused map[string]error
+	// copies holds, by key, the metadata in use of SPs given by URL.
+	copies   map[string]copyInfo
+	cacheDir string
+	now      func() time.Time // nil: an expired copy is found by the refresher only
+}
+
+// UseClock makes Lookup refuse an SP whose metadata copy's validUntil has
+// passed by now, between two refreshes too.
+func (r *Registry) UseClock(now func() time.Time) {
+	r.mu.Lock()
+	r.now = now
+	r.mu.Unlock()
+}
+
+// copyInfo is what the registry knows of the metadata copy in use.
+type copyInfo struct {
+	fetched, validUntil time.Time // validUntil zero: none
+	cacheDuration       time.Duration
 }
 
 func key(dialect, id string) string { return dialect + "\x00" + id }
 
 // Lookup finds a registered SP.
 func (r *Registry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if err := r.refused[key(dialect, id)]; err != nil {
+		return nil, fmt.Errorf("%w: %s %q: %v", bridge.ErrUnknownSP, dialect, id, err)
+	}
+	if c, ok := r.copies[key(dialect, id)]; ok && r.now != nil && !c.validUntil.IsZero() && !r.now().Before(c.validUntil) {
+		return nil, fmt.Errorf("%w: %s %q: its metadata expired at %s (validUntil) and has not been refreshed",
+			bridge.ErrUnknownSP, dialect, id, c.validUntil.UTC().Format(time.RFC3339))
+	}
 	sp, ok := r.sps[key(dialect, id)]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s %q", bridge.ErrUnknownSP, dialect, id)
@@ -35,6 +67,8 @@ func (r *Registry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
 
 // All lists the registered SPs in configuration order.
 func (r *Registry) All() []*bridge.ServiceProvider {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return append([]*bridge.ServiceProvider(nil), r.order...)
 }
 
@@ -51,15 +85,22 @@ func NewRegistryWith(cfg *config.Config, now time.Time, fetch *Fetcher) (*Regist
 	if fetch == nil {
 		fetch = &Fetcher{}
 	}
-	r := &Registry{sps: map[string]*bridge.ServiceProvider{}}
+	r := &Registry{sps: map[string]*bridge.ServiceProvider{}, refused: map[string]error{}, copies: map[string]copyInfo{}}
+	if cfg.MetadataCacheDir != "" {
+		r.cacheDir = cfg.Path(cfg.MetadataCacheDir)
+	}
 	var errs []error
 	for i, spc := range cfg.ServiceProviders {
-		sp, err := resolve(cfg, spc, now, fetch)
+		src := &source{fetch: fetch, cacheDir: r.cacheDir, useCache: true}
+		sp, err := resolve(cfg, spc, now, src)
 		if err != nil {
 			errs = append(errs, &SPError{Index: i, ID: spc.ID, Err: err})
 			continue
 		}
 		r.sps[key(sp.Dialect, sp.ID)] = sp
+		if src.remote {
+			r.copies[key(sp.Dialect, sp.ID)] = src.info
+		}
 		r.order = append(r.order, sp)
 	}
 	if len(errs) > 0 {
@@ -82,7 +123,7 @@ func (e *SPError) Path() string { return fmt.Sprintf("service_providers[%d]", e.
 func (e *SPError) Error() string { return fmt.Sprintf("%s (%s): %v", e.Path(), e.ID, e.Err) }
 func (e *SPError) Unwrap() error { return e.Err }
 
-func resolve(cfg *config.Config, c config.SPConfig, now time.Time, fetch *Fetcher) (*bridge.ServiceProvider, error) {
+func resolve(cfg *config.Config, c config.SPConfig, now time.Time, src *source) (*bridge.ServiceProvider, error) {
 	d := cfg.Dialect(c.Dialect)
 	if d == nil {
 		return nil, fmt.Errorf("dialect %q is not served by this bridge", c.Dialect)
@@ -108,7 +149,7 @@ func resolve(cfg *config.Config, c config.SPConfig, now time.Time, fetch *Fetche
 		return nil, err
 	}
 	if c.Metadata != "" {
-		if err := applyMetadata(sp, cfg, c, now, fetch); err != nil {
+		if err := applyMetadata(sp, cfg, c, now, src); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +241,7 @@ func applyKeys(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig
 
 // applyMetadata reads an SP's SAML metadata (file or URL): its ACS
 // endpoints, keys, whether it signs its requests and its eIDAS SPType.
-func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig, now time.Time, fetch *Fetcher) error {
+func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPConfig, now time.Time, src *source) error {
 	source := c.Metadata
 	if !config.IsURL(source) {
 		source = cfg.Path(source)
@@ -213,16 +254,9 @@ func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPCo
 		}
 		signers = append(signers, cert)
 	}
-	data, err := fetch.Fetch(context.Background(), source, PolicyOf(c))
+	md, err := src.read(context.Background(), c, source, signers, now)
 	if err != nil {
 		return err
-	}
-	md, err := parseSPMetadata(data, signers, now)
-	if err != nil {
-		return fmt.Errorf("metadata %s: %w", c.Metadata, err)
-	}
-	if md.EntityID != sp.ID {
-		return fmt.Errorf("metadata %s describes %q, not %q", c.Metadata, md.EntityID, sp.ID)
 	}
 	sp.ACS = append(sp.ACS, md.ACS...)
 	sp.Logout = append(sp.Logout, md.Logout...)

@@ -23,6 +23,8 @@ type spMetadata struct {
 	EncryptionCert      *x509.Certificate
 	AuthnRequestsSigned bool
 	SPType              string
+	ValidUntil          time.Time     // zero: none
+	CacheDuration       time.Duration // zero: none
 }
 
 // parseSPMetadata reads an EntityDescriptor with one SPSSODescriptor. With
@@ -44,13 +46,19 @@ func parseSPMetadata(data []byte, signers []*x509.Certificate, now time.Time) (*
 	if !samlxml.Is(ed, samlxml.NSMetadata, "EntityDescriptor") {
 		return nil, fmt.Errorf("metadata root is %s, not an EntityDescriptor", ed.FullTag())
 	}
+	md := &spMetadata{EntityID: ed.SelectAttrValue("entityID", "")}
 	if vu := ed.SelectAttrValue("validUntil", ""); vu != "" {
 		t, err := samlxml.ParseTime(vu)
 		if err != nil || !now.Before(t) {
 			return nil, fmt.Errorf("metadata validUntil %q has passed or is not a time", vu)
 		}
+		md.ValidUntil = t
 	}
-	md := &spMetadata{EntityID: ed.SelectAttrValue("entityID", "")}
+	if cd := ed.SelectAttrValue("cacheDuration", ""); cd != "" {
+		if d, ok := parseXSDuration(cd); ok {
+			md.CacheDuration = d
+		}
+	}
 	if ext, _ := samlxml.Child(ed, samlxml.NSMetadata, "Extensions"); ext != nil {
 		if md.SPType, err = samlxml.ChildText(ext, clave2msg.NSEIDAS, "SPType"); err != nil {
 			return nil, err

@@ -79,6 +79,8 @@ type Metrics struct {
 	upstream *prometheus.CounterVec
 	certs    *prometheus.GaugeVec
 	reload   prometheus.Gauge
+	mdAge    *prometheus.GaugeVec
+	mdFails  *prometheus.CounterVec
 
 	mu    sync.RWMutex
 	sps   map[SP]bool // every SP a configuration has named
@@ -119,6 +121,14 @@ func New() *Metrics {
 			Namespace: namespace, Name: "config_last_reload_successful",
 			Help: "1 when the last (re)load of the configuration succeeded, 0 when it failed and the previous one still serves.",
 		}),
+		mdAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "metadata_age_seconds",
+			Help: "Age of the metadata copy in use of each SP whose metadata is given by URL (seconds since it was fetched).",
+		}, []string{"sp"}),
+		mdFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "metadata_refresh_failures_total",
+			Help: "Failed refreshes of the metadata of each SP given by URL (fetch, signature or content refused); the last good copy serves until its validUntil.",
+		}, []string{"sp"}),
 	}
 	for _, r := range flow.UpstreamResults() {
 		m.upstream.WithLabelValues(string(r))
@@ -127,7 +137,7 @@ func New() *Metrics {
 		m.hops.WithLabelValues(string(h))
 	}
 	m.reload.Set(1)
-	m.reg.MustRegister(m.logins, m.hops, m.upstream, m.certs, m.reload,
+	m.reg.MustRegister(m.logins, m.hops, m.upstream, m.certs, m.reload, m.mdAge, m.mdFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -153,6 +163,15 @@ func (m *Metrics) Configure(c Configuration) {
 		m.certs.WithLabelValues(c.Role, c.SP, Serial(c.Cert)).Set(float64(c.Cert.NotAfter.Unix()))
 	}
 }
+
+// MetadataAge sets the age of an SP's metadata copy in use (sp: a
+// configured entity ID).
+func (m *Metrics) MetadataAge(sp string, age time.Duration) {
+	m.mdAge.WithLabelValues(sp).Set(age.Seconds())
+}
+
+// MetadataRefreshFailed counts a failed refresh of an SP's metadata.
+func (m *Metrics) MetadataRefreshFailed(sp string) { m.mdFails.WithLabelValues(sp).Inc() }
 
 // Serial is a certificate's serial number as the metrics name it:
 // uppercase hex, as openssl x509 -serial prints it.

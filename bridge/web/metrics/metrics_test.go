@@ -325,3 +325,28 @@ func TestRegistriesApart(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataRefreshMetrics: the refresher's age gauge and failure counter,
+// by SP.
+func TestMetadataRefreshMetrics(t *testing.T) {
+	m := metrics.New()
+	m.MetadataAge("https://sp.example/md", 90*time.Minute)
+	m.MetadataRefreshFailed("https://sp.example/md")
+	m.MetadataRefreshFailed("https://sp.example/md")
+	m.MetadataAge("https://other.example/md", 0)
+	_, fams := scrape(t, m.Handler(), "/metrics")
+	tests := []struct {
+		family, series string
+		want           float64
+	}{
+		{"clavebridge_metadata_age_seconds", "sp=https://sp.example/md", 5400},
+		{"clavebridge_metadata_age_seconds", "sp=https://other.example/md", 0},
+		{"clavebridge_metadata_refresh_failures_total", "sp=https://sp.example/md", 2},
+	}
+	for _, tt := range tests {
+		got, ok := series(fams[tt.family])[tt.series]
+		if !ok || got != tt.want {
+			t.Errorf("%s{%s} = %v (present %v), want %v", tt.family, tt.series, got, ok, tt.want)
+		}
+	}
+}
