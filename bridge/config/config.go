@@ -37,6 +37,13 @@ type Config struct {
 	ServiceProviders []SPConfig      `yaml:"service_providers"`
 	Log              LogConfig       `yaml:"log"`
 	Secrets          SecretsConfig   `yaml:"secrets"`
+	// MetadataRefresh bounds how often SP metadata given by URL is fetched
+	// again (its cacheDuration, clamped to [min, max]; default 1h and 24h).
+	MetadataRefresh MetadataRefreshConfig `yaml:"metadata_refresh"`
+	// MetadataCacheDir keeps the last good copy of each SP's metadata
+	// fetched by URL, so that a restart works while the SP's server is down
+	// (empty: no copies are kept).
+	MetadataCacheDir string `yaml:"metadata_cache_dir"`
 
 	dir      string     // directory of the file, for relative paths
 	dialects DialectSet // the dialects SPs may speak
@@ -248,6 +255,27 @@ type SPConfig struct {
 	UsedIdP              bool `yaml:"used_idp"` // stork: always send usedIdP
 }
 
+// MetadataRefreshConfig bounds the refresh of SP metadata given by URL.
+type MetadataRefreshConfig struct {
+	Min Duration `yaml:"min"`
+	Max Duration `yaml:"max"`
+}
+
+// Bounds returns min and max with their defaults (1h, 24h).
+func (m MetadataRefreshConfig) Bounds() (min, max time.Duration) {
+	min, max = m.Min.D(), m.Max.D()
+	if min <= 0 {
+		min = time.Hour
+	}
+	if max <= 0 {
+		max = 24 * time.Hour
+	}
+	if max < min {
+		max = min
+	}
+	return min, max
+}
+
 // Duration is a time.Duration written as "30s", "1h".
 type Duration time.Duration
 
@@ -415,6 +443,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.Store.Type == "redis" && c.Store.Address == "" {
 		add(fieldErr("store.address", "redis needs an address"))
+	}
+	if r := c.MetadataRefresh; r.Min < 0 || r.Max < 0 || (r.Min > 0 && r.Max > 0 && r.Max < r.Min) {
+		add(fieldErr("metadata_refresh", "min %s and max %s: both must be positive, and max at least min", r.Min.D(), r.Max.D()))
 	}
 	errs = append(errs, c.validateUpstream()...)
 	errs = append(errs, c.validateSecrets()...)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testRules stands in for a dialect: it requires a name and sets a default.
@@ -83,6 +84,8 @@ func TestConfigErrorsNameTheirPath(t *testing.T) {
 		{"sp bad dialect", "service_providers: [{id: x, dialect: oidc, return_urls: ['https://sp/acs']}]\n", "service_providers[0].dialect: \"oidc\" is not one of saml2, stork"},
 		{"sp bad url", "service_providers: [{id: x, name: X, dialect: saml2, return_urls: ['javascript:alert(1)']}]\n", "service_providers[0].return_urls[0]"},
 		{"sp bad attribute", "service_providers: [{id: x, name: X, dialect: saml2, return_urls: ['https://sp/acs'], attributes: [shoeSize]}]\n", "service_providers[0].attributes[0]"},
+		{"metadata refresh max below min", "metadata_refresh: {min: 2h, max: 1h}\n", "metadata_refresh: min 2h0m0s and max 1h0m0s"},
+		{"metadata refresh negative", "metadata_refresh: {min: -1h}\n", "metadata_refresh: min -1h0m0s"},
 		{"sp duplicate", "service_providers: [{id: x, name: X, dialect: saml2, return_urls: ['https://sp/a']}, {id: x, name: X, dialect: saml2, return_urls: ['https://sp/b']}]\n", "service_providers[1].id"},
 	}
 	for _, tt := range tests {
@@ -99,5 +102,23 @@ func TestConfigErrorsNameTheirPath(t *testing.T) {
 	}
 	if _, err := Parse([]byte(base+keys), dir, testDialects); err != nil {
 		t.Fatalf("minimal config refused: %v", err)
+	}
+}
+
+// TestMetadataRefreshBounds: metadata_refresh's defaults and clamping.
+func TestMetadataRefreshBounds(t *testing.T) {
+	tests := []struct {
+		in       MetadataRefreshConfig
+		min, max time.Duration
+	}{
+		{MetadataRefreshConfig{}, time.Hour, 24 * time.Hour},
+		{MetadataRefreshConfig{Min: Duration(10 * time.Minute)}, 10 * time.Minute, 24 * time.Hour},
+		{MetadataRefreshConfig{Min: Duration(2 * time.Hour), Max: Duration(6 * time.Hour)}, 2 * time.Hour, 6 * time.Hour},
+		{MetadataRefreshConfig{Min: Duration(48 * time.Hour)}, 48 * time.Hour, 48 * time.Hour},
+	}
+	for _, tt := range tests {
+		if min, max := tt.in.Bounds(); min != tt.min || max != tt.max {
+			t.Errorf("%+v: %v, %v; want %v, %v", tt.in, min, max, tt.min, tt.max)
+		}
 	}
 }

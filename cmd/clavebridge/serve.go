@@ -56,6 +56,9 @@ func serveCommand() *cobra.Command {
 			hs.Handler = rl // each request is served by the assembly current when it arrives
 			path, _ := cmd.Flags().GetString("config")
 			reloadOnHUP(ctx, rl, load, path, log)
+			refresh := time.NewTicker(server.MetadataRefreshTick) // SP metadata given by URL
+			defer refresh.Stop()
+			go rl.RunMetadataRefresh(ctx, refresh.C, nil)
 			ln, err := listen(log, cfg.Server.Listen) // bound, then logged, then served
 			if err != nil {
 				return err

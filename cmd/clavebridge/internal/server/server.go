@@ -61,6 +61,9 @@ type Options struct {
 	// Metrics is the registry to count into (nil: the one of the assembly
 	// a reload replaces, or a new one).
 	Metrics *metrics.Metrics
+	// MetadataFetcher fetches SP metadata URLs (nil: the default; tests
+	// inject their TLS server's certificate pool).
+	MetadataFetcher *metadata.Fetcher
 }
 
 // Server is an assembled bridge.
@@ -75,6 +78,9 @@ type Server struct {
 	Metrics   *metrics.Metrics
 	publisher metadata.Publisher
 	baseURL   string
+	// refresher refreshes the metadata of SPs given by URL (see
+	// Reloadable.RunMetadataRefresh).
+	refresher *metadata.Refresher
 	// demo is the demo SP; simKey and demoKey identify what the simulator
 	// and the demo SP were built from, so that a reload that leaves them
 	// unchanged keeps them, and their logins in flight (see reload.go).
@@ -135,10 +141,11 @@ func (s *Server) Close() error { return s.Store.Close() }
 // assemble builds everything that sits on the keys and the store; prev is
 // the assembly a reload replaces (nil at startup).
 func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, st store.Store, prev *Server) (*Server, error) {
-	reg, err := metadata.NewRegistry(cfg, opts.Now())
+	reg, err := metadata.NewRegistryWith(cfg, opts.Now(), opts.MetadataFetcher)
 	if err != nil {
 		return nil, err
 	}
+	reg.UseClock(opts.Now) // an SP whose metadata's validUntil passed is refused
 	base := cfg.Server.BaseURL
 	s := &Server{
 		Web: newWeb(cfg, log, opts), Store: st, Registry: reg, baseURL: base,
@@ -189,6 +196,10 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	if err := s.mountMetrics(cfg, keys, opts, prev); err != nil {
 		return nil, err
 	}
+	s.refresher = &metadata.Refresher{Registry: reg, Config: cfg, Fetch: opts.MetadataFetcher, Now: opts.Now, Meter: s.Metrics,
+		Log: func(sp string, err error) {
+			log.Warn("SP metadata", zap.String("sp", sp), zap.String("reason", err.Error()))
+		}}
 	s.mountHealth(keys, prev) // health.go
 	return s, nil
 }
