@@ -10,6 +10,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/translate"
 )
@@ -26,6 +27,10 @@ type Publisher struct {
 	Validity           time.Duration // validUntil = now + Validity (default 24h)
 	Now                func() time.Time
 	Rand               io.Reader
+	// KeyTransports, when not nil, are the only key transports advertised
+	// with the encryption certificates: those the keys behind them can
+	// decrypt (a token key may lack one, see bridge/hsm). Nil: both.
+	KeyTransports []string
 }
 
 // IdP returns the signed metadata of the plain SAML2 IdP at entityID. With
@@ -119,6 +124,9 @@ func (p Publisher) keyDescriptors(d *etree.Element, withEncryption bool) {
 	for _, cert := range distinct(p.EncryptionCert, p.NextEncryptionCert) {
 		kd := keyDescriptor(d, "encryption", cert)
 		for _, alg := range []string{samlxml.AES256GCM, samlxml.AES128GCM, samlxml.RSAOAEP, samlxml.RSAOAEPMGF1P} {
+			if (alg == samlxml.RSAOAEP || alg == samlxml.RSAOAEPMGF1P) && p.KeyTransports != nil && !slices.Contains(p.KeyTransports, alg) {
+				continue // the key cannot decrypt it
+			}
 			kd.CreateElement("md:EncryptionMethod").CreateAttr("Algorithm", alg)
 		}
 	}
@@ -157,29 +165,18 @@ func (p Publisher) sign(ed *etree.Element) ([]byte, error) {
 // "active"; the certificates of our next keys follow, "inactive", so that
 // kits can learn them before the rollover.
 func (p Publisher) Clave2Certificates() ([]byte, error) {
-	d := etree.NewElement("md:IDPSSODescriptor")
-	d.CreateAttr("xmlns:md", samlxml.NSMetadata)
-	d.CreateAttr("xmlns:ds", samlxml.NSDSig)
-	d.CreateAttr("protocolSupportEnumeration", samlxml.NSProtocol)
-	keys := []struct {
-		use, name, state string
-		cert             *x509.Certificate
-	}{
-		{"signing", "proxy_sign_clavebridge", "active", p.Signer.Cert},
-		{"encryption", "proxy_cipher_clavebridge", "active", p.EncryptionCert},
-		{"signing", "proxy_sign_clavebridge_next", "inactive", p.NextSigningCert},
-		{"encryption", "proxy_cipher_clavebridge_next", "inactive", p.NextEncryptionCert},
+	keys := []clave2msg.CertificateEntry{
+		{Use: clave2msg.UseSigning, Name: "proxy_sign_clavebridge", State: clave2msg.KeyActive, Cert: p.Signer.Cert},
+		{Use: clave2msg.UseEncryption, Name: "proxy_cipher_clavebridge", State: clave2msg.KeyActive, Cert: p.EncryptionCert},
+		{Use: clave2msg.UseSigning, Name: "proxy_sign_clavebridge_next", State: clave2msg.KeyInactive, Cert: p.NextSigningCert},
+		{Use: clave2msg.UseEncryption, Name: "proxy_cipher_clavebridge_next", State: clave2msg.KeyInactive, Cert: p.NextEncryptionCert},
 	}
+	var listed []clave2msg.CertificateEntry
 	for i, k := range keys {
-		if k.cert == nil || (i >= 2 && keys[i-2].cert != nil && keys[i-2].cert.Equal(k.cert)) {
+		if k.Cert == nil || (i >= 2 && keys[i-2].Cert != nil && keys[i-2].Cert.Equal(k.Cert)) {
 			continue
 		}
-		kd := d.CreateElement("md:KeyDescriptor")
-		kd.CreateAttr("use", k.use)
-		ki := kd.CreateElement("ds:KeyInfo")
-		ki.CreateElement("ds:KeyName").SetText(k.name)
-		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.cert.Raw))
-		ki.CreateElement("ds:MgmtData").SetText(k.state)
+		listed = append(listed, k)
 	}
-	return samlxml.Serialize(d)
+	return clave2msg.CertificatesDocument(listed)
 }

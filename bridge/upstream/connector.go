@@ -38,9 +38,14 @@ type Config struct {
 	// to the encryption key of our metadata. During a rollover they include
 	// the next keys (keys.next_*), so that either certificate works.
 	DecryptionKeys []DecryptionKey
-	GatewayCerts   []*x509.Certificate
-	Policy         samlxml.AlgorithmPolicy
-	ClockSkew      time.Duration
+	// GatewayCerts are the gateway's certificates trusted to sign its
+	// answers, when Gateway is nil.
+	GatewayCerts []*x509.Certificate
+	// Gateway, when set, is asked for the trusted certificates at each
+	// answer (the gateway's /Proxy2/Certificates, refreshed).
+	Gateway   GatewayTrust
+	Policy    samlxml.AlgorithmPolicy
+	ClockSkew time.Duration
 	// MaxResponseAge bounds how old a response's IssueInstant may be.
 	MaxResponseAge time.Duration
 	Replay         store.Store
@@ -50,6 +55,26 @@ type Config struct {
 	// Log receives the audit line of every message to and from the
 	// gateway (none when nil).
 	Log *zap.Logger
+}
+
+// GatewayTrust gives the gateway certificates trusted now; the connector
+// asks at every answer, so a refreshed list applies at once.
+type GatewayTrust interface {
+	Certificates() []*x509.Certificate
+}
+
+// StaticGateway is a fixed list of trusted gateway certificates.
+type StaticGateway []*x509.Certificate
+
+// Certificates returns the list.
+func (s StaticGateway) Certificates() []*x509.Certificate { return s }
+
+// gatewayCerts are the gateway certificates trusted now.
+func (c *Connector) gatewayCerts() []*x509.Certificate {
+	if c.cfg.Gateway != nil {
+		return c.cfg.Gateway.Certificates()
+	}
+	return c.cfg.GatewayCerts
 }
 
 // DecryptionKey is one of our private keys with its certificate.
@@ -72,7 +97,8 @@ func New(cfg Config) (*Connector, error) {
 		return nil, errors.New("upstream: a signing key and certificate are required")
 	case len(cfg.DecryptionKeys) == 0:
 		return nil, errors.New("upstream: a decryption key is required")
-	case len(cfg.GatewayCerts) == 0:
+	case cfg.Gateway == nil && len(cfg.GatewayCerts) == 0,
+		cfg.Gateway != nil && len(cfg.Gateway.Certificates()) == 0:
 		return nil, errors.New("upstream: at least one trusted gateway certificate is required")
 	case cfg.Replay == nil:
 		return nil, errors.New("upstream: a replay store is required")

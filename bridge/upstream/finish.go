@@ -59,7 +59,7 @@ func (c *Connector) readVerified(ctx context.Context, form url.Values) (*clave2m
 	if err != nil {
 		return nil, nil, fmt.Errorf("parse SAMLResponse: %w", err)
 	}
-	v := samlxml.Verifier{Certs: c.cfg.GatewayCerts, Policy: c.cfg.Policy}
+	v := samlxml.Verifier{Certs: c.gatewayCerts(), Policy: c.cfg.Policy}
 	verified, err := v.Verify(doc.Root())
 	if err != nil {
 		return nil, nil, fmt.Errorf("response signature: %w", err)
@@ -76,7 +76,8 @@ func (c *Connector) readVerified(ctx context.Context, form url.Values) (*clave2m
 		return nil, nil, fmt.Errorf("replay cache: %w", err)
 	}
 	if !first {
-		return nil, nil, fmt.Errorf("response %s replayed", resp.ID)
+		// a reload, the back button or a double submission of the answer
+		return nil, nil, bridge.Refuse(bridge.ReasonLoginUsed, "", "gateway answer already received", fmt.Errorf("response %s replayed", resp.ID))
 	}
 	return resp, enc, nil
 }

@@ -282,7 +282,7 @@ func (c *Connector) readSignedField(form url.Values, names ...string) (*etree.El
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", name, err)
 	}
-	v := samlxml.Verifier{Certs: c.cfg.GatewayCerts, Policy: c.cfg.Policy}
+	v := samlxml.Verifier{Certs: c.gatewayCerts(), Policy: c.cfg.Policy}
 	verified, err := v.Verify(doc.Root())
 	if err != nil {
 		return nil, fmt.Errorf("%s signature: %w", name, err)
