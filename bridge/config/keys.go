@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/clavebridge/clavebridge/bridge/hsm"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -25,6 +26,9 @@ func (c *Config) ReadCertificate(name string) (*x509.Certificate, error) {
 
 // ReadKeyPair reads a configured PEM certificate and private key.
 func (c *Config) ReadKeyPair(kp KeyPair) (crypto.Signer, *x509.Certificate, error) {
+	if hsm.IsURI(kp.Key) {
+		return nil, nil, fmt.Errorf("key is in a PKCS#11 token: the server opens it (hsm.Tokens), not ReadKeyPair")
+	}
 	cert, err := c.ReadCertificate(kp.Cert)
 	if err != nil {
 		return nil, nil, err

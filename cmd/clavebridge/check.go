@@ -46,6 +46,9 @@ type checkOptions struct {
 // 1) on any error, and under Strict on any warning.
 func runCheck(w io.Writer, path string, opts checkOptions) error {
 	rep, reg := gate(path, opts)
+	if rep.Config != nil { // what the keys in a token can do, tried through the token
+		rep.Add(server.KeyProbeFindings(rep.Config)...)
+	}
 	rep.Write(w)
 	fmt.Fprintln(w, rep.Summary(opts.Strict))
 	if rep.Failed(opts.Strict) {

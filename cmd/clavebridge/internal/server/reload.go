@@ -32,6 +32,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/bridge/hsm"
 )
 
 // ReloadObserver is told how each load of the configuration ended: the
@@ -64,6 +65,8 @@ type generation struct {
 	pairwise [sha256.Size]byte
 	// certs are the bridge's own signing and encryption certificates.
 	certs [2]string
+	// use is what it takes of the process's token contexts.
+	use *hsm.Use
 }
 
 // NewReloadable builds the bridge from cfg (as New does) and reports the
@@ -74,8 +77,12 @@ func NewReloadable(cfg *config.Config, log *zap.Logger, opts Options, observer R
 		return nil, err
 	}
 	opts = opts.withDefaults() // one clock and one randomness for every assembly
+	if opts.Tokens == nil {
+		opts.Tokens = hsm.NewTokens() // one set of token contexts for every assembly
+	}
 	srv, err := New(cfg, log, opts)
 	if err != nil {
+		_ = opts.Tokens.Close()
 		return nil, err
 	}
 	opts.Store = srv.Store
@@ -93,8 +100,11 @@ func (r *Reloadable) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // Current is the assembly serving now.
 func (r *Reloadable) Current() *Server { return r.cur.Load().srv }
 
-// Close releases the store, which every assembly shares.
-func (r *Reloadable) Close() error { return r.Current().Close() }
+// Close releases the store, which every assembly shares, and the token
+// contexts.
+func (r *Reloadable) Close() error {
+	return errors.Join(r.Current().Close(), r.opts.Tokens.Close())
+}
 
 // Reload builds a new assembly from load's configuration and the key and
 // secret files it names, and swaps it in; requests under way finish on the
@@ -113,6 +123,10 @@ func (r *Reloadable) Reload(load func() (*config.Config, error)) error {
 		return err
 	}
 	r.cur.Store(next)
+	if err := r.opts.Tokens.Keep(next.use); err != nil { // the tokens no longer named are closed
+		r.note.Warn("closing unused token contexts", zap.String("reason", oneLine(err)))
+	}
+	logKeyWarnings(r.log, next.srv.keys)
 	added, removed, changed := spChanges(old.cfg, next.cfg)
 	sections := changedSections(old.cfg, next.cfg)
 	if old.certs != next.certs {
@@ -140,15 +154,18 @@ func (r *Reloadable) build(old *generation, load func() (*config.Config, error))
 	if pw != old.pairwise {
 		return nil, errors.New("secrets.pairwise: the pairwise secret changed, which would change every persistent NameID SPs know their users by; it never changes on a reload (restart to change it deliberately)")
 	}
-	keys, err := loadKeys(cfg)
+	use := r.opts.Tokens.Begin()
+	keys, err := loadKeys(cfg, use, r.opts.Rand)
 	if err != nil {
+		_ = r.opts.Tokens.Discard(use)
 		return nil, err
 	}
 	srv, err := assemble(cfg, r.log, r.opts, keys, r.opts.Store, old.srv)
 	if err != nil {
+		_ = r.opts.Tokens.Discard(use)
 		return nil, err
 	}
-	return &generation{srv: srv, cfg: cfg, pairwise: pw, certs: ownCerts(srv)}, nil
+	return &generation{srv: srv, cfg: cfg, pairwise: pw, certs: ownCerts(srv), use: use}, nil
 }
 
 func (r *Reloadable) observe(ok bool) {
