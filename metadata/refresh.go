@@ -25,6 +25,10 @@ type source struct {
 	// Set by read for a URL: remote, and what the copy in use says.
 	remote bool
 	info   copyInfo
+	// cacheErr is why the good copy just fetched could not be kept on
+	// disk. The copy serves anyway: a full or read-only disk costs the
+	// offline restart, not the SP.
+	cacheErr error
 }
 
 func (s *source) read(ctx context.Context, c config.SPConfig, from string, signers []*x509.Certificate, now time.Time) (*spMetadata, error) {
@@ -34,9 +38,7 @@ func (s *source) read(ctx context.Context, c config.SPConfig, from string, signe
 		if s.remote {
 			s.info = copyInfo{fetched: now, validUntil: md.ValidUntil, cacheDuration: md.CacheDuration}
 			if s.cacheDir != "" {
-				if werr := writeCopy(s.cacheDir, c.ID, data); werr != nil {
-					return nil, werr
-				}
+				s.cacheErr = writeCopy(s.cacheDir, c.ID, data)
 			}
 		}
 		return md, nil
@@ -89,12 +91,23 @@ func cachePath(dir, id string) string {
 
 // writeCopy writes an SP's metadata atomically, mode 0600.
 func writeCopy(dir, id string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := writeFileAtomic(cachePath(dir, id), data); err != nil {
 		return fmt.Errorf("metadata cache: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".metadata-*")
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in its
+// directory (made 0700 if missing), synced, then renamed over path: a
+// reader sees the old copy or the new one, never half of one. Mode 0600.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".copy-*")
 	if err != nil {
-		return fmt.Errorf("metadata cache: %w", err)
+		return err
 	}
 	tmp := f.Name()
 	_, werr := f.Write(data)
@@ -108,13 +121,12 @@ func writeCopy(dir, id string, data []byte) error {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = os.Rename(tmp, cachePath(dir, id))
+		werr = os.Rename(tmp, path)
 	}
 	if werr != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("metadata cache: %w", werr)
 	}
-	return nil
+	return werr
 }
 
 var xsDuration = regexp.MustCompile(`^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
@@ -153,6 +165,9 @@ func parseXSDuration(s string) (time.Duration, bool) {
 type RefreshMeter interface {
 	MetadataAge(sp string, age time.Duration)
 	MetadataRefreshFailed(sp string)
+	// MetadataCacheWriteFailed counts a good copy that could not be kept
+	// in metadata_cache_dir (it serves, but a restart would need the URL).
+	MetadataCacheWriteFailed(sp string)
 }
 
 // Refresher fetches again, when due, the metadata of every SP given by
@@ -240,13 +255,18 @@ func (f *Refresher) Refresh(ctx context.Context) {
 			r.mu.Unlock()
 			f.next[k] = due(src.info, min, max)
 			f.age(spc.ID, 0)
+			f.cacheFailed(spc.ID, src.cacheErr)
 			continue
 		}
 		f.next[k] = now.Add(min)
 		if f.Meter != nil {
 			f.Meter.MetadataRefreshFailed(spc.ID)
 		}
-		f.log(spc.ID, fmt.Errorf("metadata refresh failed, the last good copy serves: %w", err))
+		if known {
+			f.log(spc.ID, fmt.Errorf("metadata refresh failed, the last good copy serves: %w", err))
+		} else {
+			f.log(spc.ID, fmt.Errorf("metadata refresh failed, and there is no good copy: the SP stays refused: %w", err))
+		}
 		if known {
 			f.age(spc.ID, now.Sub(cur.fetched))
 		}
@@ -285,6 +305,17 @@ func (f *Refresher) age(sp string, d time.Duration) {
 	if f.Meter != nil {
 		f.Meter.MetadataAge(sp, d)
 	}
+}
+
+// cacheFailed reports a good copy that could not be written to the cache.
+func (f *Refresher) cacheFailed(sp string, err error) {
+	if err == nil {
+		return
+	}
+	if f.Meter != nil {
+		f.Meter.MetadataCacheWriteFailed(sp)
+	}
+	f.log(sp, fmt.Errorf("the metadata refreshed serves, but its copy could not be kept for an offline restart: %w", err))
 }
 
 func (f *Refresher) log(sp string, err error) {

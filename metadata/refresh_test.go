@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -57,12 +58,14 @@ func (s *mdServer) fetcher() *Fetcher {
 
 // fakeMeter records what the refresher reports.
 type fakeMeter struct {
-	age      map[string]time.Duration
-	failures map[string]int
+	age         map[string]time.Duration
+	failures    map[string]int
+	cacheFailed map[string]int
 }
 
 func (m *fakeMeter) MetadataAge(sp string, age time.Duration) { m.age[sp] = age }
 func (m *fakeMeter) MetadataRefreshFailed(sp string)          { m.failures[sp]++ }
+func (m *fakeMeter) MetadataCacheWriteFailed(sp string)       { m.cacheFailed[sp]++ }
 
 const otherSP = "https://other.example/metadata"
 
@@ -102,7 +105,7 @@ func newRefreshWorld(t *testing.T, k mdKeys, srv *mdServer, cacheDir string) *re
 		t.Fatal(err)
 	}
 	return &refreshWorld{k: k, cfg: cfg, cacheDir: cacheDir, clock: mdNow,
-		meter: &fakeMeter{age: map[string]time.Duration{}, failures: map[string]int{}}}
+		meter: &fakeMeter{age: map[string]time.Duration{}, failures: map[string]int{}, cacheFailed: map[string]int{}}}
 }
 
 func (w *refreshWorld) start(t *testing.T, srv *mdServer) (*Registry, *Refresher) {
@@ -234,6 +237,86 @@ func TestMetadataRefresh(t *testing.T) {
 			tick := func() { ticks <- w.clock; <-refreshed }
 			tt.run(t, w, srv, reg, tick)
 		})
+	}
+}
+
+// TestMetadataCacheUnwritable: a metadata_cache_dir that cannot be written
+// (here a file stands where the directory should be) costs the offline
+// restart, not the SP: the good copy fetched serves, at start and at each
+// refresh, with a warning and a metric.
+func TestMetadataCacheUnwritable(t *testing.T) {
+	k := newMDKeys(t)
+	valid := mdNow.Add(48 * time.Hour)
+	srv := newMDServer(t, spMD(t, k, k.spSign, valid, k.federation))
+	notADir := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(notADir, []byte("a file, not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := newRefreshWorld(t, k, srv, notADir)
+	reg, ref := w.start(t, srv)
+	if sp := signer(t, reg); !sp.SigningCerts[0].Equal(k.spSign.Cert) {
+		t.Fatal("the SP does not serve from the copy fetched")
+	}
+	warnings := reg.CacheWarnings()
+	if len(warnings) != 1 || !strings.Contains(warnings[0].Error(), spEntity) || !strings.Contains(warnings[0].Error(), "metadata cache") {
+		t.Fatalf("CacheWarnings() = %v, want one for %s", warnings, spEntity)
+	}
+
+	rotated := samlxmltest.NewRSA(t, "rotated")
+	srv.set(spMD(t, k, rotated, valid, k.federation), false)
+	w.clock = mdNow.Add(2 * time.Hour)
+	ref.Refresh(context.Background())
+	if sp := signer(t, reg); !sp.SigningCerts[0].Equal(rotated.Cert) {
+		t.Fatal("a refreshed copy that could not be cached was not used")
+	}
+	if w.meter.cacheFailed[spEntity] != 1 || w.meter.failures[spEntity] != 0 {
+		t.Errorf("cache write failures %d, refresh failures %d; want 1, 0", w.meter.cacheFailed[spEntity], w.meter.failures[spEntity])
+	}
+	if len(w.logs) != 1 || !strings.Contains(w.logs[0], "offline restart") {
+		t.Errorf("logs = %q", w.logs)
+	}
+}
+
+// TestServingRegistryUnavailableSP: a bridge starting while an SP's
+// metadata URL is down and its kept copy has expired (or was never kept)
+// starts: that SP alone is refused, with the reason, until a refresh
+// gets a good copy. The strict registry (check) still fails.
+func TestServingRegistryUnavailableSP(t *testing.T) {
+	k := newMDKeys(t)
+	valid := mdNow.Add(48 * time.Hour)
+	srv := newMDServer(t, spMD(t, k, k.spSign, valid, k.federation))
+	w := newRefreshWorld(t, k, srv, t.TempDir())
+	srv.set(nil, true)
+	w.clock = mdNow.Add(time.Hour)
+	if _, err := NewRegistryWith(w.cfg, w.clock, srv.fetcher()); err == nil {
+		t.Fatal("the strict registry accepted an SP whose metadata cannot be had")
+	}
+	reg, err := NewServingRegistry(w.cfg, w.clock, srv.fetcher())
+	if err != nil {
+		t.Fatalf("a serving registry stopped on one SP's metadata: %v", err)
+	}
+	_, err = reg.Lookup("eidas", spEntity)
+	var refusal *bridge.Refusal
+	if !errors.As(err, &refusal) || refusal.Reason != bridge.ReasonMetadataExpired || !strings.Contains(err.Error(), "HTTP 503") {
+		t.Fatalf("Lookup: %v, want a metadata refusal naming the failed fetch", err)
+	}
+	if u := reg.Unavailable(); len(u) != 1 || !strings.Contains(u[0].Error(), spEntity) {
+		t.Errorf("Unavailable() = %v", u)
+	}
+	if _, err := reg.Lookup("eidas", otherSP); err != nil {
+		t.Errorf("the other SP: %v", err)
+	}
+	ref := &Refresher{Registry: reg, Config: w.cfg, Fetch: srv.fetcher(), Now: w.now, Meter: w.meter,
+		Log: func(sp string, err error) { w.logs = append(w.logs, sp+": "+err.Error()) }}
+	ref.Refresh(context.Background())
+	if len(w.logs) != 1 || !strings.Contains(w.logs[0], "no good copy") {
+		t.Errorf("logs = %q", w.logs)
+	}
+	srv.set(spMD(t, k, k.spSign, valid, k.federation), false)
+	w.clock = w.clock.Add(2 * time.Hour)
+	ref.Refresh(context.Background())
+	if sp := signer(t, reg); !sp.SigningCerts[0].Equal(k.spSign.Cert) {
+		t.Error("a good copy did not lift the refusal")
 	}
 }
 

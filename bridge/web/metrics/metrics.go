@@ -31,11 +31,13 @@ const Path = "/metrics"
 
 // The certificate roles.
 const (
-	RoleSigning      = "signing"       // our signing key
-	RoleEncryption   = "encryption"    // our encryption key
-	RoleGateway      = "gateway"       // a gateway certificate we trust
-	RoleSPSigning    = "sp_signing"    // an SP's request-signing certificate
-	RoleSPEncryption = "sp_encryption" // an SP's encryption certificate
+	RoleSigning      = "signing"         // our signing key
+	RoleEncryption   = "encryption"      // our encryption key
+	RoleNextSigning  = "next_signing"    // our next signing key (keys.next_signing)
+	RoleNextEnc      = "next_encryption" // our next encryption key (keys.next_encryption)
+	RoleGateway      = "gateway"         // a gateway certificate we trust
+	RoleSPSigning    = "sp_signing"      // an SP's request-signing certificate
+	RoleSPEncryption = "sp_encryption"   // an SP's encryption certificate
 )
 
 const (
@@ -81,6 +83,9 @@ type Metrics struct {
 	reload   prometheus.Gauge
 	mdAge    *prometheus.GaugeVec
 	mdFails  *prometheus.CounterVec
+	gateway  gatewayMetrics // gateway.go
+	// mdCacheFails counts good metadata copies not kept on disk.
+	mdCacheFails *prometheus.CounterVec
 
 	mu    sync.RWMutex
 	sps   map[SP]bool // every SP a configuration has named
@@ -114,7 +119,7 @@ func New() *Metrics {
 		}, []string{"result"}),
 		certs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "certificate_not_after_timestamp_seconds",
-			Help: "Expiry (NotAfter, Unix seconds) of each certificate in use, by role (signing, encryption, gateway, " +
+			Help: "Expiry (NotAfter, Unix seconds) of each certificate in use, by role (signing, encryption, next_signing, next_encryption, gateway, " +
 				"sp_signing, sp_encryption), SP (empty for ours and the gateway's) and serial number (hex).",
 		}, []string{"role", "sp", "serial"}),
 		reload: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -129,6 +134,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "metadata_refresh_failures_total",
 			Help: "Failed refreshes of the metadata of each SP given by URL (fetch, signature or content refused); the last good copy serves until its validUntil.",
 		}, []string{"sp"}),
+		mdCacheFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "metadata_cache_write_failures_total",
+			Help: "Good metadata copies of each SP given by URL that could not be written to metadata_cache_dir; they serve, but a restart while the URL is unreachable finds no copy.",
+		}, []string{"sp"}),
 	}
 	for _, r := range flow.UpstreamResults() {
 		m.upstream.WithLabelValues(string(r))
@@ -137,7 +146,8 @@ func New() *Metrics {
 		m.hops.WithLabelValues(string(h))
 	}
 	m.reload.Set(1)
-	m.reg.MustRegister(m.logins, m.hops, m.upstream, m.certs, m.reload, m.mdAge, m.mdFails,
+	m.gateway = newGatewayMetrics(m.reg)
+	m.reg.MustRegister(m.logins, m.hops, m.upstream, m.certs, m.reload, m.mdAge, m.mdFails, m.mdCacheFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -172,6 +182,10 @@ func (m *Metrics) MetadataAge(sp string, age time.Duration) {
 
 // MetadataRefreshFailed counts a failed refresh of an SP's metadata.
 func (m *Metrics) MetadataRefreshFailed(sp string) { m.mdFails.WithLabelValues(sp).Inc() }
+
+// MetadataCacheWriteFailed counts a good copy of an SP's metadata that
+// could not be written to metadata_cache_dir.
+func (m *Metrics) MetadataCacheWriteFailed(sp string) { m.mdCacheFails.WithLabelValues(sp).Inc() }
 
 // Serial is a certificate's serial number as the metrics name it:
 // uppercase hex, as openssl x509 -serial prints it.

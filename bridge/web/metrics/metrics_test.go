@@ -334,6 +334,7 @@ func TestMetadataRefreshMetrics(t *testing.T) {
 	m.MetadataRefreshFailed("https://sp.example/md")
 	m.MetadataRefreshFailed("https://sp.example/md")
 	m.MetadataAge("https://other.example/md", 0)
+	m.MetadataCacheWriteFailed("https://other.example/md")
 	_, fams := scrape(t, m.Handler(), "/metrics")
 	tests := []struct {
 		family, series string
@@ -342,6 +343,7 @@ func TestMetadataRefreshMetrics(t *testing.T) {
 		{"clavebridge_metadata_age_seconds", "sp=https://sp.example/md", 5400},
 		{"clavebridge_metadata_age_seconds", "sp=https://other.example/md", 0},
 		{"clavebridge_metadata_refresh_failures_total", "sp=https://sp.example/md", 2},
+		{"clavebridge_metadata_cache_write_failures_total", "sp=https://other.example/md", 1},
 	}
 	for _, tt := range tests {
 		got, ok := series(fams[tt.family])[tt.series]

@@ -252,6 +252,10 @@ const (
 // judge classifies page; returnURLs are the SP's registered return URLs.
 func judge(page *browser.Page, returnURLs ...string) (verdict, string) {
 	switch {
+	case page.Status == http.StatusServiceUnavailable:
+		// The explained page of an SP the bridge cannot serve right now
+		// (its metadata cannot be had): a refusal, not a failure.
+		return vRefused, fmt.Sprintf("status %d", page.Status)
 	case page.Status >= 500:
 		return vBad, fmt.Sprintf("status %d", page.Status)
 	case page.Status >= 400:

@@ -6,7 +6,9 @@ package server
 // once the operator has moved next to current and reloaded.
 
 import (
+	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/web/metrics"
 	"github.com/clavebridge/clavebridge/internal/browser"
 	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
@@ -85,6 +88,16 @@ func TestRolloverToNextSigningKey(t *testing.T) {
 	})
 	cfg := exampleConfig(t, h.URL, nil)
 	current := readPair(t, cfg, cfg.Keys.Signing)
+
+	// The next certificate's expiry is watched as well as the current one's.
+	_, fams := scrapeMetrics(t, &harness{Server: h.rl.Current()})
+	certs := flat(fams["clavebridge_certificate_not_after_timestamp_seconds"])
+	for role, c := range map[string]*x509.Certificate{metrics.RoleSigning: current.Cert, metrics.RoleNextSigning: next.Cert} {
+		key := fmt.Sprintf("role=%s,serial=%s,sp=", role, metrics.Serial(c))
+		if certs[key] != float64(c.NotAfter.Unix()) {
+			t.Errorf("certificate expiry metric: %s = %v, want %d", key, certs[key], c.NotAfter.Unix())
+		}
+	}
 
 	idp, listed := idpSigningCerts(t, h.URL)
 	want := []string{"signing " + current.Cert.Subject.CommonName, "signing " + next.Cert.Subject.CommonName}
