@@ -29,11 +29,15 @@ type Endpoint struct {
 // ServiceProvider is one registered SP with its keys and policy, resolved
 // from the configuration and any metadata.
 type ServiceProvider struct {
-	ID      string
-	Name    string
-	Dialect string
-	Profile string // eidas dialect: clave2 or eidas
-	SPType  string // eIDAS SPType from the SP's metadata (public or private), if any
+	ID   string
+	Name string
+	// DisplayName is how the citizen's pages name the service; HomeURL
+	// its home page, where error pages link back ("": none known).
+	DisplayName string
+	HomeURL     string
+	Dialect     string
+	Profile     string // eidas dialect: clave2 or eidas
+	SPType      string // eIDAS SPType from the SP's metadata (public or private), if any
 	// SigningCerts verify the SP's requests; nothing else is ever trusted.
 	SigningCerts   []*x509.Certificate
 	EncryptionCert *x509.Certificate

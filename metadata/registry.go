@@ -29,6 +29,21 @@ type Registry struct {
 	copies   map[string]copyInfo
 	cacheDir string
 	now      func() time.Time // nil: an expired copy is found by the refresher only
+	// cacheErrs are the good copies read at start that could not be
+	// written to cacheDir: the SPs serve, the caller warns.
+	cacheErrs []error
+	// unavailable are the SPs given by URL a serving registry could not
+	// resolve at start: refused until a refresh gets their metadata.
+	unavailable []error
+}
+
+// CacheWarnings are the metadata copies fetched at start that could not
+// be kept in metadata_cache_dir (each an *SPError). Those SPs serve; a
+// restart while their URL is unreachable would not find a copy.
+func (r *Registry) CacheWarnings() []error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return append([]error(nil), r.cacheErrs...)
 }
 
 // UseClock makes Lookup refuse an SP whose metadata copy's validUntil has
@@ -52,11 +67,12 @@ func (r *Registry) Lookup(dialect, id string) (*bridge.ServiceProvider, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if err := r.refused[key(dialect, id)]; err != nil {
-		return nil, fmt.Errorf("%w: %s %q: %v", bridge.ErrUnknownSP, dialect, id, err)
+		return nil, bridge.Refuse(bridge.ReasonMetadataExpired, id, "the service's metadata cannot be had",
+			fmt.Errorf("%w: %s %q: %v", bridge.ErrUnknownSP, dialect, id, err))
 	}
 	if c, ok := r.copies[key(dialect, id)]; ok && r.now != nil && !c.validUntil.IsZero() && !r.now().Before(c.validUntil) {
-		return nil, fmt.Errorf("%w: %s %q: its metadata expired at %s (validUntil) and has not been refreshed",
-			bridge.ErrUnknownSP, dialect, id, c.validUntil.UTC().Format(time.RFC3339))
+		return nil, bridge.Refuse(bridge.ReasonMetadataExpired, id, "the service's metadata expired", fmt.Errorf("%w: %s %q: its metadata expired at %s (validUntil) and has not been refreshed",
+			bridge.ErrUnknownSP, dialect, id, c.validUntil.UTC().Format(time.RFC3339)))
 	}
 	sp, ok := r.sps[key(dialect, id)]
 	if !ok {
@@ -82,6 +98,29 @@ func NewRegistry(cfg *config.Config, now time.Time) (*Registry, error) {
 // NewRegistryWith is NewRegistry fetching metadata URLs with fetch, each
 // under its SP's metadata_allow_http and metadata_allow_private.
 func NewRegistryWith(cfg *config.Config, now time.Time, fetch *Fetcher) (*Registry, error) {
+	return newRegistry(cfg, now, fetch, false)
+}
+
+// NewServingRegistry is NewRegistryWith for a bridge that is starting to
+// serve: an SP given by URL whose metadata can be had neither from its URL
+// nor from a good copy in metadata_cache_dir does not stop the bridge. It
+// is registered as refused, with the reason (Lookup answers it, Unavailable
+// lists it), and the refresher keeps trying its URL; every other error
+// still fails.
+func NewServingRegistry(cfg *config.Config, now time.Time, fetch *Fetcher) (*Registry, error) {
+	return newRegistry(cfg, now, fetch, true)
+}
+
+// Unavailable lists the SPs a serving registry refuses because their
+// metadata could not be had at start (each an *SPError), until a refresh
+// gets a good copy.
+func (r *Registry) Unavailable() []error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return append([]error(nil), r.unavailable...)
+}
+
+func newRegistry(cfg *config.Config, now time.Time, fetch *Fetcher, serving bool) (*Registry, error) {
 	if fetch == nil {
 		fetch = &Fetcher{}
 	}
@@ -93,6 +132,12 @@ func NewRegistryWith(cfg *config.Config, now time.Time, fetch *Fetcher) (*Regist
 	for i, spc := range cfg.ServiceProviders {
 		src := &source{fetch: fetch, cacheDir: r.cacheDir, useCache: true}
 		sp, err := resolve(cfg, spc, now, src)
+		if err != nil && serving && src.remote {
+			why := fmt.Errorf("its metadata could not be had from %s nor from a good copy kept: %w", spc.Metadata, err)
+			r.refused[key(spc.Dialect, spc.ID)] = why
+			r.unavailable = append(r.unavailable, &SPError{Index: i, ID: spc.ID, Err: why})
+			continue
+		}
 		if err != nil {
 			errs = append(errs, &SPError{Index: i, ID: spc.ID, Err: err})
 			continue
@@ -100,6 +145,9 @@ func NewRegistryWith(cfg *config.Config, now time.Time, fetch *Fetcher) (*Regist
 		r.sps[key(sp.Dialect, sp.ID)] = sp
 		if src.remote {
 			r.copies[key(sp.Dialect, sp.ID)] = src.info
+		}
+		if src.cacheErr != nil {
+			r.cacheErrs = append(r.cacheErrs, &SPError{Index: i, ID: spc.ID, Err: src.cacheErr})
 		}
 		r.order = append(r.order, sp)
 	}
@@ -136,6 +184,10 @@ func resolve(cfg *config.Config, c config.SPConfig, now time.Time, src *source) 
 	}
 	if sp.Name == "" {
 		sp.Name = c.ID
+	}
+	sp.DisplayName, sp.HomeURL = c.DisplayName, c.HomeURL
+	if sp.DisplayName == "" && c.Name != "" {
+		sp.DisplayName = c.Name
 	}
 	if c.SSOLifetime != nil {
 		d := c.SSOLifetime.D()
@@ -266,5 +318,11 @@ func applyMetadata(sp *bridge.ServiceProvider, cfg *config.Config, c config.SPCo
 	}
 	sp.RequireSignedRequests = sp.RequireSignedRequests || md.AuthnRequestsSigned
 	sp.SPType = md.SPType
+	if sp.DisplayName == "" {
+		sp.DisplayName = md.OrganizationName
+	}
+	if sp.HomeURL == "" {
+		sp.HomeURL = md.OrganizationURL
+	}
 	return nil
 }

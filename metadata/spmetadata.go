@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -25,6 +26,10 @@ type spMetadata struct {
 	SPType              string
 	ValidUntil          time.Time     // zero: none
 	CacheDuration       time.Duration // zero: none
+	// OrganizationName and OrganizationURL are md:Organization's display
+	// name and (https) URL, Spanish first, for the citizen's pages.
+	OrganizationName string
+	OrganizationURL  string
 }
 
 // parseSPMetadata reads an EntityDescriptor with one SPSSODescriptor. With
@@ -64,6 +69,9 @@ func parseSPMetadata(data []byte, signers []*x509.Certificate, now time.Time) (*
 			return nil, err
 		}
 	}
+	if org, _ := samlxml.Child(ed, samlxml.NSMetadata, "Organization"); org != nil {
+		md.readOrganization(org)
+	}
 	sps := samlxml.Children(ed, samlxml.NSMetadata, "SPSSODescriptor")
 	if len(sps) != 1 {
 		return nil, fmt.Errorf("metadata has %d SPSSODescriptors, want 1", len(sps))
@@ -93,6 +101,35 @@ func (md *spMetadata) readDescriptor(d *etree.Element) error {
 		}
 	}
 	return nil
+}
+
+// maxOrganizationText bounds the organization's name and URL taken.
+const maxOrganizationText = 512
+
+// readOrganization takes the Spanish (else the first) display name and
+// https URL of md:Organization; anything else is ignored.
+func (md *spMetadata) readOrganization(org *etree.Element) {
+	pick := func(tag string, ok func(string) bool) string {
+		var first string
+		for _, el := range samlxml.Children(org, samlxml.NSMetadata, tag) {
+			v := strings.TrimSpace(el.Text())
+			if v == "" || len(v) > maxOrganizationText || !ok(v) {
+				continue
+			}
+			if el.SelectAttrValue("xml:lang", "") == "es" {
+				return v
+			}
+			if first == "" {
+				first = v
+			}
+		}
+		return first
+	}
+	md.OrganizationName = pick("OrganizationDisplayName", func(string) bool { return true })
+	md.OrganizationURL = pick("OrganizationURL", func(v string) bool {
+		u, err := url.Parse(v)
+		return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+	})
 }
 
 // readLogout reads the SingleLogoutService endpoints of the POST and

@@ -133,7 +133,7 @@ func (f *Flow) start(ctx context.Context, br Browser, sp *bridge.ServiceProvider
 		return Reply{Out: out}, nil
 	case readErr != nil:
 		f.countLogin(sp, LoginInvalidRequest)
-		return Reply{}, bridge.Invalid("The authentication request is not valid.", fmt.Errorf("sp %s: %w", sp.ID, readErr))
+		return Reply{}, bridge.Refuse(bridge.ReasonBadRequest, sp.ID, "The authentication request is not valid.", fmt.Errorf("sp %s: %w", sp.ID, readErr))
 	}
 	if reply, ok, err := f.reuse(ctx, br, sp, req); err != nil {
 		f.countLogin(sp, LoginInternalError)
@@ -203,13 +203,13 @@ func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply
 		if err == nil {
 			err = errors.New("upstream gave no pending login")
 		}
-		return Reply{}, bridge.Invalid("The identity gateway's answer was refused.", fmt.Errorf("upstream response refused: %w", err))
+		return Reply{}, bridge.Refuse(bridge.ReasonGatewayRefused, "", "The identity gateway's answer was refused.", fmt.Errorf("upstream response refused: %w", err))
 	}
 	req := &p.Request
 	log := f.log(ctx).With(zap.String("sp", req.SP), zap.String("dialect", req.Dialect), zap.String("upstream_id", p.ID))
 	sp, lookupErr := f.Registry.Lookup(req.Dialect, req.SP)
 	if lookupErr != nil {
-		return Reply{}, bridge.Invalid("The identity gateway's answer was refused.", fmt.Errorf("sp %s vanished from the registry: %w", req.SP, lookupErr))
+		return Reply{}, bridge.Refuse(bridge.ReasonUnknownSP, req.SP, "The identity gateway's answer was refused.", fmt.Errorf("sp %s vanished from the registry: %w", req.SP, lookupErr))
 	}
 	sp = p.underStartPolicy(sp) // a reload since the login started does not change what it releases
 	if err != nil {
@@ -227,7 +227,7 @@ func (f *Flow) Complete(ctx context.Context, br Browser, form url.Values) (Reply
 	out, err := f.render(ctx, sp, req, sp.Policy.Release(req, res))
 	if err != nil {
 		f.countLogin(sp, LoginInternalError)
-		return Reply{}, bridge.Internal("The identity gateway's answer could not be passed on.", err)
+		return Reply{}, bridge.Refuse(bridge.ReasonInternal, sp.ID, "The identity gateway's answer could not be passed on.", err)
 	}
 	f.countLogin(sp, result)
 	reply.Out = out

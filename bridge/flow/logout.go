@@ -140,7 +140,7 @@ func (f *Flow) ContinueLogout(ctx context.Context, sp *bridge.ServiceProvider, r
 		err = errors.Join(err, f.putLogout(ctx, st))
 	}
 	if err != nil {
-		return Reply{}, bridge.Invalid("The logout answer does not belong to a logout under way.", fmt.Errorf("sp %s: %w", sp.ID, err))
+		return Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout answer does not belong to a logout under way.", fmt.Errorf("sp %s: %w", sp.ID, err))
 	}
 	if !ok {
 		f.log(ctx).Info("an SP did not log out", zap.String("sp", st.Waiting.SP))
@@ -311,13 +311,13 @@ func (f *Flow) takeLogout(ctx context.Context, id string) (*logoutState, error) 
 func (f *Flow) UpstreamLogout(ctx context.Context, br Browser, form url.Values) (Reply, error) {
 	u := f.upstreamLogout()
 	if u == nil {
-		return Reply{}, bridge.Invalid("The logout message could not be read.", errors.New("the upstream connector has no logout"))
+		return Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout message could not be read.", errors.New("the upstream connector has no logout"))
 	}
 	msg := u.Classify(form)
 	if msg.LogoutRequest {
 		id, relay, err := u.ReadLogoutRequest(ctx, form)
 		if err != nil {
-			return Reply{}, bridge.Invalid("The gateway's logout request was refused.", err)
+			return Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The gateway's logout request was refused.", err)
 		}
 		return f.gatewayLogoutRequested(ctx, br, u, id, relay)
 	}
@@ -325,10 +325,10 @@ func (f *Flow) UpstreamLogout(ctx context.Context, br Browser, form url.Values) 
 	// takes nothing, and the logout under way waits for the genuine one.
 	ans, err := u.ReadLogoutResponse(ctx, form)
 	if err != nil {
-		return Reply{}, bridge.Invalid("The gateway's logout answer was refused.", err)
+		return Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The gateway's logout answer was refused.", err)
 	}
 	if strings.Contains(msg.RelayState, "/") { // names a step waiting for an SP, not for the gateway
-		return Reply{}, bridge.Invalid("The logout answer does not belong to a logout under way.",
+		return Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout answer does not belong to a logout under way.",
 			errors.New("the gateway's answer names a logout step that waits for an SP"))
 	}
 	st, err := f.takeLogout(ctx, msg.RelayState)
@@ -339,7 +339,7 @@ func (f *Flow) UpstreamLogout(ctx context.Context, br Browser, form url.Values) 
 		err = errors.Join(fmt.Errorf("the logout named is not waiting for the gateway's answer to %q", ans.InResponseTo), f.putLogout(ctx, st))
 	}
 	if err != nil {
-		return Reply{}, bridge.Invalid("The logout answer does not belong to a logout under way.", err)
+		return Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout answer does not belong to a logout under way.", err)
 	}
 	if !ans.OK {
 		f.log(ctx).Warn("the gateway did not confirm the logout", zap.String("message", ans.Message))

@@ -216,7 +216,7 @@ func (f *Flow) takeParked(ctx context.Context, br Browser, id string) (*parkedLo
 func (f *Flow) ConfirmLogout(ctx context.Context, br Browser, id string, confirmed bool) (Reply, error) {
 	p, err := f.takeParked(ctx, br, id)
 	if err != nil {
-		return Reply{}, bridge.Invalid("This logout confirmation has expired or was already answered.", err)
+		return Reply{}, bridge.Refuse(bridge.ReasonLogoutExpired, "", "This logout confirmation has expired or was already answered.", err)
 	}
 	if p.Initiator == nil {
 		return f.confirmGatewayLogout(ctx, br, p, confirmed)

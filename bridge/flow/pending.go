@@ -169,7 +169,8 @@ func (f *Flow) takeIn(br Browser) TakeFunc {
 		handle := handleOf(id)
 		sealed, ok := br.Logins[handle]
 		if handle == "" || !ok {
-			return nil, fmt.Errorf("pending login %q: not kept by this browser (the answer arrived in another browser than the login's, or after it ended)", id)
+			return nil, bridge.Refuse(bridge.ReasonOtherBrowser, "", "no pending login in this browser",
+				fmt.Errorf("pending login %q: not kept by this browser (the answer arrived in another browser than the login's, or after it ended)", id))
 		}
 		p, err := f.openPending(handle, sealed)
 		if err != nil {
@@ -179,14 +180,16 @@ func (f *Flow) takeIn(br Browser) TakeFunc {
 		case p.ID != id:
 			return nil, fmt.Errorf("pending login %s is not %q", handle, id)
 		case !f.Now().Before(p.Created.Add(f.PendingTTL)):
-			return nil, fmt.Errorf("pending login %q expired at %s", id, p.Created.Add(f.PendingTTL).Format(time.RFC3339))
+			return nil, bridge.Refuse(bridge.ReasonLoginExpired, p.Request.SP, "pending login expired",
+				fmt.Errorf("pending login %q expired at %s", id, p.Created.Add(f.PendingTTL).Format(time.RFC3339)))
 		}
 		first, err := f.Store.MarkSeen(ctx, "login:"+id, f.PendingTTL+time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("pending login %q: replay cache: %w", id, err)
 		}
 		if !first {
-			return nil, fmt.Errorf("pending login %q was already answered", id)
+			return nil, bridge.Refuse(bridge.ReasonLoginUsed, p.Request.SP, "pending login already answered",
+				fmt.Errorf("pending login %q was already answered", id))
 		}
 		trace.Adopt(ctx, p.Trace)
 		return p, nil

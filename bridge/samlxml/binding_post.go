@@ -15,10 +15,22 @@ const (
 	BindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 )
 
-// autoSubmitScript is the only script a PostForm page runs; PostFormCSP
-// allows exactly this text by its hash. It calls the prototype's submit so a
-// field named "submit" cannot shadow it.
+// AutoSubmitScript is the only script a POST binding page runs (it submits
+// the page's first form); PostFormCSP allows exactly this text by its hash.
+// It calls the prototype's submit so a field named "submit" cannot shadow it.
+const AutoSubmitScript = autoSubmitScript
+
 const autoSubmitScript = `HTMLFormElement.prototype.submit.call(document.forms[0]);`
+
+// HiddenInputs renders fields as hidden inputs, each value escaped so that
+// it survives the browser's parsing byte for byte (CR and LF included).
+func HiddenInputs(fields []Field) string {
+	var b strings.Builder
+	for _, f := range fields {
+		fmt.Fprintf(&b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", attrEscape(f.Name), attrEscape(f.Value))
+	}
+	return b.String()
+}
 
 // PostForm renders the HTTP-POST binding page: an auto-submitting form (one
 // constant inline script, allowed by hash in PostFormCSP) that also works with

@@ -2,12 +2,13 @@ package web
 
 import (
 	"context"
-	"html/template"
+	"fmt"
 	"net/http"
-	"time"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/session"
 	"github.com/clavebridge/clavebridge/translate"
@@ -35,47 +36,61 @@ func FlowRoutes(f *flow.Flow) []Route {
 }
 
 // MountSessionPage serves the browser its own SSO session at /session:
-// the IdP, level, the identifier masked, and the services it reached.
+// the IdP, level, the identifier masked, and the services it reached (by
+// their display names).
 func (s *Server) MountSessionPage(f *flow.Flow) {
 	s.echo.GET(SessionPath, func(c echo.Context) error {
 		sess, err := f.Session(c.Request().Context(), s.browser(c))
 		if err != nil {
-			return s.ErrorPage(c, http.StatusInternalServerError, "The session could not be read.", err)
+			return s.Problem(c, Problem{Reason: bridge.ReasonUnavailable, Err: fmt.Errorf("read session: %w", err)})
 		}
 		var view *sessionView
 		if sess != nil {
-			view = newSessionView(sess)
+			view = s.newSessionView(sess)
 		}
-		c.Response().Header().Set("Content-Security-Policy", pageCSP)
-		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-		return sessionPage.Execute(c.Response(), view)
+		return RenderPage(c, http.StatusOK, sessionPage, PageData{TitleKey: "session.title", Data: view})
 	})
 }
 
-var sessionPage = template.Must(template.New("session").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>clavebridge: your session</title></head><body>
-<h1>Your single sign-on session</h1>
-{{if .}}<p>Authenticated with <code>{{.IdP}}</code> at level <code>{{.LoA}}</code> as <code>{{.Subject}}</code>;
-started {{.Created}}, ends {{.Expires}}.</p>
-<table><thead><tr><th>Service</th><th>Dialect</th><th>Since</th></tr></thead><tbody>
-{{range .Participants}}<tr><td>{{.SP}}</td><td>{{.Dialect}}</td><td>{{.At}}</td></tr>{{end}}
-</tbody></table>{{else}}<p>There is no session: the next login will ask you to authenticate.</p>{{end}}
-<p><a href="/demo/">Demo services</a></p></body></html>`))
+var sessionPage = MustPageTemplate("session", `{{define "content"}}<h1>{{T "session.title"}}</h1>
+{{with .Data}}<div class="cb-card">
+<p>{{T "session.summary" "idp" (T .IdPKey) "loa" (T .LoAKey) "subject" .Subject}}</p>
+<p>{{T "session.period" "created" .Created "expires" .Expires}}</p>
+</div>
+<h2>{{T "session.services"}}</h2>
+<div class="cb-scroll"><table class="cb-table"><thead><tr><th scope="col">{{T "session.col.service"}}</th><th scope="col">{{T "session.col.since"}}</th></tr></thead><tbody>
+{{range .Participants}}<tr><td>{{if .Home}}<a href="{{.Home}}">{{.Name}}</a>{{else}}{{.Name}}{{end}}</td><td>{{.At}}</td></tr>
+{{end}}</tbody></table></div>
+{{else}}<p>{{T "session.none"}}</p>{{end}}
+<p><a href="/demo/">{{T "session.demo"}}</a></p>{{end}}`)
 
 type sessionView struct {
-	IdP, LoA, Subject, Created, Expires string
-	Participants                        []participantView
+	IdPKey, LoAKey, Subject, Created, Expires string
+	Participants                              []participantView
 }
 
-type participantView struct{ SP, Dialect, At string }
+type participantView struct{ Name, Home, At string }
 
-func newSessionView(sess *session.Session) *sessionView {
+// sessionTime is how the session page shows an instant.
+const sessionTime = "2006-01-02 15:04 MST"
+
+func (s *Server) newSessionView(sess *session.Session) *sessionView {
 	v := &sessionView{
-		IdP: string(sess.Result.IdP), LoA: sess.Result.LoA.String(), Subject: translate.Mask(sess.Result.Subject),
-		Created: sess.Created.Format(time.RFC3339), Expires: sess.Expires.Format(time.RFC3339),
+		IdPKey: "idp." + strings.ToLower(string(sess.Result.IdP)), LoAKey: "loa." + sess.Result.LoA.String(),
+		Subject: translate.Mask(sess.Result.Subject),
+		Created: sess.Created.UTC().Format(sessionTime), Expires: sess.Expires.UTC().Format(sessionTime),
 	}
 	for _, p := range sess.Participants {
-		v.Participants = append(v.Participants, participantView{SP: p.SP, Dialect: p.Dialect, At: p.At.Format(time.RFC3339)})
+		pv := participantView{Name: p.SP, At: p.At.UTC().Format(sessionTime)}
+		if s.opts.Services != nil {
+			if svc, ok := s.opts.Services(p.SP); ok {
+				pv.Home = svc.HomeURL
+				if svc.Name != "" {
+					pv.Name = svc.Name
+				}
+			}
+		}
+		v.Participants = append(v.Participants, pv)
 	}
 	return v
 }

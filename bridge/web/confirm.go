@@ -15,11 +15,11 @@ package web
 import (
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 )
 
@@ -40,26 +40,24 @@ const (
 
 // confirmCSP is the page policy, with the form allowed to post to the
 // bridge only.
-const confirmCSP = pageCSP + "; form-action 'self'"
+const confirmCSP = PageCSP
 
 var (
 	errConfirmCrossSite = errors.New("logout confirmation posted from another site")
 	errConfirmToken     = errors.New("logout confirmation posted without the browser's token")
 )
 
-var confirmTemplate = template.Must(template.New("confirm").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>clavebridge: confirm logout</title></head>
-<body><h1>Log out?</h1>
-<p>{{.Requester}} asks to end your session.</p>
-<p>The request could not be matched to the session of this browser, so nothing has ended yet.
-If you asked to log out, confirm it; if you did not, stay logged in.</p>
-<form method="post" action="{{.Action}}">
-<input type="hidden" name="logout" value="{{.ID}}">
-<input type="hidden" name="csrf" value="{{.Token}}">
-<button type="submit" name="answer" value="logout">Log out</button>
-<button type="submit" name="answer" value="stay">Stay logged in</button>
+var confirmTemplate = MustPageTemplate("confirm", `{{define "content"}}<div class="cb-card">
+<h1>{{T "confirm.title"}}</h1>
+<p>{{T "confirm.asks" "requester" .Data.Requester}}</p>
+<p>{{T "confirm.explain"}}</p>
+<form method="post" action="{{.Data.Action}}">
+<input type="hidden" name="logout" value="{{.Data.ID}}">
+<input type="hidden" name="csrf" value="{{.Data.Token}}">
+<div class="cb-actions"><button type="submit" class="cb-button" name="answer" value="logout">{{T "confirm.logout"}}</button>
+<button type="submit" class="cb-button cb-secondary" name="answer" value="stay">{{T "confirm.stay"}}</button></div>
 </form>
-<p>If you need help, quote this trace id: <code>{{.Trace}}</code></p></body></html>`))
+</div>{{end}}`)
 
 // confirmGuard is the confirmation form's token cookie and origin check.
 func (s *Server) confirmGuard(c echo.Context) CSRF {
@@ -74,17 +72,10 @@ func (s *Server) confirmGuard(c echo.Context) CSRF {
 func (s *Server) confirmPage(c echo.Context, q *flow.LogoutConfirmation) error {
 	token, err := s.confirmGuard(c).Token(c)
 	if err != nil {
-		return s.ErrorPage(c, http.StatusInternalServerError, "The logout could not go on.", err)
+		return s.Problem(c, Problem{Reason: bridge.ReasonInternal, Err: fmt.Errorf("logout confirmation token: %w", err)})
 	}
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", confirmCSP)
-	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(http.StatusOK)
-	data := map[string]string{"Requester": q.Requester, "Action": LogoutConfirmPath, "ID": q.ID, "Token": token, "Trace": TraceID(c)}
-	if err := confirmTemplate.Execute(c.Response(), data); err != nil {
-		return fmt.Errorf("render logout confirmation: %w", err)
-	}
-	return nil
+	data := map[string]string{"Requester": q.Requester, "Action": LogoutConfirmPath, "ID": q.ID, "Token": token}
+	return RenderPageCSP(c, http.StatusOK, confirmTemplate, PageData{TitleKey: "confirm.title", Data: data}, confirmCSP)
 }
 
 // MountLogoutConfirmation serves the confirmation page's answers: checked
@@ -93,15 +84,14 @@ func (s *Server) MountLogoutConfirmation(f *flow.Flow) {
 	s.echo.POST(LogoutConfirmPath, func(c echo.Context) error {
 		r := c.Request()
 		if err := r.ParseForm(); err != nil {
-			return s.ErrorPage(c, http.StatusBadRequest, "The request could not be read.", err)
+			return s.Problem(c, Problem{Reason: bridge.ReasonLogoutInvalid, Err: fmt.Errorf("logout confirmation: %w", err)})
 		}
 		if err := s.checkConfirmPost(c); err != nil {
-			return s.ErrorPage(c, http.StatusForbidden,
-				"This form was not sent from the bridge's own page. Go back to the service and log out again.", err)
+			return s.Problem(c, Problem{Reason: bridge.ReasonCrossSite, Err: err})
 		}
 		id, answer, err := confirmFields(r)
 		if err != nil {
-			return s.ErrorPage(c, http.StatusBadRequest, "The request could not be read.", err)
+			return s.Problem(c, Problem{Reason: bridge.ReasonLogoutInvalid, Err: err})
 		}
 		reply, err := f.ConfirmLogout(r.Context(), s.browser(c), id, answer == answerLogout)
 		return s.Answer(c, reply, err)

@@ -118,13 +118,13 @@ func (f *confirmFixture) ask() (url.Values, *http.Cookie) {
 	f.t.Helper()
 	rec := f.post("/logout", url.Values{}, "https://evil.example")
 	body := rec.Body.String()
-	if rec.Code != http.StatusOK || !strings.Contains(body, "<h1>Log out?</h1>") {
+	if rec.Code != http.StatusOK || !strings.Contains(body, "<h1>¿Cerrar la sesión?</h1>") {
 		f.t.Fatalf("status %d: %.600s", rec.Code, body)
 	}
 	if strings.Contains(body, "<script") || !strings.Contains(body, `<form method="post" action="/logout/confirm">`) {
 		f.t.Fatalf("not the confirmation form: %.600s", body)
 	}
-	if !strings.Contains(body, "Servicio &lt;b&gt;&#34;uno&#34;&lt;/b&gt; asks to end your session") {
+	if !strings.Contains(body, "Servicio &lt;b&gt;&#34;uno&#34;&lt;/b&gt; pide cerrar su sesión") {
 		f.t.Fatalf("the requester is not named, escaped: %.600s", body)
 	}
 	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "form-action 'self'") {
@@ -195,7 +195,7 @@ func TestConfirmationRefusals(t *testing.T) {
 			return v
 		}, "null", true, http.StatusBadRequest},
 		{"no id", func(v url.Values) url.Values { return with(with(v, "answer", "logout"), "logout", "") }, "null", true, http.StatusBadRequest},
-		{"another id", func(v url.Values) url.Values { return with(with(v, "answer", "logout"), "logout", "_nothing") }, "null", true, http.StatusBadRequest},
+		{"another id", func(v url.Values) url.Values { return with(with(v, "answer", "logout"), "logout", "_nothing") }, "null", true, http.StatusGone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +253,7 @@ func TestConfirmationAnswers(t *testing.T) {
 			if ended := tt.answer == "logout"; ended == f.sessionKept() || ended != cleared {
 				t.Fatalf("answer %s: session kept %v, cookie cleared %v", tt.answer, f.sessionKept(), cleared)
 			}
-			if rec := f.post(web.LogoutConfirmPath, with(fields, "answer", tt.answer), tt.origin, token); rec.Code != http.StatusBadRequest {
+			if rec := f.post(web.LogoutConfirmPath, with(fields, "answer", tt.answer), tt.origin, token); rec.Code != http.StatusGone {
 				t.Fatalf("answered twice: %d", rec.Code)
 			}
 		})

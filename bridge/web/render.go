@@ -16,7 +16,6 @@ import (
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/trace"
 )
 
 // Cookie names. The session cookie's value is a random id (everything else
@@ -33,9 +32,6 @@ const (
 	// maxCookieBytes bounds a cookie value the adapter passes on.
 	maxCookieBytes = 4096
 )
-
-// pageCSP is the policy of the bridge's own pages: no scripts, no styles.
-const pageCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 // cookieName is a cookie's name as this server sets it.
 func (s *Server) cookieName(name string) string {
@@ -109,53 +105,91 @@ func (s *Server) Answer(c echo.Context, reply flow.Reply, err error) error {
 }
 
 // WritePost sends the auto-submitting POST form for out (or, for the
-// Redirect binding, the redirect).
+// Redirect binding, the redirect): a page in the request's language whose
+// one script (allowed by its hash) submits the form, and whose visible
+// button does when scripts are off.
 func WritePost(c echo.Context, out bridge.Outgoing) error {
 	if out.Redirect != "" {
 		return c.Redirect(http.StatusSeeOther, out.Redirect)
 	}
-	c.Response().Header().Set("Content-Security-Policy", samlxml.PostFormCSP())
-	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(out.URL, out.Fields))
+	data := postView{URL: out.URL, Inputs: template.HTML(samlxml.HiddenInputs(out.Fields)), Script: template.JS(samlxml.AutoSubmitScript)} //nolint:gosec // fields escaped by samlxml, the script a constant
+	return RenderPageCSP(c, http.StatusOK, postPage, PageData{TitleKey: "post.title", Data: data}, PostCSP())
 }
 
-var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>clavebridge: request refused</title></head>
-<body><h1>The request could not be processed</h1><p>{{.Message}}</p>
-<p>If you need help, quote this trace id: <code>{{.Trace}}</code></p></body></html>`))
+// PostCSP is the policy of the POST binding page: samlxml's (the one
+// script by hash, forms to anywhere over http(s)) and the stylesheet.
+func PostCSP() string { return samlxml.PostFormCSP() + "; style-src 'self'" }
+
+type postView struct {
+	URL    string
+	Inputs template.HTML
+	Script template.JS
+}
+
+var postPage = MustPageTemplate("post", `{{define "content"}}<form method="post" action="{{.Data.URL}}" class="cb-card">
+{{.Data.Inputs}}<h1>{{T "post.title"}}</h1>
+<p>{{T "post.wait"}}</p>
+<noscript><p>{{T "post.noscript"}}</p></noscript>
+<div class="cb-actions"><button type="submit" class="cb-button">{{T "post.button"}}</button></div>
+</form>
+<script>{{.Data.Script}}</script>{{end}}`)
 
 // Refuse answers err with the error page: a *bridge.Refusal gives its
-// message and status (400 for an invalid request, 500 for the bridge's
-// own failure); anything else is an internal error.
+// reason (the page's words and status) and the SP to link back to;
+// anything else is an internal error. The detail goes to the log only.
 func (s *Server) Refuse(c echo.Context, err error) error {
-	status, message := http.StatusInternalServerError, "The request could not be processed."
+	p := Problem{Reason: bridge.ReasonInternal, Err: err}
 	var r *bridge.Refusal
 	if errors.As(err, &r) {
-		message = r.Message
-		if r.Kind == bridge.KindInvalid {
-			status = http.StatusBadRequest
+		p.Reason, p.SP = r.Reason, r.SP
+		if p.Reason == "" { // a Refusal built by hand
+			p.Reason = bridge.ReasonBadRequest
+			if r.Kind == bridge.KindInternal {
+				p.Reason = bridge.ReasonInternal
+			}
 		}
 	}
-	return s.ErrorPage(c, status, message, err)
+	return s.Problem(c, p)
 }
 
-// ErrorPage answers a request that cannot be sent back to a known SP: an
-// HTML page with the trace id, and a log line with the reason.
+// ErrorPage answers a request that cannot be sent back to a known SP with
+// the error page of the status's reason; message and reason go to the log.
 func (s *Server) ErrorPage(c echo.Context, status int, message string, reason error) error {
 	return ErrorPage(c, s.opts.Log, status, message, reason)
 }
 
-// ErrorPage is Server.ErrorPage for the parts that serve their own pages.
+// ErrorPage is Server.ErrorPage for the parts that serve their own pages
+// (message is for the log: convert callers to ShowProblem for the page's
+// words).
 func ErrorPage(c echo.Context, log *zap.Logger, status int, message string, reason error) error {
-	trace.Logger(c.Request().Context(), log).Warn("request refused", zap.String("path", c.Path()),
-		zap.Int("status", status), zap.Error(reason))
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(status)
-	if err := errorPage.Execute(c.Response(), map[string]string{"Message": message, "Trace": TraceID(c)}); err != nil {
-		return fmt.Errorf("render error page: %w", err)
+	return ShowProblem(c, log, Problem{Status: status, Reason: ReasonOf(status), Err: fmt.Errorf("%s: %w", message, orUnknown(reason))})
+}
+
+func orUnknown(err error) error {
+	if err == nil {
+		return errors.New("no detail")
 	}
-	return nil
+	return err
+}
+
+// ReasonOf is the reason a bare HTTP status stands for.
+func ReasonOf(status int) bridge.Reason {
+	switch status {
+	case http.StatusNotFound:
+		return bridge.ReasonNotFound
+	case http.StatusMethodNotAllowed:
+		return bridge.ReasonMethod
+	case http.StatusRequestEntityTooLarge:
+		return bridge.ReasonTooLarge
+	case http.StatusForbidden:
+		return bridge.ReasonCrossSite
+	case http.StatusServiceUnavailable:
+		return bridge.ReasonUnavailable
+	}
+	if status >= 500 {
+		return bridge.ReasonInternal
+	}
+	return bridge.ReasonBadRequest
 }
 
 // errorHandler renders every error echo itself raises (unknown path, wrong
@@ -165,16 +199,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, message := http.StatusInternalServerError, "The request could not be processed."
+	status := http.StatusInternalServerError
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		status = he.Code
-		message = http.StatusText(status) + "."
 	}
-	if status == http.StatusRequestEntityTooLarge {
-		message = "The request is larger than this service accepts."
-	}
-	if perr := s.ErrorPage(c, status, message, err); perr != nil {
+	if perr := s.Problem(c, Problem{Status: status, Reason: ReasonOf(status), Err: err}); perr != nil {
 		s.opts.Log.Error("error page failed", zap.Error(perr))
 	}
 }

@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/flow"
 )
 
@@ -51,9 +53,12 @@ func (s *Server) Mount(routes ...Route) {
 // message serves a route that carries protocol messages to h.
 func (s *Server) message(h Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		// a page answering a protocol message cannot be asked for again
+		// (the message would be a replay): no language switch to it
+		Page(c).Switch = nil
 		in, err := s.readInput(c)
 		if err != nil {
-			return s.ErrorPage(c, http.StatusBadRequest, "The request could not be read.", err)
+			return s.Problem(c, Problem{Reason: bridge.ReasonBadRequest, Err: fmt.Errorf("read request: %w", err)})
 		}
 		reply, err := h(c.Request().Context(), in)
 		return s.Answer(c, reply, err)
@@ -65,7 +70,7 @@ func (s *Server) document(r Route) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		data, err := r.Document()
 		if err != nil {
-			return s.ErrorPage(c, http.StatusInternalServerError, "The document is not available.", err)
+			return s.Problem(c, Problem{Reason: bridge.ReasonInternal, Err: fmt.Errorf("document %s: %w", r.Path, err)})
 		}
 		return c.Blob(http.StatusOK, r.ContentType, data)
 	}

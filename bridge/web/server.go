@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge/trace"
+	"github.com/clavebridge/clavebridge/bridge/web/i18n"
 )
 
 // Options configure a Server.
@@ -32,22 +33,40 @@ type Options struct {
 	// BaseURL is the bridge's own URL: the one origin its own forms (the
 	// logout confirmation) may be posted from ("": the request's Host).
 	BaseURL string
+	// Catalogs are the pages' languages (nil: the shipped catalogs).
+	Catalogs *i18n.Bundle
+	// AccessibilityURL is the operator's accessibility statement and
+	// contact, linked from every page (server.accessibility_url).
+	AccessibilityURL string
+	// Services names an SP for the citizen and gives its home page, for the
+	// error and session pages (nil: SPs are shown by their entity ids).
+	Services func(sp string) (Service, bool)
 }
 
 // Server routes the bridge's HTTP requests.
 type Server struct {
-	echo *echo.Echo
-	opts Options
+	echo     *echo.Echo
+	opts     Options
+	catalogs *i18n.Bundle
 }
 
-// New builds a Server with the bridge's middleware.
+// New builds a Server with the bridge's middleware, its stylesheet and its
+// error page.
 func New(opts Options) *Server {
-	s := &Server{echo: echo.New(), opts: opts}
+	s := &Server{echo: echo.New(), opts: opts, catalogs: opts.Catalogs}
+	if s.catalogs == nil {
+		b, err := i18n.Embedded()
+		if err != nil {
+			panic(err) // the shipped catalogs are checked by the tests
+		}
+		s.catalogs = b
+	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.accessLog) // outermost: it sees the status of every answer, errors included
 	e.Use(s.traceMiddleware)
+	e.Use(s.pageMiddleware)
 	if opts.MaxBodyBytes > 0 {
 		e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", opts.MaxBodyBytes)))
 	}
@@ -55,6 +74,7 @@ func New(opts Options) *Server {
 	e.Server.ReadTimeout = opts.ReadTimeout
 	e.Server.WriteTimeout = opts.WriteTimeout
 	e.Server.MaxHeaderBytes = 16 << 10
+	s.mountPages()
 	return s
 }
 

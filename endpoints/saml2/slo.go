@@ -56,7 +56,7 @@ func (e *Endpoint) sloURL() string {
 func (e *Endpoint) handleSLO(ctx context.Context, in *web.Input) (flow.Reply, error) {
 	msg, err := e.readLogout(in)
 	if err != nil {
-		return flow.Reply{}, bridge.Invalid("The logout message is not valid.", err)
+		return flow.Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout message is not valid.", err)
 	}
 	if samlxml.Is(msg.el, samlxml.NSProtocol, "LogoutRequest") {
 		return e.logoutRequested(ctx, in.Browser, msg)
@@ -176,7 +176,7 @@ func readLogoutPost(form url.Values) (string, string, []byte, logoutVerify, erro
 func (e *Endpoint) logoutRequested(ctx context.Context, br flow.Browser, in *logoutMessage) (flow.Reply, error) {
 	lr, err := e.checkLogoutRequest(ctx, in)
 	if err != nil {
-		return flow.Reply{}, bridge.Invalid("The logout request is not valid.", err)
+		return flow.Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout request is not valid.", err)
 	}
 	e.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutRequest, SP: in.sp.ID, ID: lr.ID})
 	initiator := bridge.LogoutInitiator{SP: in.sp.ID, Dialect: DialectName, RequestID: lr.ID, RelayState: in.relayState}
@@ -230,7 +230,7 @@ func namesParticipant(lr *clave2msg.LogoutRequest) func(bridge.Participant) bool
 func (e *Endpoint) logoutAnswered(ctx context.Context, in *logoutMessage) (flow.Reply, error) {
 	lr, err := e.checkLogoutResponse(ctx, in)
 	if err != nil {
-		return flow.Reply{}, bridge.Invalid("The logout answer is not valid.", err)
+		return flow.Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout answer is not valid.", err)
 	}
 	trace.NoteSP(ctx, in.sp.ID) // the request is this SP's, whichever the logout tells next
 	defer e.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutResponse, SP: in.sp.ID, ID: lr.ID,

@@ -17,7 +17,7 @@ var hiddenInput = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="(
 // page: its own form, no script, nothing posted onward.
 func IsConfirmation(rec *httptest.ResponseRecorder) bool {
 	body := rec.Body.String()
-	return rec.Code == http.StatusOK && strings.Contains(body, "<h1>Log out?</h1>") &&
+	return rec.Code == http.StatusOK && strings.Contains(body, `name="answer" value="logout"`) &&
 		strings.Contains(body, `action="`+web.LogoutConfirmPath+`"`) && !strings.Contains(body, "<script")
 }
 

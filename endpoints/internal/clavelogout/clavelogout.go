@@ -94,12 +94,12 @@ type message struct {
 func (l *Logout) Handle(ctx context.Context, in *web.Input) (flow.Reply, error) {
 	msg, err := l.read(in.Form)
 	if err != nil {
-		return flow.Reply{}, bridge.Invalid("The logout message could not be read.", err)
+		return flow.Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout message could not be read.", err)
 	}
 	if msg.response {
 		sp, lr, err := l.readResponse(ctx, msg.root)
 		if err != nil {
-			return flow.Reply{}, bridge.Invalid("The logout answer is not valid.", err)
+			return flow.Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout answer is not valid.", err)
 		}
 		// Audited once the flow has found the logout it belongs to, under
 		// that logout's trace id; the request is this SP's, whichever the
@@ -111,7 +111,7 @@ func (l *Logout) Handle(ctx context.Context, in *web.Input) (flow.Reply, error) 
 	}
 	sp, lr, err := l.readRequest(ctx, msg.root)
 	if err != nil {
-		return flow.Reply{}, bridge.Invalid("The logout request is not valid.", err)
+		return flow.Reply{}, bridge.Refuse(bridge.ReasonLogoutInvalid, "", "The logout request is not valid.", err)
 	}
 	l.audit(ctx, audit.Record{Direction: audit.In, Kind: audit.LogoutRequest, SP: sp.ID, ID: lr.ID})
 	initiator := bridge.LogoutInitiator{
