@@ -10,6 +10,7 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/web"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -25,7 +26,7 @@ type answer struct {
 func (f *fixture) answerOf(rec *httptest.ResponseRecorder) answer {
 	f.t.Helper()
 	body := rec.Body.String()
-	if rec.Code != http.StatusOK || rec.Header().Get("Content-Security-Policy") != samlxml.PostFormCSP() {
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Security-Policy") != web.PostCSP() {
 		f.t.Fatalf("not a POST form (%d):\n%s", rec.Code, body)
 	}
 	fields := map[string]string{}

@@ -11,9 +11,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/trace"
+	"github.com/clavebridge/clavebridge/bridge/web"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -43,7 +45,7 @@ func denied(message string) clave2msg.Status {
 func (s *Simulator) handleSSO(c echo.Context) error {
 	p, err := s.readRequest(c)
 	if err != nil {
-		return s.refuse(c, http.StatusBadRequest, "The authentication request was refused.", err)
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonBadRequest, fmt.Errorf("authentication request refused: %w", err))
 	}
 	s.logFor(c, p).Info("authentication request accepted", zap.String("request_id", p.ID),
 		zap.String("provider", p.Provider), zap.String("application", p.App), zap.Stringer("loa", p.LoA))
@@ -55,16 +57,15 @@ func (s *Simulator) handleSSO(c echo.Context) error {
 	}
 	id, err := s.newLoginID()
 	if err != nil {
-		return s.refuse(c, http.StatusInternalServerError, "The gateway cannot start a login.", err)
+		return s.refuse(c, http.StatusInternalServerError, bridge.ReasonInternal, fmt.Errorf("cannot start a login: %w", err))
 	}
 	browser, err := s.browserToken(c)
 	if err != nil {
-		return s.refuse(c, http.StatusInternalServerError, "The gateway cannot start a login.", err)
+		return s.refuse(c, http.StatusInternalServerError, bridge.ReasonInternal, fmt.Errorf("cannot start a login: %w", err))
 	}
 	l := login{req: *p, step: stepSelect, browser: browser}
 	if err := s.logins.put(id, l, s.now()); err != nil {
-		return s.refuse(c, http.StatusServiceUnavailable, "The gateway is busy; try again later.",
-			fmt.Errorf("store login: %w", err))
+		return s.refuse(c, http.StatusServiceUnavailable, bridge.ReasonUnavailable, fmt.Errorf("store login: %w", err))
 	}
 	return s.renderStep(c, id, l, "", "")
 }
@@ -83,33 +84,36 @@ func (s *Simulator) handleLogin(c echo.Context) error {
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxPageFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return s.refuse(c, http.StatusBadRequest, "The page could not be read.", fmt.Errorf("login form: %w", err))
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonBadRequest, fmt.Errorf("login form: %w", err))
 	}
 	id, now := r.PostForm.Get("login"), s.now()
 	l, ok := s.logins.get(id, now)
 	if !ok {
-		return s.refuse(c, http.StatusBadRequest, "This login is unknown or has expired.", errors.New("unknown or expired login id"))
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonOtherBrowser, errors.New("unknown or expired login id"))
 	}
 	s.logFor(c, &l.req) // the login's trace, for every line of this hop
 	if err := s.checkLoginPost(r, l.browser); err != nil {
-		return s.refuse(c, http.StatusBadRequest, "This login was started in another browser or page.", err)
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonOtherBrowser, err)
+	}
+	if r.PostForm.Get(web.SwitchField) != "" { // the language switch: the same step again
+		return s.renderStep(c, id, l, "", "")
 	}
 	if r.PostForm.Get("cancel") != "" {
 		return s.cancel(c, id)
 	}
 	o, err := s.advance(l, r.PostForm)
 	if err != nil {
-		return s.refuse(c, http.StatusInternalServerError, "The login failed.", err)
+		return s.refuse(c, http.StatusInternalServerError, bridge.ReasonInternal, err)
 	}
 	if o.done == nil {
 		o.next.browser = l.browser
 		if !s.logins.update(id, o.next, now) {
-			return s.refuse(c, http.StatusBadRequest, "This login has expired.", errors.New("login expired while in use"))
+			return s.refuse(c, http.StatusBadRequest, bridge.ReasonLoginExpired, errors.New("login expired while in use"))
 		}
 		return s.renderStep(c, id, o.next, o.error, typedUser(o, r.PostForm))
 	}
 	if _, ok := s.logins.take(id, now); !ok {
-		return s.refuse(c, http.StatusBadRequest, "This login has already finished.", errors.New("login consumed twice"))
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonLoginUsed, errors.New("login consumed twice"))
 	}
 	return s.answerSuccess(c, &l.req, o.done)
 }
@@ -129,7 +133,7 @@ func typedUser(o outcome, f url.Values) string {
 func (s *Simulator) cancel(c echo.Context, id string) error {
 	l, ok := s.logins.take(id, s.now())
 	if !ok {
-		return s.refuse(c, http.StatusBadRequest, "This login has already finished.", errors.New("login consumed twice"))
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonLoginUsed, errors.New("login consumed twice"))
 	}
 	return s.answerFailure(c, &l.req, cancelled())
 }
@@ -138,7 +142,7 @@ func (s *Simulator) cancel(c echo.Context, id string) error {
 func (s *Simulator) answerSuccess(c echo.Context, p *pending, a *authn) error {
 	value, err := s.successResponse(p, a)
 	if err != nil {
-		return s.refuse(c, http.StatusInternalServerError, "The gateway could not build its answer.", err)
+		return s.refuse(c, http.StatusInternalServerError, bridge.ReasonInternal, fmt.Errorf("build the answer: %w", err))
 	}
 	s.count.Add(1)
 	s.logFor(c, p).Info("authentication completed", zap.String("request_id", p.ID), zap.String("application", p.App),
@@ -151,18 +155,20 @@ func (s *Simulator) answerSuccess(c echo.Context, p *pending, a *authn) error {
 func (s *Simulator) answerFailure(c echo.Context, p *pending, st clave2msg.Status) error {
 	value, err := s.signedResponse(p, st, nil, s.now())
 	if err != nil {
-		return s.refuse(c, http.StatusInternalServerError, "The gateway could not build its answer.", err)
+		return s.refuse(c, http.StatusInternalServerError, bridge.ReasonInternal, fmt.Errorf("build the answer: %w", err))
 	}
 	s.logFor(c, p).Info("authentication not completed", zap.String("request_id", p.ID),
 		zap.String("application", p.App), zap.String("status", st.SubCode), zap.String("message", st.Message))
 	return post(c, p, value)
 }
 
-// post sends the HTTP-POST binding form to the service provider's ACS.
+// post sends the HTTP-POST binding form to the service provider's ACS:
+// the shared auto-submitting page, localized, with a visible button when
+// scripts are off.
 func post(c echo.Context, p *pending, samlResponse string) error {
-	securityHeaders(c.Response().Header(), samlxml.PostFormCSP())
+	securityHeaders(c.Response().Header(), web.PostCSP())
 	fields := []samlxml.Field{{Name: "SAMLResponse", Value: samlResponse}, {Name: "RelayState", Value: p.RelayState}}
-	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(p.ACS, fields))
+	return web.WritePost(c, bridge.Outgoing{URL: p.ACS, Fields: fields})
 }
 
 // logFor is the simulator's logger for a login. The bridge sends its trace

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/bridge/web/i18n"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -214,14 +215,23 @@ func (f *fixture) submit(id string, pairs ...string) *httptest.ResponseRecorder 
 var (
 	loginRe  = regexp.MustCompile(`name="login" value="([0-9a-f]+)"`)
 	idpRe    = regexp.MustCompile(`name="idp" value="([A-Z0-9]+)"`)
-	certRe   = regexp.MustCompile(`value="(\d+)" required>\s*<label for="cert-\d+">([^<]*)</label>`)
+	certRe   = regexp.MustCompile(`value="(\d+)" data-kind="([a-z]+)" required>\s*<label for="cert-\d+">([^<]*)</label>`)
 	smsRe    = regexp.MustCompile(`<output id="sms-code">(\d{6})</output>`)
-	alertRe  = regexp.MustCompile(`<p role="alert" id="error">([^<]*)</p>`)
-	actionRe = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	alertRe  = regexp.MustCompile(`<p class="[^"]*" role="alert" id="error">([^<]*)</p>`)
+	actionRe = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
 	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
-	mobileRe = regexp.MustCompile(`A code was sent by SMS to ([^<]*)\.</p>`)
 	titleRe  = regexp.MustCompile(`<h1>([^<]*)</h1>`)
 )
+
+// es is the Spanish catalog's text of key (the pages' language when the
+// request chooses none).
+func es(key string, args ...string) string {
+	b, err := i18n.Embedded()
+	if err != nil {
+		panic(err)
+	}
+	return b.Localizer("es").T(key, args...)
+}
 
 func loginID(t testing.TB, page string) string {
 	t.Helper()
@@ -248,12 +258,13 @@ func idpsOffered(page string) []string {
 	return out
 }
 
-// certOffered returns the value of the certificate whose label has all parts.
+// certOffered returns the value of the certificate whose kind (its
+// data-kind) and label have all parts, compared case-insensitively.
 func certOffered(page string, parts ...string) (string, bool) {
 	for _, m := range certRe.FindAllStringSubmatch(page, -1) {
-		label, ok := html.UnescapeString(m[2]), true
+		label, ok := strings.ToLower(m[2]+" "+html.UnescapeString(m[3])), true
 		for _, p := range parts {
-			ok = ok && strings.Contains(label, p)
+			ok = ok && strings.Contains(label, strings.ToLower(p))
 		}
 		if ok {
 			return m[1], true

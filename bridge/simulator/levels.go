@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"strings"
+
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -10,7 +12,7 @@ type method struct {
 	idp   translate.IdP
 	kind  CertKind      // AFIRMA certificate kind; empty for the other IdPs
 	loa   translate.LoA // LoANone: the foreign citizen's own level (EIDAS)
-	label string        // shown on the pages
+	label string        // the tipoCertificado of PartialAfirma (afirma.go); the pages use the catalogs
 }
 
 // methods is the LoA table of the simulated gateway.
@@ -26,21 +28,10 @@ func methods() []method {
 	}
 }
 
-// idpLabel names an identity provider on the selection page.
-func idpLabel(p translate.IdP) string {
-	switch p {
-	case translate.IdPAfirma:
-		return "DNIe / electronic certificate"
-	case translate.IdPSegSoc:
-		return "Cl@ve permanente"
-	case translate.IdPPin24H:
-		return "Cl@ve PIN"
-	case translate.IdPClaveMovil:
-		return "Cl@ve Móvil"
-	case translate.IdPEIDAS:
-		return "Citizens of the European Union (eIDAS)"
-	}
-	return string(p)
+// idpKey is the catalog key prefix of an identity provider's tile on the
+// selection page (+".name", +".desc").
+func idpKey(p translate.IdP) string {
+	return "sim.idp." + strings.ToLower(string(p))
 }
 
 // certLoA is the level an @firma certificate of this kind reaches.

@@ -44,22 +44,27 @@ type authn struct {
 	loa     translate.LoA
 }
 
-// outcome is the result of one submitted page: either the next page (with an
-// error message when the input was wrong) or a finished authentication.
+// outcome is the result of one submitted page: either the next page (with
+// the catalog key of an error when the input was wrong) or a finished
+// authentication.
 type outcome struct {
 	next  login
 	error string
 	done  *authn
 }
 
-// Messages shown when the citizen's input is refused.
+// Errors shown when the citizen's input is refused: catalog keys, each
+// naming the field to correct.
 const (
-	msgChooseIdP   = "Choose one of the listed identification methods."
-	msgChooseCert  = "Choose one of the listed certificates."
-	msgCredentials = "The identifier or the credentials are not correct."
-	msgSMS         = "The code does not match the one sent by SMS."
-	msgEIDASLevel  = "Your country's electronic identity does not reach the level this service requires."
-	msgConfirm     = "Confirm the login or cancel it."
+	msgChooseIdP  = "sim.error.choose_idp"
+	msgChooseCert = "sim.error.choose_cert"
+	msgPassword   = "sim.error.password"
+	msgPIN        = "sim.error.pin"
+	msgForeign    = "sim.error.foreign"
+	msgMobileUser = "sim.error.mobile"
+	msgSMS        = "sim.error.sms"
+	msgEIDASLevel = "sim.error.eidas_level"
+	msgConfirm    = "sim.error.confirm"
 )
 
 // firstStep is the first page of each identity provider.
@@ -146,7 +151,7 @@ func (s *Simulator) chooseCertificate(l login, f url.Values) outcome {
 func (s *Simulator) checkPassword(l login, f url.Values) (outcome, error) {
 	c, ok := s.findCitizen(f.Get("user"))
 	if !ok || !c.allows(translate.IdPSegSoc) || !same(c.Credentials.Password, f.Get("password")) {
-		return outcome{next: l, error: msgCredentials}, nil
+		return outcome{next: l, error: msgPassword}, nil
 	}
 	code, err := s.smsCode()
 	if err != nil {
@@ -176,7 +181,7 @@ func (s *Simulator) checkSMS(l login, f url.Values) outcome {
 func (s *Simulator) checkPIN(l login, f url.Values) outcome {
 	c, ok := s.findCitizen(f.Get("user"))
 	if !ok || !c.allows(translate.IdPPin24H) || !same(c.Credentials.PIN, f.Get("pin")) {
-		return outcome{next: l, error: msgCredentials}
+		return outcome{next: l, error: msgPIN}
 	}
 	return s.finish(l, c, nil)
 }
@@ -184,7 +189,7 @@ func (s *Simulator) checkPIN(l login, f url.Values) outcome {
 func (s *Simulator) checkForeign(l login, f url.Values) outcome {
 	c, ok := s.findCitizen(f.Get("identifier"))
 	if !ok || !c.allows(translate.IdPEIDAS) || c.EIDAS.Country != strings.ToUpper(strings.TrimSpace(f.Get("country"))) {
-		return outcome{next: l, error: msgCredentials}
+		return outcome{next: l, error: msgForeign}
 	}
 	if loaOf(c, translate.IdPEIDAS, "") < l.req.LoA {
 		return outcome{next: l, error: msgEIDASLevel}
@@ -195,7 +200,7 @@ func (s *Simulator) checkForeign(l login, f url.Values) outcome {
 func (s *Simulator) checkMobileUser(l login, f url.Values) outcome {
 	c, ok := s.findCitizen(f.Get("user"))
 	if !ok || !c.allows(translate.IdPClaveMovil) {
-		return outcome{next: l, error: msgCredentials}
+		return outcome{next: l, error: msgMobileUser}
 	}
 	l.citizen, l.step = c.ID, stepClaveMovilConfirm
 	return outcome{next: l}

@@ -18,6 +18,7 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/trace"
+	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // Form fields of the gateway's /Proxy2/ServiceProvider endpoint.
@@ -31,14 +32,6 @@ const (
 // defaultProvider is the NameID of a gateway-initiated logout before the
 // gateway has seen the bridge's provider name in a LogoutRequest.
 const defaultProvider = "clavebridge"
-
-// Messages of the pages that refuse a request.
-const (
-	msgAuthnRefused  = "The authentication request was refused."
-	msgLogoutRefused = "The logout request was refused."
-	msgAnswerRefused = "The logout response was refused."
-	msgNoAnswer      = "The gateway could not build its answer."
-)
 
 // sloState is the gateway's single logout state.
 type sloState struct {
@@ -95,7 +88,7 @@ func (s *Simulator) handleServiceProvider(c echo.Context) error {
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return s.refuse(c, http.StatusBadRequest, msgAuthnRefused, fmt.Errorf("POST binding: read form: %w", err))
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonBadRequest, fmt.Errorf("POST binding: read form: %w", err))
 	}
 	form, messages := r.PostForm, 0
 	for _, name := range []string{fieldSAMLRequest, fieldLogoutRequest, fieldLogoutResponse} {
@@ -105,7 +98,7 @@ func (s *Simulator) handleServiceProvider(c echo.Context) error {
 	}
 	switch {
 	case messages > 1:
-		return s.refuse(c, http.StatusBadRequest, msgAuthnRefused, errors.New("the form carries more than one SAML message"))
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonBadRequest, errors.New("the form carries more than one SAML message"))
 	case form.Has(fieldLogoutRequest):
 		return s.handleLogout(c, form)
 	case form.Has(fieldLogoutResponse):
@@ -119,18 +112,18 @@ func (s *Simulator) handleServiceProvider(c echo.Context) error {
 func (s *Simulator) handleLogout(c echo.Context, form url.Values) error {
 	req, err := s.readLogoutRequest(form)
 	if err != nil {
-		return s.refuse(c, http.StatusBadRequest, msgLogoutRefused, err)
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonLogoutInvalid, fmt.Errorf("logout request refused: %w", err))
 	}
 	value, err := s.logoutResponse(req)
 	if err != nil {
-		return s.refuse(c, http.StatusInternalServerError, msgNoAnswer, err)
+		return s.refuse(c, http.StatusInternalServerError, bridge.ReasonInternal, fmt.Errorf("build the logout answer: %w", err))
 	}
 	s.logouts.Add(1)
 	s.slo.setProvider(req.NameID)
 	trace.Logger(c.Request().Context(), s.log).Info("logout request accepted", zap.String("request_id", req.ID), zap.String("provider", req.NameID))
 	fields := []samlxml.Field{{Name: fieldLogoutResponse, Value: value}, {Name: fieldRelayState, Value: form.Get(fieldRelayState)}}
-	securityHeaders(c.Response().Header(), samlxml.PostFormCSP())
-	return c.HTMLBlob(http.StatusOK, samlxml.PostForm(req.Issuer, fields))
+	securityHeaders(c.Response().Header(), web.PostCSP())
+	return web.WritePost(c, bridge.Outgoing{URL: req.Issuer, Fields: fields})
 }
 
 // readLogoutRequest verifies and checks the bridge's LogoutRequest. Every
@@ -225,13 +218,12 @@ func (s *Simulator) InitiateLogout(relayState string) (bridge.Outgoing, string, 
 func (s *Simulator) handleLogoutAnswer(c echo.Context, form url.Values) error {
 	resp, err := s.readLogoutAnswer(form)
 	if err != nil {
-		return s.refuse(c, http.StatusBadRequest, msgAnswerRefused, err)
+		return s.refuse(c, http.StatusBadRequest, bridge.ReasonLogoutInvalid, fmt.Errorf("logout response refused: %w", err))
 	}
 	s.slo.answers.Add(1)
 	trace.Logger(c.Request().Context(), s.log).Info("logout response accepted", zap.String("request_id", resp.InResponseTo),
 		zap.String("status", resp.Status.Code), zap.String("sub_status", resp.Status.SubCode))
-	data := pageData{Title: "Logged out", Message: "The service provider has answered the logout."}
-	return s.render(c, http.StatusOK, "error", data)
+	return s.render(c, http.StatusOK, loggedOutPage, "sim.loggedout.title", pageData{})
 }
 
 // readLogoutAnswer verifies a LogoutResponse and takes the gateway-initiated
@@ -311,7 +303,7 @@ func (s *Simulator) checkIssued(issued time.Time) error {
 
 // signEncode signs el with the gateway's key and base64-encodes it.
 func (s *Simulator) signEncode(el *etree.Element) (string, error) {
-	if err := s.signer.Sign(el); err != nil {
+	if err := s.currentSigner().Sign(el); err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
 	data, err := samlxml.Serialize(el)

@@ -1,29 +1,25 @@
 package simulator
 
 import (
-	"bytes"
-	"fmt"
-	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
-	"github.com/clavebridge/clavebridge/bridge/trace"
+	"github.com/clavebridge/clavebridge/bridge"
+	"github.com/clavebridge/clavebridge/bridge/web"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
-// pageCSP is the Content-Security-Policy of the gateway's own pages: nothing
-// but the HTML itself, forms posting back here only.
-const pageCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// pageCSP is the Content-Security-Policy of the gateway's own pages: the
+// shared page policy (the stylesheet, forms posting back here only).
+const pageCSP = web.PageCSP
 
-// pageData is what every page template reads.
+// pageData is the Data of every step page.
 type pageData struct {
-	Title     string
 	App       string
-	Error     string
+	Error     string // the localized error message (role=alert)
 	Action    string
 	Login     string
 	IdPs      []option
@@ -32,22 +28,17 @@ type pageData struct {
 	User      string
 	Mobile    string
 	Code      string
-	Message   string // error page
-	Reason    string // error page
 }
 
-// option is one choice on a page.
-type option struct{ Value, Label string }
+// option is one choice on a page: an IdP tile (Label and Desc are catalog
+// keys) or a certificate (Label is its text, Kind its CertKind).
+type option struct{ Value, Label, Desc, Kind string }
 
-func parsePages() (*template.Template, error) {
-	t, err := template.New("pages").Parse(pageTemplates)
-	if err != nil {
-		return nil, fmt.Errorf("simulator page templates: %w", err)
-	}
-	return t, nil
-}
+// translator is a page's language: web.Page(c).L.T.
+type translator func(key string, args ...string) string
 
-// securityHeaders sets the headers every answer of the gateway carries.
+// securityHeaders sets the headers every answer of the gateway carries
+// (the page functions of bridge/web set the Content-Security-Policy).
 func securityHeaders(h http.Header, csp string) {
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -56,82 +47,87 @@ func securityHeaders(h http.Header, csp string) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// render writes template name with data.
-func (s *Simulator) render(c echo.Context, status int, name string, data pageData) error {
-	var buf bytes.Buffer
-	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
-		return fmt.Errorf("render simulator page %s: %w", name, err)
-	}
+// render answers with page in the shared layout and the gateway's look.
+func (s *Simulator) render(c echo.Context, status int, page *web.PageTemplate, titleKey string, data pageData) error {
 	securityHeaders(c.Response().Header(), pageCSP)
-	return c.HTMLBlob(status, buf.Bytes())
+	return web.RenderPageCSP(c, status, page, web.PageData{TitleKey: titleKey, BodyClass: "cb-gateway", Data: data}, pageCSP)
 }
 
 // refuse answers a request the gateway cannot send back to the service
-// provider: an HTML error page and a log line with the reason.
-func (s *Simulator) refuse(c echo.Context, status int, message string, reason error) error {
-	trace.Logger(c.Request().Context(), s.log).Warn("request refused", zap.String("path", c.Request().URL.Path),
-		zap.Int("status", status), zap.Error(reason))
-	data := pageData{Title: "Error", Message: message, Reason: reason.Error()}
-	return s.render(c, status, "error", data)
+// provider: the shared error page of reason (its words from the
+// catalogs) and a log line with the detail, which stays off the page.
+func (s *Simulator) refuse(c echo.Context, status int, reason bridge.Reason, detail error) error {
+	securityHeaders(c.Response().Header(), pageCSP)
+	return web.ShowProblem(c, s.log, web.Problem{Status: status, Reason: reason, Err: detail})
 }
 
-// renderStep shows the page of the step l stands at.
-// typed is the identifier to show again in the form.
-func (s *Simulator) renderStep(c echo.Context, id string, l login, msg, typed string) error {
-	data := pageData{App: l.req.App, Error: msg, Action: s.loginURL(), Login: id, User: typed}
-	name := s.fillStep(&data, l)
-	return s.render(c, http.StatusOK, name, data)
+// renderStep shows the page of the step l stands at; errKey is the
+// catalog key of the error to show ("" for none), typed the identifier to
+// show again in the form.
+func (s *Simulator) renderStep(c echo.Context, id string, l login, errKey, typed string) error {
+	tr := translator(web.Page(c).L.T)
+	data := pageData{App: l.req.App, Action: s.loginURL(), Login: id, User: typed}
+	if errKey != "" {
+		data.Error = tr(errKey)
+	}
+	page, title := s.fillStep(tr, &data, l)
+	securityHeaders(c.Response().Header(), pageCSP)
+	// The switch posts the login id back: the same step, in the language
+	// chosen (handleLogin).
+	return web.RenderPageCSP(c, http.StatusOK, page, web.PageData{TitleKey: title, BodyClass: "cb-gateway", Data: data,
+		Resubmit: &web.Resubmit{Action: loginPath, Fields: [][2]string{{"login", id}}}}, pageCSP)
 }
 
-// fillStep completes data for l's step and returns the template name.
-func (s *Simulator) fillStep(data *pageData, l login) string {
+// fillStep completes data for l's step and returns its page and title key.
+func (s *Simulator) fillStep(tr translator, data *pageData, l login) (*web.PageTemplate, string) {
 	switch l.step {
 	case stepAfirma:
-		data.Title, data.Certs = "Identification with an electronic certificate", s.certLabels(l.req.LoA)
-		return "afirma"
+		data.Certs = s.certLabels(tr, l.req.LoA)
+		return afirmaPage, "sim.afirma.title"
 	case stepSegSocPassword:
-		data.Title = "Cl@ve permanente"
-		return "segsoc"
+		return segsocPage, "sim.segsoc.title"
 	case stepSegSocSMS:
-		data.Title, data.Code = "Cl@ve permanente: SMS code", l.sms
+		data.Code = l.sms
 		if c, ok := s.findCitizen(l.citizen); ok {
 			data.Mobile = translate.Mask(c.Credentials.Mobile)
 		}
-		return "sms"
+		return smsPage, "sim.sms.title"
 	case stepPin24H:
-		data.Title = "Cl@ve PIN"
-		return "pin24h"
+		return pinPage, "sim.pin.title"
 	case stepEIDAS:
-		data.Title, data.Countries = "Identification of EU citizens (eIDAS)", s.countries()
-		return "eidas"
+		data.Countries = s.countries()
+		return eidasPage, "sim.eidas.title"
 	case stepClaveMovil:
-		data.Title = "Cl@ve Móvil"
-		return "clvmovil"
+		return mobilePage, "sim.clvmovil.title"
 	case stepClaveMovilConfirm:
-		data.Title, data.User = "Cl@ve Móvil: confirm", translate.Mask(l.citizen)
-		return "confirm"
+		data.User = translate.Mask(l.citizen)
+		return confirmPage, "sim.confirm.title"
 	}
-	data.Title = "Choose an identification method"
 	for _, p := range s.available(l.req.Disabled, l.req.LoA) {
-		data.IdPs = append(data.IdPs, option{Value: string(p), Label: idpLabel(p)})
+		key := idpKey(p)
+		data.IdPs = append(data.IdPs, option{Value: string(p), Label: key + ".name", Desc: key + ".desc"})
 	}
-	return "select"
+	return selectPage, "sim.select.title"
 }
 
 // certLabels describes the certificates offered on the AFIRMA page.
-func (s *Simulator) certLabels(want translate.LoA) []option {
+func (s *Simulator) certLabels(tr translator, want translate.LoA) []option {
 	var out []option
 	for i, o := range s.certOptions(want) {
 		c := o.citizen
-		label := fmt.Sprintf("%s: %s %s (%s)", kindLabel(o.cert.Kind), c.GivenName, c.familyName(), c.ID)
-		if o.cert.Company != nil {
-			label += fmt.Sprintf(", representing %s (%s)", o.cert.Company.Name, o.cert.Company.CIF)
+		kind := tr("sim.cert.kind." + string(o.cert.Kind))
+		label := tr("sim.cert.option", "kind", kind, "name", c.GivenName+" "+c.familyName(), "id", c.ID)
+		if co := o.cert.Company; co != nil {
+			label = tr("sim.cert.option_legal", "kind", kind, "name", c.GivenName+" "+c.familyName(), "id", c.ID,
+				"company", co.Name, "cif", co.CIF)
 		}
-		out = append(out, option{Value: strconv.Itoa(i), Label: label})
+		out = append(out, option{Value: strconv.Itoa(i), Label: label, Kind: string(o.cert.Kind)})
 	}
 	return out
 }
 
+// kindLabel is the certificate kind as PartialAfirma's tipoCertificado
+// names it (protocol data, not page text).
 func kindLabel(k CertKind) string {
 	for _, m := range methods() {
 		if m.idp == translate.IdPAfirma && m.kind == k {

@@ -120,7 +120,7 @@ func checkRefused(t *testing.T, f *fixture, rec *httptest.ResponseRecorder) {
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("answered %d, want 400:\n%s", res.StatusCode, body.String())
 	}
-	if !strings.Contains(body.String(), "The authentication request was refused.") ||
+	if !strings.Contains(body.String(), es("reason.bad_request.title")) ||
 		res.Header.Get("Content-Security-Policy") != pageCSP {
 		t.Errorf("not the error page:\n%s", body.String())
 	}

@@ -36,7 +36,7 @@ func (s *Simulator) signedResponse(p *pending, st clave2msg.Status, encrypted *e
 	}
 	r := clave2msg.Response{ID: id, InResponseTo: p.ID, IssueInstant: now, Destination: p.ACS, Issuer: s.issuer(), Status: st}
 	el := r.Element(encrypted)
-	if err := s.signer.Sign(el); err != nil {
+	if err := s.currentSigner().Sign(el); err != nil {
 		return "", fmt.Errorf("sign response to request %s: %w", p.ID, err)
 	}
 	data, err := serialize(el)

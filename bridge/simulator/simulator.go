@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/url"
 	"strings"
@@ -29,6 +28,8 @@ const (
 	ssoPath      = "/sim/Proxy2/ServiceProvider"
 	loginPath    = "/sim/Proxy2/Login"
 	metadataPath = "/sim/Proxy2/Metadata"
+	// CertificatesPath is the gateway's certificates document (certificates.go).
+	CertificatesPath = "/sim/Proxy2/Certificates"
 )
 
 // Limits of the in-memory state.
@@ -74,7 +75,8 @@ type Config struct {
 // Simulator is the simulated gateway. It is safe for concurrent use.
 type Simulator struct {
 	base     string
-	signer   samlxml.Signer
+	signer   samlxml.Signer // as configured; keys holds the one in use
+	keys     signingKeys
 	verifier samlxml.Verifier
 	citizens []Citizen
 	auto     *authn // AutoLogin, resolved
@@ -82,7 +84,6 @@ type Simulator struct {
 	now      func() time.Time
 	rand     io.Reader
 	log      *zap.Logger
-	pages    *template.Template
 	replay   *ttlMap[struct{}]
 	logins   *ttlMap[login]
 	count    atomic.Int64
@@ -113,10 +114,6 @@ func New(cfg Config) (*Simulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator auto_login: %w", err)
 	}
-	pages, err := parsePages()
-	if err != nil {
-		return nil, err
-	}
 	s := &Simulator{
 		base:     base,
 		signer:   cfg.Signer,
@@ -127,7 +124,6 @@ func New(cfg Config) (*Simulator, error) {
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 		log:      cfg.Log,
-		pages:    pages,
 		replay:   newTTLMap[struct{}](replayTTL, maxReplayIDs),
 		logins:   newTTLMap[login](loginTTL, maxLogins),
 
@@ -135,6 +131,7 @@ func New(cfg Config) (*Simulator, error) {
 		slo:       newSLOState(),
 	}
 	s.applyDefaults()
+	s.keys.active = s.signer
 	return s, nil
 }
 
@@ -192,6 +189,7 @@ func (s *Simulator) Mount(e *echo.Echo) {
 	e.POST(ssoPath, s.handleServiceProvider) // login, or single logout
 	e.GET(ssoPath, s.handleSSO)
 	e.POST(loginPath, s.handleLogin)
+	e.GET(CertificatesPath, s.handleCertificates)
 }
 
 // SSOURL is where the bridge sends its AuthnRequests.

@@ -1,100 +1,110 @@
 package simulator
 
-// pageTemplates are the gateway's pages: plain, accessible HTML without
-// scripts or inline styles. Every page posts back to the login endpoint with
-// the login id in a hidden field; every page has a Cancel button.
-const pageTemplates = `
-{{define "head"}}<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} - Cl@ve (simulated)</title>
-</head>
-<body>
-<header><p><strong>Simulated Cl@ve 2.0 gateway.</strong> Test identities only: this is not the real Cl@ve.</p></header>
-<main>
-<h1>{{.Title}}</h1>
-{{if .App}}<p>Service requesting your identification: <strong>{{.App}}</strong></p>{{end}}
-{{if .Error}}<p role="alert" id="error">{{.Error}}</p>{{end}}
+import "github.com/clavebridge/clavebridge/bridge/web"
+
+// The gateway's pages, in the shared layout of bridge/web (language,
+// stylesheet, language switch, accessibility link) with the look of an
+// identity provider chooser (body class cb-gateway). Every text comes from
+// the catalogs (keys sim.*); no scripts, no inline styles. Every page
+// posts back to the login endpoint with the login id in a hidden field and
+// has a Cancel button; form field names and values are what the load
+// command and the tests post.
+
+// pageCommon are the parts every step page shares: the gateway's brand and
+// the test-identities notice, the title, the requesting service, the error
+// (role=alert, named by aria-describedby from the fields), the form's
+// opening and its Cancel button.
+const pageCommon = `
+{{define "simhead"}}<div class="cb-card">
+<p class="cb-brand">{{T "sim.brand"}}</p>
+<p class="cb-muted">{{T "sim.notice"}}</p>
+</div>
+<h1>{{T .TitleKey}}</h1>
+{{with .Data.App}}<p>{{T "sim.app" "app" .}}</p>{{end}}
+{{with .Data.Error}}<p class="cb-error cb-field-error" role="alert" id="error">{{.}}</p>{{end}}
 {{end}}
 
-{{define "foot"}}</main>
-</body>
-</html>
+{{define "open"}}<form method="post" action="{{.Data.Action}}" class="cb-form">
+<input type="hidden" name="login" value="{{.Data.Login}}">
 {{end}}
 
-{{define "open"}}<form method="post" action="{{.Action}}">
-<input type="hidden" name="login" value="{{.Login}}">
-{{end}}
-
-{{define "close"}}<p><button type="submit" name="cancel" value="1" formnovalidate>Cancel</button></p>
+{{define "close"}}<p class="cb-actions"><button type="submit" name="cancel" value="1" class="cb-button cb-secondary" formnovalidate>{{T "sim.cancel"}}</button></p>
 </form>
 {{end}}
 
-{{define "select"}}{{template "head" .}}{{template "open" .}}
-<p>Choose how you want to identify yourself:</p>
-<ul>
-{{range .IdPs}}<li><button type="submit" name="idp" value="{{.Value}}">{{.Label}}</button></li>
-{{end}}</ul>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "afirma"}}{{template "head" .}}{{template "open" .}}
-<fieldset>
-<legend>Choose a certificate</legend>
-{{range .Certs}}<p><input type="radio" name="certificate" id="cert-{{.Value}}" value="{{.Value}}" required>
-<label for="cert-{{.Value}}">{{.Label}}</label></p>
-{{end}}</fieldset>
-<p><button type="submit" name="next" value="1">Identify with this certificate</button></p>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "segsoc"}}{{template "head" .}}{{template "open" .}}
-<p><label for="user">DNI / NIE</label>
-<input type="text" id="user" name="user" value="{{.User}}" autocomplete="username" required></p>
-<p><label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required></p>
-<p><button type="submit" name="next" value="1">Continue</button></p>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "sms"}}{{template "head" .}}{{template "open" .}}
-<p>A code was sent by SMS to {{.Mobile}}.</p>
-<p>Simulated SMS: your Cl@ve code is <output id="sms-code">{{.Code}}</output></p>
-<p><label for="code">SMS code</label>
-<input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required></p>
-<p><button type="submit" name="next" value="1">Identify</button></p>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "pin24h"}}{{template "head" .}}{{template "open" .}}
-<p><label for="user">DNI / NIE</label>
-<input type="text" id="user" name="user" value="{{.User}}" autocomplete="username" required></p>
-<p><label for="pin">PIN</label>
-<input type="password" id="pin" name="pin" autocomplete="one-time-code" required></p>
-<p><button type="submit" name="next" value="1">Identify</button></p>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "eidas"}}{{template "head" .}}{{template "open" .}}
-<p><label for="country">Country of your electronic identity</label>
-<select id="country" name="country" required>
-{{range .Countries}}<option value="{{.}}">{{.}}</option>
-{{end}}</select></p>
-<p><label for="identifier">Identifier</label>
-<input type="text" id="identifier" name="identifier" value="{{.User}}" required></p>
-<p><button type="submit" name="next" value="1">Identify at my country's node</button></p>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "clvmovil"}}{{template "head" .}}{{template "open" .}}
-<p><label for="user">DNI / NIE</label>
-<input type="text" id="user" name="user" value="{{.User}}" autocomplete="username" required></p>
-<p><button type="submit" name="next" value="1">Send a notification to my Cl@ve app</button></p>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "confirm"}}{{template "head" .}}{{template "open" .}}
-<p>A notification was sent to the Cl@ve app of {{.User}}.</p>
-<p><button type="submit" name="confirm" value="1">Confirm in the app (simulated)</button></p>
-{{template "close" .}}{{template "foot" .}}{{end}}
-
-{{define "error"}}{{template "head" .}}
-<p>{{.Message}}</p>
-{{if .Reason}}<p>Reason: <code>{{.Reason}}</code></p>{{end}}
-{{template "foot" .}}{{end}}
+{{define "invalid"}}{{if .Data.Error}} aria-invalid="true" aria-describedby="error"{{end}}{{end}}
 `
+
+// stepPage is one page of the login: pageCommon plus its content.
+func stepPage(name, content string) *web.PageTemplate {
+	return web.MustPageTemplate("sim-"+name, pageCommon+`{{define "content"}}{{template "simhead" .}}`+content+`{{end}}`)
+}
+
+var (
+	selectPage = stepPage("select", `{{template "open" .}}
+<p id="chooser-help">{{T "sim.select.help"}}</p>
+<ul class="cb-chooser" aria-describedby="chooser-help">
+{{range .Data.IdPs}}<li class="cb-choice"><button type="submit" name="idp" value="{{.Value}}"><span class="cb-choice-name">{{T .Label}}</span> <span class="cb-choice-desc">{{T .Desc}}</span></button></li>
+{{end}}</ul>
+{{template "close" .}}`)
+
+	afirmaPage = stepPage("afirma", `{{template "open" .}}
+<fieldset{{template "invalid" .}}>
+<legend>{{T "sim.afirma.legend"}}</legend>
+{{range .Data.Certs}}<div class="cb-field cb-radio"><input type="radio" name="certificate" id="cert-{{.Value}}" value="{{.Value}}" data-kind="{{.Kind}}" required>
+<label for="cert-{{.Value}}">{{.Label}}</label></div>
+{{end}}</fieldset>
+<p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.afirma.submit"}}</button></p>
+{{template "close" .}}`)
+
+	segsocPage = stepPage("segsoc", `{{template "open" .}}
+<div class="cb-field"><label for="user">{{T "sim.field.user"}}</label>
+<p class="cb-hint" id="user-hint">{{T "sim.field.user_hint"}}</p>
+<input type="text" id="user" name="user" value="{{.Data.User}}" autocomplete="username" aria-describedby="user-hint{{if .Data.Error}} error{{end}}"{{if .Data.Error}} aria-invalid="true"{{end}} required></div>
+<div class="cb-field"><label for="password">{{T "sim.field.password"}}</label>
+<input type="password" id="password" name="password" autocomplete="current-password"{{template "invalid" .}} required></div>
+<p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.next"}}</button></p>
+{{template "close" .}}`)
+
+	smsPage = stepPage("sms", `{{template "open" .}}
+<p id="sms-sent">{{T "sim.sms.sent" "mobile" .Data.Mobile}}</p>
+<p class="cb-hint">{{T "sim.sms.simulated"}} <output id="sms-code">{{.Data.Code}}</output></p>
+<div class="cb-field"><label for="code">{{T "sim.field.code"}}</label>
+<input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code"{{template "invalid" .}} required></div>
+<p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.identify"}}</button></p>
+{{template "close" .}}`)
+
+	pinPage = stepPage("pin24h", `{{template "open" .}}
+<div class="cb-field"><label for="user">{{T "sim.field.user"}}</label>
+<p class="cb-hint" id="user-hint">{{T "sim.field.user_hint"}}</p>
+<input type="text" id="user" name="user" value="{{.Data.User}}" autocomplete="username" aria-describedby="user-hint{{if .Data.Error}} error{{end}}"{{if .Data.Error}} aria-invalid="true"{{end}} required></div>
+<div class="cb-field"><label for="pin">{{T "sim.field.pin"}}</label>
+<input type="password" id="pin" name="pin" autocomplete="one-time-code"{{template "invalid" .}} required></div>
+<p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.identify"}}</button></p>
+{{template "close" .}}`)
+
+	eidasPage = stepPage("eidas", `{{template "open" .}}
+<div class="cb-field"><label for="country">{{T "sim.field.country"}}</label>
+<select id="country" name="country"{{template "invalid" .}} required>
+{{range .Data.Countries}}<option value="{{.}}">{{.}}</option>
+{{end}}</select></div>
+<div class="cb-field"><label for="identifier">{{T "sim.field.identifier"}}</label>
+<input type="text" id="identifier" name="identifier" value="{{.Data.User}}"{{template "invalid" .}} required></div>
+<p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.eidas.submit"}}</button></p>
+{{template "close" .}}`)
+
+	mobilePage = stepPage("clvmovil", `{{template "open" .}}
+<div class="cb-field"><label for="user">{{T "sim.field.user"}}</label>
+<p class="cb-hint" id="user-hint">{{T "sim.field.user_hint"}}</p>
+<input type="text" id="user" name="user" value="{{.Data.User}}" autocomplete="username" aria-describedby="user-hint{{if .Data.Error}} error{{end}}"{{if .Data.Error}} aria-invalid="true"{{end}} required></div>
+<p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.clvmovil.submit"}}</button></p>
+{{template "close" .}}`)
+
+	confirmPage = stepPage("confirm", `{{template "open" .}}
+<p>{{T "sim.confirm.sent" "user" .Data.User}}</p>
+<p class="cb-actions"><button type="submit" name="confirm" value="1" class="cb-button"{{if .Data.Error}} aria-describedby="error"{{end}}>{{T "sim.confirm.submit"}}</button></p>
+{{template "close" .}}`)
+
+	loggedOutPage = web.MustPageTemplate("sim-logged-out", pageCommon+`{{define "content"}}{{template "simhead" .}}
+<p id="logged-out">{{T "sim.loggedout.text"}}</p>{{end}}`)
+)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/demosp"
 	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/server"
 	"github.com/clavebridge/clavebridge/internal/browser"
 )
@@ -119,7 +120,7 @@ func oneLogin(base string, transport http.RoundTripper) error {
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(page.Body, "Logged in") {
+	if !strings.Contains(page.Body, demosp.ResultOK) { // the result page's hook, whatever its language
 		return fmt.Errorf("login did not succeed (status %d)", page.Status)
 	}
 	return nil

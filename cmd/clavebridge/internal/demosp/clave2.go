@@ -28,7 +28,7 @@ func (d *DemoSP) clave2ACSURL() string { return d.cfg.BaseURL + "/demo/clave2/ac
 func (d *DemoSP) clave2Login(c echo.Context) error {
 	loa, err := translate.ParseLoA(c.FormValue("loa"))
 	if err != nil {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "Unknown level of assurance.", err)
+		return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonBadRequest, fmt.Errorf("demo Cl@ve 2.0 login: %w", err))
 	}
 	id, err := samlxml.NewID(d.cfg.Rand)
 	if err != nil {
@@ -42,7 +42,7 @@ func (d *DemoSP) clave2Login(c echo.Context) error {
 	form, _ := c.FormParams()
 	attrs, err := kitAttributes(form["disable"], c.FormValue("afirma") == "true", relay)
 	if err != nil {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "Unknown identity provider.", err)
+		return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonBadRequest, fmt.Errorf("demo Cl@ve 2.0 login: %w", err))
 	}
 	ar := &clave2msg.AuthnRequest{
 		ID: id, IssueInstant: d.cfg.Now(), Destination: d.cfg.BaseURL + "/Proxy2/ServiceProvider",
@@ -98,11 +98,12 @@ func kitAttributes(disabled []string, afirma bool, relay string) ([]clave2msg.Re
 func (d *DemoSP) clave2ACS(c echo.Context) error {
 	view, err := d.readClave2Response(c.FormValue("SAMLResponse"), c.FormValue("RelayState"))
 	if err != nil {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "The bridge's answer was refused by the demo SP.", err)
+		return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonGatewayRefused, fmt.Errorf("the bridge's answer was refused by the demo SP: %w", err))
 	}
 	if view.OK {
 		setCookie(c, cookieClave2, "1")
 	}
+	view.Logout = "/demo/clave2/logout"
 	return d.showResult(c, view)
 }
 
@@ -130,7 +131,7 @@ func (d *DemoSP) readClave2Response(b64, relayField string) (*resultView, error)
 	if relayField != sent.relayState {
 		return nil, errors.New("RelayState field does not match the request's")
 	}
-	view := &resultView{Status: resp.Status.Code, Message: resp.Status.Message}
+	view := &resultView{Status: resp.Status.Code, Message: sameStatus(resp.Status.Message, resp.Status.Code, resp.Status.SubCode)}
 	if resp.Status.Code != clave2msg.StatusSuccess {
 		view.Status += " / " + resp.Status.SubCode
 		return view, nil
@@ -167,6 +168,6 @@ func (d *DemoSP) readClave2Assertion(enc *etree.Element, sent outstanding, view 
 	if !echoed {
 		return nil, errors.New("RelayState attribute missing or not the request's")
 	}
-	view.OK, view.NameID, view.LoA, view.Attributes = true, a.NameID, a.LoA, a.Attributes
+	view.OK, view.NameID, view.LoA, view.Attributes = true, a.NameID, a.LoA, attributesOf(a.Attributes)
 	return view, nil
 }

@@ -30,10 +30,12 @@ package demosp
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
@@ -80,8 +82,7 @@ func (d *DemoSP) csrf(next echo.HandlerFunc, messageFields ...string) echo.Handl
 			}
 		}
 		if err := d.checkCSRF(c); err != nil {
-			return web.ErrorPage(c, d.cfg.Log, http.StatusForbidden,
-				"This form was not sent from the demo's own page. Go back to the demo and try again.", err)
+			return d.refuseWith(c, http.StatusForbidden, bridge.ReasonCrossSite, fmt.Errorf("demo form: %w", err))
 		}
 		return next(c)
 	}

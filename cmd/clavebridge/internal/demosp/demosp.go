@@ -8,9 +8,11 @@ package demosp
 import (
 	"crypto/x509"
 	"errors"
-	"html/template"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,89 +77,29 @@ func (d *DemoSP) Mount(e *echo.Echo) {
 	e.POST("/demo/stork/logout", d.csrf(d.claveLogout(d.storkDialect()), d.storkDialect().reqField, d.storkDialect().respField))
 }
 
-var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>clavebridge demo SP</title></head><body>
-<h1>clavebridge demo service provider</h1>
-<p>Three service providers, one per dialect, log in through the bridge, its Cl@ve 2.0 connector and the simulated gateway.
-Log in with one, then another: the second needs no new authentication. Log out of one: the bridge logs you out of the others and of the gateway.</p>
-<fieldset><legend>Your demo logins</legend><ul>
-{{range .States}}<li id="state-{{.Dialect}}">{{.Label}}: <b>{{if .LoggedIn}}logged in{{else}}not logged in{{end}}</b>
-{{if .LoggedIn}}<form method="post" action="{{.Logout}}"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">Log out</button></form>{{end}}</li>
-{{end}}</ul>
-<p><a href="/session">Your bridge session</a></p></fieldset>
-<form method="post" action="/demo/saml2/login">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<fieldset><legend>Plain SAML2 login</legend>
-<p><label>Minimum level of assurance <select name="loa">
-<option value="low">low</option><option value="substantial">substantial</option><option value="high">high</option></select></label></p>
-<p><label>Binding <select name="binding"><option value="post">HTTP-POST</option><option value="redirect">HTTP-Redirect</option></select></label></p>
-<p><label>NameID <select name="nameid"><option value="transient">transient</option><option value="persistent">persistent</option></select></label></p>
-<p><label><input type="checkbox" name="force" value="true"> Force authentication</label></p>
-<p><button type="submit">Log in with Cl@ve</button></p>
-</fieldset></form>
-<form method="post" action="/demo/clave2/login">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<fieldset><legend>Cl@ve 2.0 kit login (as the Java kit's SP2 sends it)</legend>
-<p><label>Minimum level of assurance <select name="loa">
-<option value="low">low</option><option value="substantial">substantial</option><option value="high">high</option></select></label></p>
-<p>Hide identity providers:
-<label><input type="checkbox" name="disable" value="AFIRMA"> certificate (AFirmaIdP)</label>
-<label><input type="checkbox" name="disable" value="SEGSOC"> Cl@ve permanente (GISSIdP)</label>
-<label><input type="checkbox" name="disable" value="PIN24H"> Cl@ve PIN (AEATIdP)</label>
-<label><input type="checkbox" name="disable" value="EIDAS"> eIDAS (EIDASIdP)</label>
-<label><input type="checkbox" name="disable" value="CLVMOVIL"> Cl@ve Móvil (CLVMOVILIdP)</label></p>
-<p><label><input type="checkbox" name="afirma" value="true"> Ask for PartialAfirma</label>
-<label><input type="checkbox" name="force" value="true"> Force authentication</label></p>
-<p><button type="submit">Log in with Cl@ve 2.0</button></p>
-</fieldset></form>
-<form method="post" action="/demo/stork/login">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<fieldset><legend>Cl@ve 1 (STORK) login (as the Java STORK engine sends it)</legend>
-<p><label>QAA level <select name="qaa"><option value="2">2 (low)</option><option value="3">3 (substantial)</option><option value="4">4 (high)</option><option value="1">1</option></select></label></p>
-<p>excludedIdPList:
-<label><input type="checkbox" name="exclude" value="aFirma"> aFirma</label>
-<label><input type="checkbox" name="exclude" value="SS"> SS</label>
-<label><input type="checkbox" name="exclude" value="AEAT"> AEAT</label>
-<label><input type="checkbox" name="exclude" value="Stork"> Stork</label></p>
-<p><label>forcedIdP <select name="forced"><option value="none">none</option><option value="aFirma">aFirma</option><option value="SS">SS</option><option value="AEAT">AEAT</option><option value="Stork">Stork</option></select></label></p>
-<p><label><input type="checkbox" name="legal" value="true"> allowLegalPerson</label>
-<label><input type="checkbox" name="required_surname" value="true"> surname required</label>
-<label><input type="checkbox" name="force" value="true"> ForceAuthn (the Java kit's default)</label></p>
-<p><button type="submit">Log in with Cl@ve 1</button></p>
-</fieldset></form></body></html>`))
-
-var resultPage = template.Must(template.New("result").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>clavebridge demo SP: result</title></head><body>
-<h1>{{if .OK}}Logged in{{else}}Login failed{{end}}</h1>
-<p>Status: <code>{{.Status}}</code>{{if .Message}} ({{.Message}}){{end}}</p>
-{{if .OK}}<p>NameID: <code>{{.NameID}}</code>, level of assurance: <code>{{.LoA}}</code></p>
-<table><thead><tr><th>Attribute</th><th>Value</th></tr></thead><tbody>
-{{range .Attributes}}<tr><td>{{.Name}}</td><td>{{range .Values}}<code>{{.}}</code> {{end}}</td></tr>{{end}}
-</tbody></table>{{end}}
-<p><a href="/demo/">Back</a></p></body></html>`))
-
 func (d *DemoSP) home(c echo.Context) error {
 	token, err := d.csrfToken(c)
 	if err != nil {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusInternalServerError, "The demo page is not available.", err)
+		return d.refuseWith(c, http.StatusInternalServerError, bridge.ReasonInternal, fmt.Errorf("demo home: csrf token: %w", err))
 	}
-	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	return pages.Execute(c.Response(), homeView{CSRF: token, States: []loginState{
-		{Dialect: "saml2", Label: "Plain SAML2", Logout: "/demo/saml2/logout", LoggedIn: hasCookie(c, cookieSAML2)},
-		{Dialect: "clave2", Label: "Cl@ve 2.0 kit", Logout: "/demo/clave2/logout", LoggedIn: hasCookie(c, cookieClave2)},
-		{Dialect: "stork", Label: "Cl@ve 1 (STORK)", Logout: "/demo/stork/logout", LoggedIn: hasCookie(c, cookieStork)},
+	return render(c, http.StatusOK, homePage, "demo.home.title", homeView{CSRF: token, IdPs: demoIdPs, StorkIdPs: storkIdPs, States: []loginState{
+		{Dialect: "saml2", Label: "demo.dialect.saml2", Logout: "/demo/saml2/logout", LoggedIn: hasCookie(c, cookieSAML2)},
+		{Dialect: "clave2", Label: "demo.dialect.clave2", Logout: "/demo/clave2/logout", LoggedIn: hasCookie(c, cookieClave2)},
+		{Dialect: "stork", Label: "demo.dialect.stork", Logout: "/demo/stork/logout", LoggedIn: hasCookie(c, cookieStork)},
 	}})
 }
 
 // homeView is the home page: the login lines and the csrf token (csrf.go).
 type homeView struct {
-	CSRF   string
-	States []loginState
+	CSRF      string
+	States    []loginState
+	IdPs      []option // the Cl@ve 2.0 IdPs the kit can hide
+	StorkIdPs []string // the Cl@ve 1 IdP names
 }
 
 // loginState is a line of the home page: whether the dialect's demo SP
-// remembers a login, and where its Log out button posts.
+// remembers a login, and where its Log out button posts (Label: a catalog
+// key).
 type loginState struct {
 	Dialect, Label, Logout string
 	LoggedIn               bool
@@ -196,18 +138,100 @@ func (d *DemoSP) forget(id, logout string) (outstanding, bool) {
 	return o, ok && o.logout == logout
 }
 
+// showResult answers with the result page of a login: the status, and on
+// success the identifier, the level of assurance and each attribute once,
+// with a Log out button (dialect's logout URL) and a link back.
 func (d *DemoSP) showResult(c echo.Context, view *resultView) error {
-	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	return resultPage.Execute(c.Response(), view)
+	view.Attributes = mergeAttributes(view.Attributes)
+	view.LoAKey = loaKey(view.LoA)
+	if view.OK && view.Logout != "" {
+		token, err := d.csrfToken(c)
+		if err != nil {
+			return d.refuseWith(c, http.StatusInternalServerError, bridge.ReasonInternal, fmt.Errorf("demo result: csrf token: %w", err))
+		}
+		view.CSRF = token
+	}
+	title := "demo.result.failed"
+	if view.OK {
+		title = "demo.result.ok"
+	}
+	return render(c, http.StatusOK, resultPage, title, view)
 }
 
+// resultView is the result page of a login.
 type resultView struct {
 	OK                      bool
 	Status, Message, NameID string
-	LoA                     string
-	Attributes              []clave2msg.Attribute
+	Issuer                  string // the IdP that answered (Cl@ve 1)
+	LoA                     string // as received: an eIDAS LoA URI, or a STORK QAA level
+	LoAKey                  string // its catalog name (showResult)
+	Attributes              []attribute
+	Logout, CSRF            string     // the dialect's Log out button
 	login                   saml2Login // what the plain SAML2 demo needs to log out
+}
+
+// attribute is one attribute on the result page: its name, its values,
+// the STORK AttributeStatus, and whether it came as a POST field.
+type attribute struct {
+	Name     string
+	Values   []string
+	Status   string
+	FromPost bool
+}
+
+// attributesOf lists the attributes of an assertion.
+func attributesOf(as []clave2msg.Attribute) []attribute {
+	out := make([]attribute, 0, len(as))
+	for _, a := range as {
+		out = append(out, attribute{Name: a.Name, Values: a.Values})
+	}
+	return out
+}
+
+// mergeAttributes shows each attribute once: the values of repeated names
+// are joined in their first place.
+func mergeAttributes(as []attribute) []attribute {
+	var out []attribute
+	seen := map[string]int{}
+	for _, a := range as {
+		key := a.Name + "\x00" + map[bool]string{true: "post"}[a.FromPost]
+		if i, ok := seen[key]; ok {
+			for _, v := range a.Values {
+				if !slices.Contains(out[i].Values, v) {
+					out[i].Values = append(out[i].Values, v)
+				}
+			}
+			continue
+		}
+		seen[key] = len(out)
+		out = append(out, a)
+	}
+	return out
+}
+
+// loaKey names a received level of assurance: an eIDAS LoA URI, or a
+// STORK QAA level (1 and 2 low, 3 substantial, 4 high).
+func loaKey(loa string) string {
+	switch {
+	case strings.HasSuffix(loa, "/low"), loa == "QAA 1", loa == "QAA 2":
+		return "demo.loa.low"
+	case strings.HasSuffix(loa, "/substantial"), loa == "QAA 3":
+		return "demo.loa.substantial"
+	case strings.HasSuffix(loa, "/high"), loa == "QAA 4":
+		return "demo.loa.high"
+	}
+	return "demo.loa.unknown"
+}
+
+// sameStatus drops a StatusMessage that only repeats the status code (the
+// STORK engine's answers carry the code as the message).
+func sameStatus(message string, codes ...string) string {
+	for _, c := range codes {
+		if c != "" && strings.TrimSpace(message) == c {
+			return ""
+		}
+	}
+	return message
 }
 
 // postFromDemo sends the auto-posting form of one of the demo's logout

@@ -10,16 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"time"
 
 	"github.com/beevik/etree"
 	"github.com/labstack/echo/v4"
 
+	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
-	"github.com/clavebridge/clavebridge/bridge/web"
 )
 
 // The demo SPs' own login cookies, one per dialect. TEST DATA ONLY: the
@@ -141,34 +140,30 @@ func (d *DemoSP) logoutAnswered(c echo.Context, dialect, cookie, destination str
 		return d.refuse(c, errors.New("logout answer RelayState does not match the request's"))
 	}
 	clearCookie(c, cookie)
-	view := logoutView{Status: resp.Status.Code, Message: resp.Status.Message}
+	view := logoutView{Status: resp.Status.Code, Message: sameStatus(resp.Status.Message, resp.Status.Code, resp.Status.SubCode)}
 	if resp.Status.SubCode != "" {
 		view.Status += " / " + resp.Status.SubCode
 	}
+	title := "demo.logout.refused"
 	switch {
 	case resp.Status.Code == clave2msg.StatusSuccess && resp.Status.SubCode == clave2msg.StatusPartialLogout:
-		view.Heading = "Logged out, but not of every service"
+		view.Outcome, title = "partial", "demo.logout.partial"
 	case resp.Status.Code == clave2msg.StatusSuccess:
-		view.Heading = "Logged out"
+		view.Outcome, title = "success", "demo.logout.success"
 	default:
-		view.Heading = "Logged out of the demo SP; the bridge refused the logout"
+		view.Outcome = "refused"
 	}
-	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	return logoutPage.Execute(c.Response(), view)
+	return render(c, http.StatusOK, logoutPage, title, view)
 }
 
+// refuse answers a logout message of the bridge the demo SP refuses.
 func (d *DemoSP) refuse(c echo.Context, err error) error {
-	return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "The bridge's logout message was refused by the demo SP.", err)
+	return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonLogoutInvalid, fmt.Errorf("the bridge's logout message was refused by the demo SP: %w", err))
 }
 
-type logoutView struct{ Heading, Status, Message string }
-
-var logoutPage = template.Must(template.New("logout").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>clavebridge demo SP: logout</title></head><body>
-<h1>{{.Heading}}</h1>
-<p>Status: <code>{{.Status}}</code>{{if .Message}} ({{.Message}}){{end}}</p>
-<p><a href="/demo/">Back</a> · <a href="/session">Your bridge session</a></p></body></html>`))
+// logoutView is the end of a logout the demo started: Outcome is
+// success, partial or refused (the page's data-logout).
+type logoutView struct{ Outcome, Status, Message string }
 
 // checkLogoutRequest applies the rules common to the bridge's verified
 // LogoutRequests: who sent it, to whom, and that it has not expired.

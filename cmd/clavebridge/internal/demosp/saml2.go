@@ -21,7 +21,7 @@ import (
 func (d *DemoSP) login(c echo.Context) error {
 	loa, err := translate.ParseLoA(c.FormValue("loa"))
 	if err != nil {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "Unknown level of assurance.", err)
+		return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonBadRequest, fmt.Errorf("demo login: %w", err))
 	}
 	id, err := samlxml.NewID(d.cfg.Rand)
 	if err != nil {
@@ -66,13 +66,14 @@ func (d *DemoSP) redirect(c echo.Context, ar *clave2msg.AuthnRequest) error {
 func (d *DemoSP) acs(c echo.Context) error {
 	view, err := d.readResponse(c.FormValue("SAMLResponse"))
 	if err != nil {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "The bridge's answer was refused by the demo SP.", err)
+		return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonGatewayRefused, fmt.Errorf("the bridge's answer was refused by the demo SP: %w", err))
 	}
 	if view.OK {
 		if err := setSAML2Login(c, view.login); err != nil {
 			return err
 		}
 	}
+	view.Logout = "/demo/saml2/logout"
 	return d.showResult(c, view)
 }
 
@@ -97,9 +98,11 @@ func (d *DemoSP) readResponse(b64 string) (*resultView, error) {
 	st, _ := samlxml.Child(el, samlxml.NSProtocol, "Status")
 	code, _ := samlxml.Child(st, samlxml.NSProtocol, "StatusCode")
 	view := &resultView{Status: code.SelectAttrValue("Value", "")}
-	view.Message, _ = samlxml.ChildText(st, samlxml.NSProtocol, "StatusMessage")
+	message, _ := samlxml.ChildText(st, samlxml.NSProtocol, "StatusMessage")
+	view.Message = sameStatus(message, view.Status)
 	if view.Status != clave2msg.StatusSuccess {
 		if sub, _ := samlxml.Child(code, samlxml.NSProtocol, "StatusCode"); sub != nil {
+			view.Message = sameStatus(view.Message, sub.SelectAttrValue("Value", ""))
 			view.Status += " / " + sub.SelectAttrValue("Value", "")
 		}
 		return view, nil
@@ -128,7 +131,7 @@ func (d *DemoSP) readAssertion(resp *etree.Element, view *resultView) (*resultVi
 	if now.Before(a.NotBefore) || !now.Before(a.NotOnOrAfter) {
 		return nil, errors.New("assertion is outside its validity window")
 	}
-	view.OK, view.NameID, view.LoA, view.Attributes = true, a.NameID, a.LoA, a.Attributes
+	view.OK, view.NameID, view.LoA, view.Attributes = true, a.NameID, a.LoA, attributesOf(a.Attributes)
 	view.login = saml2Login{NameID: a.NameID, Format: a.NameIDFormat, SessionIndex: a.SessionIndex}
 	return view, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clavebridge/clavebridge/bridge"
-	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/web"
 )
@@ -33,7 +32,7 @@ func (d *DemoSP) storkLogin(c echo.Context) error {
 	}
 	qaa := c.FormValue("qaa")
 	if len(qaa) != 1 || qaa < "1" || qaa > "4" {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "Unknown QAA level.", fmt.Errorf("qaa %q", qaa))
+		return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonBadRequest, fmt.Errorf("demo Cl@ve 1 login: qaa %q", qaa))
 	}
 	el := d.storkRequest(id, qaa, c.FormValue("required_surname") == "true", c.FormValue("force") == "true")
 	signer := d.cfg.Signer
@@ -113,17 +112,18 @@ func (d *DemoSP) storkIssuer() string { return d.cfg.BaseURL + "/demo/stork" }
 func (d *DemoSP) storkACS(c echo.Context) error {
 	view, err := d.readStorkResponse(c.FormValue("SAMLResponse"))
 	if err != nil {
-		return web.ErrorPage(c, d.cfg.Log, http.StatusBadRequest, "The bridge's answer was refused by the demo SP.", err)
+		return d.refuseWith(c, http.StatusBadRequest, bridge.ReasonGatewayRefused, fmt.Errorf("the bridge's answer was refused by the demo SP: %w", err))
 	}
 	if v := c.FormValue("isLegalPerson"); v != "" {
-		view.Attributes = append(view.Attributes, clave2msg.Attribute{Name: "isLegalPerson (POST)", Values: []string{v}})
+		view.Attributes = append(view.Attributes, attribute{Name: "isLegalPerson", Values: []string{v}, FromPost: true})
 	}
 	if v := c.FormValue("oid"); v != "" {
-		view.Attributes = append(view.Attributes, clave2msg.Attribute{Name: "oid (POST)", Values: []string{v}})
+		view.Attributes = append(view.Attributes, attribute{Name: "oid", Values: []string{v}, FromPost: true})
 	}
 	if view.OK {
 		setCookie(c, cookieStork, "1")
 	}
+	view.Logout = "/demo/stork/logout"
 	return d.showResult(c, view)
 }
 
@@ -150,8 +150,10 @@ func (d *DemoSP) readStorkResponse(b64 string) (*resultView, error) {
 		return nil, errors.New("response without a StatusCode")
 	}
 	view := &resultView{Status: code.SelectAttrValue("Value", "")}
-	view.Message, _ = samlxml.ChildText(st, samlxml.NSProtocol, "StatusMessage")
+	message, _ := samlxml.ChildText(st, samlxml.NSProtocol, "StatusMessage")
+	view.Message = sameStatus(message, view.Status)
 	if sub, _ := samlxml.Child(code, samlxml.NSProtocol, "StatusCode"); sub != nil {
+		view.Message = sameStatus(view.Message, sub.SelectAttrValue("Value", ""))
 		view.Status += " / " + sub.SelectAttrValue("Value", "")
 	}
 	issuer, _ := samlxml.ChildText(resp, samlxml.NSAssertion, "Issuer")
@@ -182,15 +184,18 @@ func (d *DemoSP) readStorkAssertion(resp *etree.Element, issuer string, view *re
 	if statement == nil {
 		return nil, errors.New("success without an AttributeStatement")
 	}
-	view.OK, view.NameID, view.LoA = true, "(issuer "+issuer+")", ""
+	view.OK, view.Issuer = true, issuer
 	for _, at := range samlxml.Children(statement, samlxml.NSAssertion, "Attribute") {
 		full := at.SelectAttrValue("Name", "")
-		name := full[strings.LastIndex(full, "/")+1:] + " [" + at.SelectAttrValue("stork:AttributeStatus", "") + "]"
+		name := full[strings.LastIndex(full, "/")+1:]
 		var values []string
 		for _, v := range samlxml.Children(at, samlxml.NSAssertion, "AttributeValue") {
 			values = append(values, strings.TrimSpace(v.Text()))
 		}
-		view.Attributes = append(view.Attributes, clave2msg.Attribute{Name: name, Values: values})
+		if name == "citizenQAALevel" && len(values) == 1 {
+			view.LoA = "QAA " + values[0] // the level the citizen reached
+		}
+		view.Attributes = append(view.Attributes, attribute{Name: name, Values: values, Status: at.SelectAttrValue("stork:AttributeStatus", "")})
 	}
 	return view, nil
 }
