@@ -4,7 +4,7 @@ FUZZTIME  ?= 10s
 LONGFUZZ  ?= 5m
 PKGS      := ./...
 
-.PHONY: all build run check test deps vet unit interop fuzz-short fuzz bench load tidy security
+.PHONY: all build run check test deps vet unit pkcs11 browser interop fuzz-short fuzz bench load tidy security
 
 all: build
 
@@ -23,7 +23,7 @@ check:
 # the interop tests against real peers
 # (pysaml2, xmlsec1, python3-cryptography, node's xml-crypto, crewjam/saml),
 # which fail rather than skip when a peer is missing.
-test: deps vet fuzz-short security unit
+test: deps vet fuzz-short security unit pkcs11 browser
 
 # Installs xmlsec1, pysaml2, python3-cryptography, xml-crypto and starts a
 # Redis server on loopback when they are missing (Debian, as root).
@@ -35,7 +35,28 @@ vet:
 	$(GO) vet $(PKGS)
 
 unit:
-	CLAVEBRIDGE_REQUIRE_PEERS=1 CLAVEBRIDGE_REDIS=127.0.0.1:6379 $(GO) test -count=1 -skip '^TestAttackSuite$$' $(PKGS)
+	CLAVEBRIDGE_REQUIRE_PEERS=1 CLAVEBRIDGE_REDIS=127.0.0.1:6379 $(GO) test -count=1 -skip '^TestAttackSuite$$|^TestBrowserJourneys$$' $(PKGS)
+
+# The browser suite: Debian's chromium, driven by playwright-core with the
+# keyboard only, through the demo logins of every dialect (JavaScript off
+# and on, Spanish and English), axe-core (WCAG 2.1 AA) and the page rules on
+# every page, and the dead ends (testdata/browser/README.md). Prints its time.
+browser: deps
+	@start=$$(date +%s); \
+	  CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -run '^TestBrowserJourneys$$' -v ./cmd/clavebridge/internal/server/ > /tmp/clavebridge-browser.log 2>&1; rc=$$?; \
+	  cat /tmp/clavebridge-browser.log; \
+	  echo "browser suite: $$(( $$(date +%s) - start )) s wall (log: /tmp/clavebridge-browser.log)"; exit $$rc
+
+# Keys in a hardware module: the tests behind the pkcs11 build tag (cgo),
+# each with a throwaway SoftHSM2 token (they fail when softhsm2 is missing).
+# `make build` stays the static default; `go build -tags pkcs11` makes the
+# binary that reaches tokens.
+# The tagged build is vetted whole; in the server package only the token
+# tests run again (the rest is `unit`'s, the same code either way).
+pkcs11:
+	CGO_ENABLED=1 $(GO) vet -tags pkcs11 $(PKGS)
+	CGO_ENABLED=1 CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -tags pkcs11 ./bridge/hsm/ ./bridge/config/
+	CGO_ENABLED=1 CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -tags pkcs11 -run 'SoftHSM|TokenKeys|TokenContexts' ./cmd/clavebridge/internal/server/
 
 # Only the tests that drive peers we did not write.
 interop: deps

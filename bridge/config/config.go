@@ -93,6 +93,10 @@ type ServerConfig struct {
 	// ShutdownTimeout is how long in-flight requests may drain after
 	// SIGTERM.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// AccessibilityURL is the operator's accessibility statement and
+	// contact (RD 1112/2018), linked from every page citizens see;
+	// required in production.
+	AccessibilityURL string `yaml:"accessibility_url"`
 }
 
 // MetricsConfig is the Prometheus listener, apart from the public one.
@@ -105,6 +109,11 @@ const (
 	ModeProduction  = "production"
 	ModeDevelopment = "development"
 )
+
+// SimulatorCertificatesPath is the simulated gateway's certificates
+// document below server.base_url (upstream.gateway_certificates_url's
+// default in simulated mode).
+const SimulatorCertificatesPath = "/sim/Proxy2/Certificates"
 
 // KeyPair names a PEM certificate and private key.
 type KeyPair struct {
@@ -172,14 +181,28 @@ type SSOConfig struct {
 
 // UpstreamConfig describes the Cl@ve 2.0 gateway the bridge logs in through.
 type UpstreamConfig struct {
-	Mode               string   `yaml:"mode"` // simulated (default) or clave2
-	SSOURL             string   `yaml:"sso_url"`
-	ProviderName       string   `yaml:"provider_name"`
-	Application        string   `yaml:"application"`
-	GatewayCerts       []string `yaml:"gateway_certs"`
-	SignatureAlgorithm string   `yaml:"signature_algorithm"`
-	ClockSkew          Duration `yaml:"clock_skew"`
-	RequestLifetime    Duration `yaml:"request_lifetime"`
+	Mode         string   `yaml:"mode"` // simulated (default) or clave2
+	SSOURL       string   `yaml:"sso_url"`
+	ProviderName string   `yaml:"provider_name"`
+	Application  string   `yaml:"application"`
+	GatewayCerts []string `yaml:"gateway_certs"`
+	// GatewayCertificatesURL is the gateway's /Proxy2/Certificates document,
+	// fetched and refreshed as its trust store, its signing certificates
+	// trusted beside GatewayCerts (simulated mode: the simulator's). The
+	// document is not signed: its trust is TLS's (https, the system roots
+	// or GatewayCertificatesCA).
+	GatewayCertificatesURL string `yaml:"gateway_certificates_url"`
+	// GatewayCertificatesRefresh is how often it is fetched again (24h).
+	GatewayCertificatesRefresh Duration `yaml:"gateway_certificates_refresh"`
+	// GatewayCertificatesCA is a PEM file of the CAs its https server's
+	// certificate must chain to, instead of the system roots.
+	GatewayCertificatesCA string `yaml:"gateway_certificates_ca"`
+	// GatewayCertificatesCache is the file keeping the last good copy
+	// (default: gateway-certificates.xml in metadata_cache_dir, if set).
+	GatewayCertificatesCache string   `yaml:"gateway_certificates_cache"`
+	SignatureAlgorithm       string   `yaml:"signature_algorithm"`
+	ClockSkew                Duration `yaml:"clock_skew"`
+	RequestLifetime          Duration `yaml:"request_lifetime"`
 }
 
 // SimulatorConfig drives the embedded Cl@ve 2.0 gateway simulator.
@@ -214,8 +237,15 @@ type LogConfig struct {
 
 // SPConfig is one service provider's registration and policy.
 type SPConfig struct {
-	ID      string `yaml:"id"`
-	Name    string `yaml:"name"`
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// DisplayName is how the citizen's pages name the service ("": name,
+	// else the metadata's OrganizationDisplayName, else the id).
+	DisplayName string `yaml:"display_name"`
+	// HomeURL is the service's home page, the error pages' link back to it
+	// ("": the metadata's OrganizationURL, if any); https (http only in
+	// development mode).
+	HomeURL string `yaml:"home_url"`
 	Dialect string `yaml:"dialect"` // saml2, eidas, stork, or another registered dialect
 	// Profile, for the eidas dialect: clave2 (metadata-less Cl@ve 2.0 kit,
 	// identified by ProviderName; the default) or eidas (identified by the
@@ -354,6 +384,13 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Upstream.Mode, "simulated")
 	if c.Upstream.Mode == "simulated" {
 		setDefault(&c.Upstream.SSOURL, c.Server.BaseURL+"/sim/Proxy2/ServiceProvider")
+		if len(c.Upstream.GatewayCerts) == 0 {
+			setDefault(&c.Upstream.GatewayCertificatesURL, c.Server.BaseURL+SimulatorCertificatesPath)
+		}
+	}
+	setDurationDefault(&c.Upstream.GatewayCertificatesRefresh, 24*time.Hour)
+	if c.Upstream.GatewayCertificatesURL != "" && c.MetadataCacheDir != "" {
+		setDefault(&c.Upstream.GatewayCertificatesCache, filepath.Join(c.MetadataCacheDir, "gateway-certificates.xml"))
 	}
 	setDefault(&c.Upstream.ProviderName, "clavebridge")
 	setDefault(&c.Upstream.Application, "clavebridge")

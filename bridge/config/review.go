@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clavebridge/clavebridge/bridge/hsm"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 )
 
@@ -61,7 +62,9 @@ func (c *Config) review(now time.Time, written func(string) bool) []Finding {
 	r := reviewer{c: c, now: now}
 	r.modes()
 	r.plainHTTP()
+	r.pages()
 	r.keys(written)
+	r.gatewayCertificates() // gateway.go
 	r.secrets()
 	for i, sp := range c.ServiceProviders {
 		r.sp(fmt.Sprintf("service_providers[%d]", i), sp)
@@ -97,6 +100,15 @@ func (r *reviewer) modes() {
 	if c.Simulator.AutoLogin != nil {
 		r.add(sev, "simulator.auto_login", "auto_login logs every login in as a test citizen, without a page",
 			c.modeAdvice("remove simulator.auto_login"))
+	}
+}
+
+// pages: every page citizens see links to the operator's accessibility
+// statement and contact (RD 1112/2018 asks it of public-sector sites).
+func (r *reviewer) pages() {
+	if r.c.Server.AccessibilityURL == "" {
+		r.add(r.c.ModeSeverity(), "server.accessibility_url", "no accessibility statement: the citizens' pages link to none, as RD 1112/2018 requires of public-sector sites",
+			r.c.modeAdvice("set it to the URL of your accessibility statement and contact"))
 	}
 }
 
@@ -174,6 +186,10 @@ func (r *reviewer) pair(path, role, sp string, kp KeyPair) {
 		return // Validate reports it
 	}
 	cert, certIsTest := r.certFile(path+".cert", role, sp, kp.Cert)
+	if hsm.IsURI(kp.Key) {
+		r.tokenKey(path+".key", kp.Key) // tokenkey.go
+		return
+	}
 	data, ok := r.read(path+".key", kp.Key)
 	if !ok {
 		return

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/clavebridge/clavebridge/bridge/hsm"
 	"github.com/clavebridge/clavebridge/translate"
 )
 
@@ -42,6 +43,9 @@ func (c *Config) Validate() []error {
 		add(fieldErr("mode", "%q is not production or development", c.Mode))
 	}
 	add(checkURL("server.base_url", c.Server.BaseURL))
+	if c.Server.AccessibilityURL != "" {
+		add(c.checkPageURL("server.accessibility_url", c.Server.AccessibilityURL))
+	}
 	add(c.checkKeyPair("keys.signing", c.Keys.Signing))
 	add(c.checkKeyPair("keys.encryption", c.Keys.Encryption))
 	if c.Keys.NextSigning != (KeyPair{}) {
@@ -70,6 +74,9 @@ func (c *Config) Validate() []error {
 		}
 		seen[key] = i
 		errs = append(errs, c.validateSP(path, sp)...)
+		if sp.HomeURL != "" {
+			add(c.checkPageURL(path+".home_url", sp.HomeURL))
+		}
 	}
 	return errs
 }
@@ -91,8 +98,8 @@ func (c *Config) validateUpstream() []error {
 		if err := checkURL("upstream.sso_url", u.SSOURL); err != nil {
 			errs = append(errs, err)
 		}
-		if len(u.GatewayCerts) == 0 {
-			errs = append(errs, fieldErr("upstream.gateway_certs", "at least one trusted gateway certificate is required"))
+		if len(u.GatewayCerts) == 0 && u.GatewayCertificatesURL == "" {
+			errs = append(errs, fieldErr("upstream.gateway_certs", "at least one trusted gateway certificate, or upstream.gateway_certificates_url, is required"))
 		}
 	default:
 		errs = append(errs, fieldErr("upstream.mode", "%q is not simulated or clave2", u.Mode))
@@ -102,6 +109,7 @@ func (c *Config) validateUpstream() []error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.validateGatewayCertificates()...)
 	if strings.Contains(u.ProviderName, ";") {
 		errs = append(errs, fieldErr("upstream.provider_name", "must not contain ';'"))
 	}
@@ -195,7 +203,22 @@ func (c *Config) checkKeyPair(path string, kp KeyPair) error {
 	if err := c.checkFile(path+".cert", kp.Cert); err != nil {
 		return err
 	}
+	if hsm.IsURI(kp.Key) {
+		return checkTokenKey(path+".key", kp.Key)
+	}
 	return c.checkFile(path+".key", kp.Key)
+}
+
+// checkTokenKey validates a key held in a PKCS#11 token (a pkcs11: URI),
+// and refuses it in a binary built without PKCS#11 support.
+func checkTokenKey(path, raw string) error {
+	if _, err := hsm.ParseURI(raw); err != nil {
+		return &FieldError{Path: path, Err: err}
+	}
+	if !hsm.Supported {
+		return &FieldError{Path: path, Err: hsm.ErrNotBuilt}
+	}
+	return nil
 }
 
 func (c *Config) checkFile(path, name string) error {
@@ -209,6 +232,16 @@ func checkURL(path, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fieldErr(path, "%q is not an absolute http(s) URL", raw)
+	}
+	return nil
+}
+
+// checkPageURL checks a URL the citizen's pages link to: absolute https,
+// or http in development mode only.
+func (c *Config) checkPageURL(path, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && (u.Scheme != "http" || c.Mode != ModeDevelopment)) {
+		return fieldErr(path, "%q is not an absolute https URL (http only in development mode)", raw)
 	}
 	return nil
 }

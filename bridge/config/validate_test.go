@@ -76,6 +76,10 @@ func TestValidateReportsPath(t *testing.T) {
 		{"sp remote metadata unsigned", minimal + "service_providers: [{id: x, name: X, dialect: saml2, metadata: 'https://sp/md'}]\n", []string{"service_providers[0].metadata_signing_cert: required to check the metadata's signature"}},
 		{"sp remote metadata without host", minimal + "service_providers: [{id: x, name: X, dialect: saml2, metadata: 'https://', metadata_signing_cert: sp.crt}]\n", []string{"service_providers[0].metadata:"}},
 		{"errors of two SPs", minimal + "service_providers: [{id: x, name: X, dialect: saml2, min_loa: top, return_urls: ['https://sp/a']}, {id: y, dialect: stork, return_urls: ['https://sp/b']}]\n", []string{"service_providers[0].min_loa", "service_providers[1].name"}},
+		{"accessibility url not https", minimal + "server: {accessibility_url: 'ftp://a/x'}\n", []string{`server.accessibility_url: "ftp://a/x" is not an absolute https URL`}},
+		{"accessibility url http in production", minimal + "server: {accessibility_url: 'http://a/x'}\n", []string{"server.accessibility_url:"}},
+		{"sp home_url relative", minimal + sp(", home_url: '/inicio'"), []string{"service_providers[0].home_url:"}},
+		{"sp home_url http in production", minimal + sp(", home_url: 'http://sp/'"), []string{"service_providers[0].home_url:"}},
 		{"same id in two dialects", minimal + "service_providers: [{id: x, name: X, dialect: saml2, return_urls: ['https://sp/a']}, {id: x, name: X, dialect: stork, return_urls: ['https://sp/b']}, {id: x, dialect: stork, name: Y, return_urls: ['https://sp/c']}]\n",
 			[]string{`service_providers[2].id: "x" is already registered at service_providers[1]`}},
 	}
@@ -104,6 +108,8 @@ func TestValidateAccepts(t *testing.T) {
 		{"certs only", minimal + "service_providers: [{id: x, name: X, dialect: saml2, certs: [sp.crt]}]\n"},
 		{"full SP", minimal + "service_providers: [{id: x, name: X, dialect: saml2, certs: [sp.crt], return_urls: ['http://sp/acs'], logout_urls: ['https://sp/slo'], min_loa: high, allow_idps: [AFIRMA], deny_idps: [PIN24H], attributes: [PersonIdentifier, DateOfBirth], attribute_names: uri, sso_lifetime: 5m}]\n"},
 		{"redis", minimal + "store: {type: redis, address: '127.0.0.1:6379'}\n"},
+		{"pages", minimal + "server: {accessibility_url: 'https://op.example/accesibilidad'}\nservice_providers: [{id: x, name: X, display_name: Sede, home_url: 'https://sp/', dialect: saml2, certs: [sp.crt]}]\n"},
+		{"pages over http in development", "mode: development\n" + minimal + "server: {accessibility_url: 'http://localhost/a'}\nservice_providers: [{id: x, name: X, home_url: 'http://localhost/', dialect: saml2, certs: [sp.crt]}]\n"},
 		{"absolute paths", "simulator: {citizens: " + filepath.Join(dir, "citizens.yaml") + "}\nkeys: {signing: {cert: " + filepath.Join(dir, "a.crt") + ", key: a.key}}\nsecrets: {state_keys: [{id: t, file: a.key}], pairwise: {file: a.key}}\n"},
 	}
 	for _, tt := range tests {
@@ -420,6 +426,31 @@ func TestSSOLifetimeZeroTurnsSSOOff(t *testing.T) {
 		}
 		if got := cfg.SSO.Lifetime.D(); got != want {
 			t.Errorf("%q: lifetime %v, want %v", yaml, got, want)
+		}
+	}
+}
+
+// TestAccessibilityFinding: no accessibility statement is an error in
+// production and a warning in development, at server.accessibility_url.
+func TestAccessibilityFinding(t *testing.T) {
+	dir := tree(t, placeholders)
+	for _, tt := range []struct {
+		yaml string
+		want Severity
+		has  bool
+	}{
+		{minimal, Error, true},
+		{"mode: development\n" + minimal, Warning, true},
+		{minimal + "server: {accessibility_url: 'https://op.example/accesibilidad'}\n", Error, false},
+	} {
+		var found *Finding
+		for _, f := range Check([]byte(tt.yaml), dir, testDialects, time.Now()).Findings {
+			if f.Path == "server.accessibility_url" {
+				found = &f
+			}
+		}
+		if (found != nil) != tt.has || (found != nil && found.Severity != tt.want) {
+			t.Errorf("%q: finding %+v, want one %v (severity %v)", tt.yaml, found, tt.has, tt.want)
 		}
 	}
 }

@@ -177,6 +177,7 @@ const cleanProduction = `mode: production
 server:
   listen: 127.0.0.1:8080
   base_url: https://bridge.example.org
+  accessibility_url: https://bridge.example.org/accesibilidad
 keys:
   signing:
     cert: own.crt
@@ -309,6 +310,12 @@ func checkCases(t *testing.T) []checkCase {
 				{"warning", "upstream.mode", "the simulated Cl@ve 2.0 gateway", "mode: simulated"},
 				{"warning", "simulator.auto_login", "auto_login logs every login in as a test citizen", "auto_login"},
 			}},
+
+		// the pages' accessibility statement: required in production
+		{name: "no accessibility statement", edits: []string{"  accessibility_url: https://bridge.example.org/accesibilidad\n", ""}, fails: true,
+			want: []finding{{"error", "server.accessibility_url", "no accessibility statement", "server:"}}},
+		{name: "no accessibility statement in development", edits: []string{"mode: production", "mode: development", "  accessibility_url: https://bridge.example.org/accesibilidad\n", ""},
+			want: []finding{{"warning", "server.accessibility_url", "no accessibility statement", "server:"}}},
 
 		// plain http on a public host: errors in both modes
 		{name: "public base URL on http", edits: []string{"mode: production", "mode: development", "https://bridge.example.org", "http://bridge.example.org"}, fails: true,
@@ -545,6 +552,7 @@ func checkFilledProductionExample(t *testing.T, example []byte) {
 		"key id, e.g. 2027a": "2027a", "key id": "2027a", "redis host": "127.0.0.1",
 		"NIF": "Q2891006E", "DIR3": "EA0009994", "DIR3 of the SP": "L01280796", "application name": "tramites",
 		"service name": "Sede electrónica", "sp": "sede", "kit seal": "kit-seal",
+		"your site": "www.example.org", "name citizens know the service by": "Sede electrónica",
 	}
 	placeholder := regexp.MustCompile(`<([^<>\n]+)>`)
 	var unknown []string

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clavebridge/clavebridge/cmd/clavebridge/internal/demosp"
 	"github.com/clavebridge/clavebridge/internal/browser"
 )
 
@@ -182,7 +183,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	reloads := func() int { return len(reloadedLine.FindAllString(out.String(), -1)) }
 	failures := func() int { return strings.Count(out.String(), "configuration reload failed") }
 
-	login("Logged in", "SEGSOC")
+	login(demosp.ResultOK, "SEGSOC")
 	if got := reloadMetric(); got != "1" {
 		t.Errorf("reload metric at startup = %s, want 1", got)
 	}
@@ -191,7 +192,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	write(strings.Replace(original, allowed, denied, 1))
 	hup()
 	eventually(t, "the reload's log line", out, func() bool { return reloads() == 1 })
-	login("Login failed", "RequestDenied")
+	login(demosp.ResultFailed, "RequestDenied")
 	if got := reloadMetric(); got != "1" {
 		t.Errorf("reload metric after a good reload = %s, want 1", got)
 	}
@@ -204,7 +205,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	write(original + "\nservice_providers: [\n")
 	hup()
 	eventually(t, "the failed reload's log line", out, func() bool { return failures() == 1 })
-	login("Login failed", "RequestDenied")
+	login(demosp.ResultFailed, "RequestDenied")
 	if got := reloadMetric(); got != "0" {
 		t.Errorf("reload metric after a broken file = %s, want 0", got)
 	}
@@ -216,7 +217,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	write(original)
 	hup()
 	eventually(t, "the second reload's log line", out, func() bool { return reloads() == 2 })
-	login("Logged in", "SEGSOC")
+	login(demosp.ResultOK, "SEGSOC")
 	if got := reloadMetric(); got != "1" {
 		t.Errorf("reload metric after a good reload = %s, want 1", got)
 	}

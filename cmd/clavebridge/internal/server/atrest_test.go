@@ -223,7 +223,7 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 				dialect string
 				options url.Values
 			}{{"clave2", url.Values{"loa": {"low"}}}, {"stork", url.Values{"qaa": {"2"}}}} {
-				if body := h.login(t, s.dialect, s.options); !strings.Contains(body, "Logged in") {
+				if body := h.login(t, s.dialect, s.options); !strings.Contains(body, demoLoggedIn) {
 					t.Fatalf("%s login: %.1500s", s.dialect, body)
 				}
 			}

@@ -93,7 +93,7 @@ func attackLogHygiene(t *testing.T, res *results) {
 	}
 
 	referer := "https://sp.example/tramite?dni=" + hygieneDNI
-	traceShown := regexp.MustCompile(`<code>([0-9a-f]{16})</code>`)
+	traceShown := regexp.MustCompile(`<code[^>]*>([0-9a-f]{16})</code>`)
 	for _, ep := range []struct {
 		name, method, path, field string
 	}{

@@ -56,7 +56,7 @@ func attackMetricLabels(t *testing.T, res *results) {
 
 	// Positive control: a demo login counts on its configured SP, once.
 	before := gathered(h, "clavebridge_logins_total")
-	if body := demoLoginIn(t, h, browser.New(http.DefaultTransport), "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, "Logged in") {
+	if body := demoLoginIn(t, h, browser.New(http.DefaultTransport), "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, demoLoggedIn) {
 		t.Fatalf("positive control: demo login: %.800s", body)
 	}
 	key := "dialect=saml2,result=success,sp=" + configured["saml2"]

@@ -273,7 +273,7 @@ func sloInterceptAnswer(t *testing.T, h *harness, c sloResponseCase) (*browser.B
 		if err == nil {
 			page, _, err = b.FollowPosts(page, nil)
 		}
-		if err != nil || !strings.Contains(page.Body, "Logged in") {
+		if err != nil || !strings.Contains(page.Body, demoLoggedIn) {
 			t.Fatalf("%s login: %v %.800s", d, err, page.Body)
 		}
 	}
@@ -312,7 +312,7 @@ func sloFinish(t *testing.T, h *harness, b *browser.Browser, form browser.Form) 
 		t.Logf("logged %q: %v", l.Message, l.ContextMap())
 	}
 	last, posted := followRecording(t, b, page)
-	if !strings.Contains(last.Body, "<h1>Logged out</h1>") || !strings.Contains(last.Body, "urn:oasis:names:tc:SAML:2.0:status:Success") ||
+	if !strings.Contains(last.Body, demoLoggedOut) || !strings.Contains(last.Body, "urn:oasis:names:tc:SAML:2.0:status:Success") ||
 		strings.Contains(last.Body, "PartialLogout") {
 		t.Fatalf("the genuine answer did not complete the logout: ended at %s (status %d), posted to %v:\n%.1500s", last.URL, last.Status, posted, last.Body)
 	}

@@ -117,16 +117,16 @@ func TestDemoLoginEndToEnd(t *testing.T) {
 	}{
 		{"post, DNIe, high", url.Values{"loa": {"high"}, "binding": {"post"}, "nameid": {"persistent"}},
 			autoLogin("AFIRMA", "99999999R", "dnie"),
-			[]string{"Logged in", "ES/ES/99999999R", "http://eidas.europa.eu/LoA/high", "JUAN", "ESPAÑOL PRUEBAS", "AFIRMA"}},
+			[]string{demoLoggedIn, "ES/ES/99999999R", "http://eidas.europa.eu/LoA/high", "JUAN", "ESPAÑOL PRUEBAS", "AFIRMA"}},
 		{"redirect, Cl@ve permanente", url.Values{"loa": {"substantial"}, "binding": {"redirect"}},
 			autoLogin("SEGSOC", "00000000T", ""),
-			[]string{"Logged in", "ES/ES/00000000T", "http://eidas.europa.eu/LoA/substantial", "SEGSOC"}},
+			[]string{demoLoggedIn, "ES/ES/00000000T", "http://eidas.europa.eu/LoA/substantial", "SEGSOC"}},
 		{"LoA above what the IdP reaches", url.Values{"loa": {"high"}, "binding": {"post"}},
 			autoLogin("SEGSOC", "00000000T", ""),
-			[]string{"Login failed", "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"}},
+			[]string{demoLoginFailed, "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"}},
 		{"IdP denied by the SP's policy", url.Values{"loa": {"low"}, "binding": {"post"}},
 			autoLogin("PIN24H", "12345678Z", ""),
-			[]string{"Login failed", "RequestDenied"}},
+			[]string{demoLoginFailed, "RequestDenied"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,13 +225,13 @@ func TestDemoClave2LoginEndToEnd(t *testing.T) {
 	}{
 		{"DNIe with PartialAfirma", url.Values{"loa": {"high"}, "afirma": {"true"}},
 			autoLogin("AFIRMA", "99999999R", "dnie"),
-			[]string{"Logged in", "ES/ES/99999999R", "http://eidas.europa.eu/LoA/high", "PartialAfirma", "SelectedIdP", "AFIRMA", "FirstSurname", "RelayState"}},
+			[]string{demoLoggedIn, "ES/ES/99999999R", "http://eidas.europa.eu/LoA/high", "PartialAfirma", "SelectedIdP", "AFIRMA", "FirstSurname", "RelayState"}},
 		{"Cl@ve permanente, certificate hidden", url.Values{"loa": {"substantial"}, "disable": {"AFIRMA", "PIN24H"}},
 			autoLogin("SEGSOC", "00000000T", ""),
-			[]string{"Logged in", "ES/ES/00000000T", "SEGSOC"}},
+			[]string{demoLoggedIn, "ES/ES/00000000T", "SEGSOC"}},
 		{"the IdP used is hidden by the SP", url.Values{"loa": {"low"}, "disable": {"SEGSOC"}},
 			autoLogin("SEGSOC", "00000000T", ""),
-			[]string{"Login failed", "RequestDenied"}},
+			[]string{demoLoginFailed, "RequestDenied"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,18 +262,18 @@ func TestDemoStorkLoginEndToEnd(t *testing.T) {
 		want    []string
 	}{
 		{"DNIe, QAA 4", url.Values{"qaa": {"4"}}, autoLogin("AFIRMA", "99999999R", "dnie"),
-			[]string{"Logged in", "issuer AFIRMA", "eIdentifier [Available]", "ES/ES/99999999R", "ESPAÑOL PRUEBAS",
-				"inheritedFamilyName [Available]", "citizenQAALevel [Available]", "isdnie [Available]", "<code>true</code>", "registerType [NotAvailable]"}},
+			[]string{demoLoggedIn, `id="result-issuer"><code>AFIRMA</code>`, `id="result-loa">alto <code>QAA 4</code>`, `data-attr="eIdentifier" data-status="Available"`, "ES/ES/99999999R", "ESPAÑOL PRUEBAS",
+				`data-attr="inheritedFamilyName" data-status="Available"`, `data-attr="citizenQAALevel" data-status="Available"`, `data-attr="isdnie" data-status="Available"`, "<code>true</code>", `data-attr="registerType" data-status="NotAvailable"`}},
 		{"one-surname foreigner", url.Values{"qaa": {"2"}}, autoLogin("PIN24H", "X1234567L", ""),
-			[]string{"Logged in", "issuer PIN24H", "ES/ES/X1234567L", "SMITH"}},
+			[]string{demoLoggedIn, `id="result-issuer"><code>PIN24H</code>`, "ES/ES/X1234567L", "SMITH"}},
 		{"legal person", url.Values{"qaa": {"3"}, "legal": {"true"}}, autoLogin("AFIRMA", "11111111H", "legal"),
-			[]string{"Logged in", "ES/ES/B00000000", "EMPRESA DE PRUEBAS SL", "isLegalPerson (POST)", "<code>true</code>", "1.3.6.1.4.1.5734.3.11.1", "surname [NotAvailable]"}},
+			[]string{demoLoggedIn, "ES/ES/B00000000", "EMPRESA DE PRUEBAS SL", `data-attr="isLegalPerson"`, "<code>true</code>", "1.3.6.1.4.1.5734.3.11.1", `data-attr="surname" data-status="NotAvailable"`}},
 		{"legal person with surname required", url.Values{"qaa": {"3"}, "legal": {"true"}, "required_surname": {"true"}},
-			autoLogin("AFIRMA", "11111111H", "legal"), []string{"Login failed", "InvalidAttrNameOrValue"}},
+			autoLogin("AFIRMA", "11111111H", "legal"), []string{demoLoginFailed, "InvalidAttrNameOrValue"}},
 		{"forced IdP excluded by the SP wins", url.Values{"qaa": {"2"}, "forced": {"SS"}, "exclude": {"SS"}},
-			autoLogin("SEGSOC", "00000000T", ""), []string{"Logged in", "issuer SEGSOC"}},
+			autoLogin("SEGSOC", "00000000T", ""), []string{demoLoggedIn, `id="result-issuer"><code>SEGSOC</code>`}},
 		{"excluded IdP", url.Values{"qaa": {"2"}, "exclude": {"AEAT"}}, autoLogin("PIN24H", "12345678Z", ""),
-			[]string{"Login failed", "RequestDenied"}},
+			[]string{demoLoginFailed, "RequestDenied"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

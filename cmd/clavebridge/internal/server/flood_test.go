@@ -92,7 +92,7 @@ func TestUnauthenticatedFlood(t *testing.T) {
 		if err == nil {
 			page, _, err = b.FollowPosts(page, nil)
 		}
-		if err != nil || !strings.Contains(page.Body, "Logged in") {
+		if err != nil || !strings.Contains(page.Body, demoLoggedIn) {
 			t.Errorf("a citizen's login %s the flood failed: %v", when, err)
 		}
 	}

@@ -162,7 +162,7 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 	auto := startHarness(t, autoLogin("SEGSOC", "00000000T", ""))
 	ab := newRawBrowser(t)
 	done := ab.follow(ab.do(http.MethodPost, auto.URL+"/demo/saml2/login", url.Values{"loa": {"low"}, "binding": {"post"}}, nil))
-	if !strings.Contains(done.body, "Logged in") {
+	if !strings.Contains(done.body, demoLoggedIn) {
 		t.Fatalf("login: %d %.800s", done.status, done.body)
 	}
 	ab.follow(ab.do(http.MethodPost, auto.URL+"/demo/saml2/logout", url.Values{}, nil))
@@ -374,7 +374,7 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 				if page, _, err = b.FollowPosts(page, nil); err != nil {
 					t.Fatal(err)
 				}
-				if strings.Contains(page.Body, "Logged in") {
+				if strings.Contains(page.Body, demoLoggedIn) {
 					loggedIn++
 					last = b
 				}

@@ -41,7 +41,7 @@ func loggedIn(t *testing.T, h *harness, dialects ...string) *browser.Browser {
 		if err == nil {
 			page, _, err = b.FollowPosts(page, nil)
 		}
-		if err != nil || !strings.Contains(page.Body, "Logged in") {
+		if err != nil || !strings.Contains(page.Body, demoLoggedIn) {
 			t.Fatalf("%s login: %v %.800s", d, err, page.Body)
 		}
 	}
@@ -106,7 +106,7 @@ func postOrigin(b *browser.Browser, u string, fields url.Values, origin string) 
 // isConfirmation reports whether p is the bridge's logout confirmation
 // page: a form of its own, no script, nothing posted onward.
 func isConfirmation(p *browser.Page) bool {
-	return p.Status == http.StatusOK && strings.Contains(p.Body, "<h1>Log out?</h1>") &&
+	return p.Status == http.StatusOK && strings.Contains(p.Body, `name="answer" value="logout"`) &&
 		strings.Contains(p.Body, `action="/logout/confirm"`) && !strings.Contains(p.Body, "<script") && !p.IsAutoPost()
 }
 
@@ -134,7 +134,7 @@ func hasSession(t *testing.T, h *harness, b *browser.Browser) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return !strings.Contains(page.Body, "There is no session")
+	return !strings.Contains(page.Body, "No tiene ninguna sesión abierta")
 }
 
 // loggedOut checks that the logout went all the way to the initiator's
@@ -142,7 +142,7 @@ func hasSession(t *testing.T, h *harness, b *browser.Browser) bool {
 func loggedOut(t *testing.T, b *browser.Browser, page *browser.Page, initiatorPath string) []string {
 	t.Helper()
 	last, posted := followRecording(t, b, page)
-	if !strings.Contains(last.Body, "<h1>Logged out</h1>") || !strings.Contains(last.Body, "urn:oasis:names:tc:SAML:2.0:status:Success") ||
+	if !strings.Contains(last.Body, demoLoggedOut) || !strings.Contains(last.Body, "urn:oasis:names:tc:SAML:2.0:status:Success") ||
 		strings.Contains(last.Body, "PartialLogout") || last.URL.Path != initiatorPath {
 		t.Fatalf("the logout ended at %s (status %d), posted to %v:\n%.1500s", last.URL, last.Status, posted, last.Body)
 	}

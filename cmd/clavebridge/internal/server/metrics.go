@@ -13,10 +13,7 @@ import (
 // configuration still serving. A reload counts on into the registry of
 // the assembly it replaces.
 func (s *Server) mountMetrics(cfg *config.Config, k *keySet, opts Options, prev *Server) error {
-	gateway, err := gatewayCerts(cfg)
-	if err != nil {
-		return err
-	}
+	gateway := s.gatewayTrust.Certificates()
 	m := opts.Metrics
 	if m == nil && prev != nil {
 		m = prev.Metrics
@@ -31,6 +28,12 @@ func (s *Server) mountMetrics(cfg *config.Config, k *keySet, opts Options, prev 
 		{Role: metrics.RoleSigning, Cert: k.signer.Cert},
 		{Role: metrics.RoleEncryption, Cert: k.encCert},
 	}}
+	if k.nextSignCert != nil {
+		c.Certificates = append(c.Certificates, metrics.Certificate{Role: metrics.RoleNextSigning, Cert: k.nextSignCert})
+	}
+	if k.nextEncCert != nil && !k.nextEncCert.Equal(k.nextSignCert) {
+		c.Certificates = append(c.Certificates, metrics.Certificate{Role: metrics.RoleNextEnc, Cert: k.nextEncCert})
+	}
 	for _, g := range gateway {
 		c.Certificates = append(c.Certificates, metrics.Certificate{Role: metrics.RoleGateway, Cert: g})
 	}

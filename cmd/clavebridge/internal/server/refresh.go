@@ -15,7 +15,8 @@ const MetadataRefreshTick = time.Minute
 func (s *Server) RefreshMetadata(ctx context.Context) { s.refresher.Refresh(ctx) }
 
 // RunMetadataRefresh refreshes, at each tick until ctx ends, the SP
-// metadata of the assembly current at that tick; after, when set, is
+// metadata and the gateway's certificates (when due) of the assembly
+// current at that tick; after, when set, is
 // called after each refresh (tests drive tick and wait on it).
 func (r *Reloadable) RunMetadataRefresh(ctx context.Context, tick <-chan time.Time, after func()) {
 	for {
@@ -23,7 +24,9 @@ func (r *Reloadable) RunMetadataRefresh(ctx context.Context, tick <-chan time.Ti
 		case <-ctx.Done():
 			return
 		case <-tick:
-			r.Current().RefreshMetadata(ctx)
+			cur := r.Current()
+			cur.RefreshMetadata(ctx)
+			cur.RefreshGatewayCertificates(ctx) // gateway.go
 			if after != nil {
 				after()
 			}

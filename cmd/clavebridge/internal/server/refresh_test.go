@@ -189,6 +189,44 @@ func TestMetadataRefreshServer(t *testing.T) {
 				t.Error(err)
 			}
 		}},
+		{"an unwritable cache costs the offline restart, not the start", func(t *testing.T) {
+			serve(urlSPMetadata(t, rotated, valid, fed), false)
+			notADir := filepath.Join(t.TempDir(), "cache")
+			if err := os.WriteFile(notADir, []byte("a file where the directory should be"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			core, logs := observer.New(zap.InfoLevel)
+			rl3, err := NewReloadable(exampleConfig(t, "http://127.0.0.1:1", func(cfg *config.Config) {
+				edit(cfg)
+				cfg.MetadataCacheDir = notADir
+			}), zap.New(core), opts, nil)
+			if err != nil {
+				t.Fatalf("start with an unwritable metadata cache: %v", err)
+			}
+			defer func() { _ = rl3.Close() }()
+			if _, err := rl3.Current().Registry.Lookup("saml2", urlSP); err != nil {
+				t.Error(err)
+			}
+			lines := logs.FilterMessage("SP metadata").FilterField(zap.String("sp", urlSP)).All()
+			if len(lines) != 1 || !strings.Contains(lines[0].ContextMap()["reason"].(string), "offline restart") {
+				t.Errorf("log lines = %v, want one warning about the cache", lines)
+			}
+			fams, err := rl3.Current().Metrics.Gatherer().Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, f := range fams {
+				if f.GetName() == "clavebridge_metadata_cache_write_failures_total" {
+					for _, m := range f.GetMetric() {
+						found = found || m.GetCounter().GetValue() == 1
+					}
+				}
+			}
+			if !found {
+				t.Error("clavebridge_metadata_cache_write_failures_total did not count the failed write")
+			}
+		}},
 		{"past validUntil the SP is refused, the others go on", func(t *testing.T) {
 			serve(nil, true)
 			tick(48 * time.Hour)
@@ -216,8 +254,8 @@ func TestMetadataRefreshServer(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			rec := httptest.NewRecorder()
 			rl.ServeHTTP(rec, req)
-			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "trace id") {
-				t.Errorf("status %d, page %q; want 400 and the bridge's page", rec.Code, rec.Body.String())
+			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `class="cb-support"`) {
+				t.Errorf("status %d, page %q; want 503 and the bridge's page", rec.Code, rec.Body.String())
 			}
 			var logged bool
 			for _, e := range logs.FilterMessage("request refused").All() {

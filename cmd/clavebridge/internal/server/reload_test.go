@@ -204,7 +204,7 @@ func TestReloadSwapsOrKeeps(t *testing.T) {
 		}, true, "", func(base string) map[string]any {
 			return map[string]any{"service_providers": int64(3), "sp_changed": []any{base + "/demo/saml2/metadata"}, "sp_added": []any{}, "sp_removed": []any{}}
 		},
-			[]string{"Login failed", "RequestDenied"}},
+			[]string{demoLoginFailed, "RequestDenied"}},
 		{"an SP removed, another added", func(t *testing.T, h *reloadHarness, _ string) func() (*config.Config, error) {
 			return h.configWith(t, removeSP("stork"), func(cfg *config.Config) {
 				sp := cfg.ServiceProviders[0]
@@ -214,12 +214,12 @@ func TestReloadSwapsOrKeeps(t *testing.T) {
 		}, true, "", func(base string) map[string]any {
 			return map[string]any{"service_providers": int64(3), "sp_added": []any{base + "/other/metadata"}, "sp_removed": []any{"demo_stork_sp"}, "sp_changed": []any{}}
 		},
-			[]string{"Logged in", "SEGSOC"}},
+			[]string{demoLoggedIn, "SEGSOC"}},
 		{"does not parse", func(t *testing.T, h *reloadHarness, _ string) func() (*config.Config, error) {
 			return func() (*config.Config, error) {
 				return config.Parse([]byte("service_providers: [\n  - id: x\n"), samlxmltest.RepoRoot(), DialectRules())
 			}
-		}, false, "decode config", nil, []string{"Logged in", "SEGSOC"}},
+		}, false, "decode config", nil, []string{demoLoggedIn, "SEGSOC"}},
 		{"does not validate", func(t *testing.T, h *reloadHarness, _ string) func() (*config.Config, error) {
 			return func() (*config.Config, error) {
 				data, err := os.ReadFile(filepath.Join(samlxmltest.RepoRoot(), "config.example.yaml"))
@@ -229,33 +229,33 @@ func TestReloadSwapsOrKeeps(t *testing.T) {
 				text := strings.Replace(string(data), "min_loa: low", "min_loa: lowest", 1)
 				return config.Parse([]byte(text), samlxmltest.RepoRoot(), DialectRules())
 			}
-		}, false, "service_providers[0].min_loa", nil, []string{"Logged in", "SEGSOC"}},
+		}, false, "service_providers[0].min_loa", nil, []string{demoLoggedIn, "SEGSOC"}},
 		{"the signing key does not load", func(t *testing.T, h *reloadHarness, _ string) func() (*config.Config, error) {
 			return h.configWith(t, editSP("saml2", denySEGSOC), func(cfg *config.Config) { cfg.Keys.Signing.Key = "testdata/keys/absent.key" })
-		}, false, "keys.signing", nil, []string{"Logged in", "SEGSOC"}},
+		}, false, "keys.signing", nil, []string{demoLoggedIn, "SEGSOC"}},
 		{"the signing key is not a key", func(t *testing.T, h *reloadHarness, dir string) func() (*config.Config, error) {
 			bad := filepath.Join(dir, "bad.key")
 			if err := os.WriteFile(bad, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			return h.configWith(t, editSP("saml2", denySEGSOC), func(cfg *config.Config) { cfg.Keys.Signing.Key = bad })
-		}, false, "keys.signing", nil, []string{"Logged in", "SEGSOC"}},
+		}, false, "keys.signing", nil, []string{demoLoggedIn, "SEGSOC"}},
 		{"a state key does not load", func(t *testing.T, h *reloadHarness, _ string) func() (*config.Config, error) {
 			return h.configWith(t, editSP("saml2", denySEGSOC), func(cfg *config.Config) {
 				cfg.Secrets.StateKeys = append([]config.StateKey{{ID: "new", Secret: config.Secret{Env: "CLAVEBRIDGE_TEST_UNSET_SECRET"}}}, cfg.Secrets.StateKeys...)
 			})
-		}, false, "secrets.state_keys[0]", nil, []string{"Logged in", "SEGSOC"}},
+		}, false, "secrets.state_keys[0]", nil, []string{demoLoggedIn, "SEGSOC"}},
 		{"the pairwise secret changed", func(t *testing.T, h *reloadHarness, _ string) func() (*config.Config, error) {
 			return h.configWith(t, editSP("saml2", denySEGSOC), func(cfg *config.Config) { cfg.Secrets.Pairwise.File = "testdata/secrets/state-test-1.key" })
-		}, false, "secrets.pairwise", nil, []string{"Logged in", "SEGSOC"}},
+		}, false, "secrets.pairwise", nil, []string{demoLoggedIn, "SEGSOC"}},
 		{"an SP's metadata does not load", func(t *testing.T, h *reloadHarness, _ string) func() (*config.Config, error) {
 			return h.configWith(t, editSP("saml2", func(sp *config.SPConfig) { denySEGSOC(sp); sp.Metadata = "testdata/absent-metadata.xml" }))
-		}, false, "absent-metadata.xml", nil, []string{"Logged in", "SEGSOC"}},
+		}, false, "absent-metadata.xml", nil, []string{demoLoggedIn, "SEGSOC"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := startReloadable(t, autoLogin("SEGSOC", "00000000T", ""))
-			wantPage(t, h.login(t, "saml2", saml2Plain), http.StatusOK, []string{"Logged in", "SEGSOC"}, nil)
+			wantPage(t, h.login(t, "saml2", saml2Plain), http.StatusOK, []string{demoLoggedIn, "SEGSOC"}, nil)
 			before := h.rl.Current()
 			err := h.rl.Reload(tt.load(t, h, t.TempDir()))
 			if (err == nil) != tt.ok {
@@ -325,24 +325,24 @@ func TestReloadLoginInFlight(t *testing.T) {
 	}{
 		{"IdP denied since", autoLogin("SEGSOC", "00000000T", ""), "saml2", saml2Plain,
 			editSP("saml2", denySEGSOC),
-			[]string{"Logged in", "SEGSOC", "ES/ES/00000000T"}, http.StatusOK,
-			[]string{"Login failed", "RequestDenied"}, nil, http.StatusOK},
+			[]string{demoLoggedIn, "SEGSOC", "ES/ES/00000000T"}, http.StatusOK,
+			[]string{demoLoginFailed, "RequestDenied"}, nil, http.StatusOK},
 		{"PersonIdentifier withheld since", autoLogin("SEGSOC", "00000000T", ""), "saml2", saml2Plain,
 			editSP("saml2", func(sp *config.SPConfig) { sp.Attributes = []string{string(translate.AttrGivenName)} }),
-			[]string{"Logged in", "ES/ES/00000000T"}, http.StatusOK,
-			[]string{"Logged in"}, []string{"00000000T"}, http.StatusOK},
+			[]string{demoLoggedIn, "ES/ES/00000000T"}, http.StatusOK,
+			[]string{demoLoggedIn}, []string{"00000000T"}, http.StatusOK},
 		{"legal persons refused since", autoLogin("AFIRMA", "11111111H", "legal"), "stork", storkLegal,
 			editSP("stork", func(sp *config.SPConfig) { sp.LegalPersons = false }),
-			[]string{"Logged in", "ES/ES/B00000000", "EMPRESA DE PRUEBAS SL"}, http.StatusOK,
-			[]string{"Login failed"}, []string{"B00000000"}, http.StatusOK},
+			[]string{demoLoggedIn, "ES/ES/B00000000", "EMPRESA DE PRUEBAS SL"}, http.StatusOK,
+			[]string{demoLoginFailed}, []string{"B00000000"}, http.StatusOK},
 		{"LoA floor raised since", autoLogin("SEGSOC", "00000000T", ""), "saml2", saml2Plain,
 			editSP("saml2", func(sp *config.SPConfig) { sp.MinLoA = "high" }),
-			[]string{"Logged in", "SEGSOC"}, http.StatusOK,
-			[]string{"Login failed"}, nil, http.StatusOK},
+			[]string{demoLoggedIn, "SEGSOC"}, http.StatusOK,
+			[]string{demoLoginFailed}, nil, http.StatusOK},
 		{"SP removed since", autoLogin("SEGSOC", "00000000T", ""), "saml2", saml2Plain,
 			removeSP("saml2"),
-			[]string{"The identity gateway", "answer was refused."}, http.StatusBadRequest,
-			[]string{"The authentication request is not valid."}, []string{"Logged in"}, http.StatusBadRequest},
+			[]string{"Servicio no reconocido"}, http.StatusBadRequest,
+			[]string{"Servicio no reconocido"}, []string{demoLoggedIn}, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,7 +369,7 @@ func TestReloadLoginInFlight(t *testing.T) {
 func TestReloadKeepsStoreAndRebuildsWhatChanged(t *testing.T) {
 	h := startReloadable(t, autoLogin("SEGSOC", "00000000T", ""))
 	b := browser.New(http.DefaultTransport)
-	wantPage(t, finish(t, b, h.startLogin(t, b, "saml2", saml2Plain)), http.StatusOK, []string{"Logged in", "SEGSOC"}, nil)
+	wantPage(t, finish(t, b, h.startLogin(t, b, "saml2", saml2Plain)), http.StatusOK, []string{demoLoggedIn, "SEGSOC"}, nil)
 	sim := h.rl.Current().Simulator
 	if err := h.rl.Reload(h.configWith(t, editSP("eidas", func(sp *config.SPConfig) { sp.Name = "renamed" }))); err != nil {
 		t.Fatal(err)
@@ -384,7 +384,7 @@ func TestReloadKeepsStoreAndRebuildsWhatChanged(t *testing.T) {
 	if page, _, err = b.FollowPosts(page, nil); err != nil {
 		t.Fatal(err)
 	}
-	wantPage(t, page, http.StatusOK, []string{"Logged in", "ES/ES/00000000T"}, nil)
+	wantPage(t, page, http.StatusOK, []string{demoLoggedIn, "ES/ES/00000000T"}, nil)
 	if n := sim.Logins(); n != 1 {
 		t.Errorf("the gateway saw %d logins, want 1: the SSO session made before the reload must serve after it", n)
 	}
@@ -395,7 +395,7 @@ func TestReloadKeepsStoreAndRebuildsWhatChanged(t *testing.T) {
 	if h.rl.Current().Simulator == sim {
 		t.Fatal("a changed simulator was kept")
 	}
-	wantPage(t, h.login(t, "saml2", saml2Plain), http.StatusOK, []string{"Logged in", "AFIRMA", "ES/ES/99999999R"}, nil)
+	wantPage(t, h.login(t, "saml2", saml2Plain), http.StatusOK, []string{demoLoggedIn, "AFIRMA", "ES/ES/99999999R"}, nil)
 }
 
 // TestReloadRestartOnlySettings: settings a running process cannot change
@@ -416,7 +416,7 @@ func TestReloadRestartOnlySettings(t *testing.T) {
 	if got := e.ContextMap()["settings"]; !sameField(got, []any{"server.listen", "store"}) {
 		t.Errorf("settings %#v", got)
 	}
-	wantPage(t, h.login(t, "saml2", saml2Plain), http.StatusOK, []string{"Login failed", "RequestDenied"}, nil)
+	wantPage(t, h.login(t, "saml2", saml2Plain), http.StatusOK, []string{demoLoginFailed, "RequestDenied"}, nil)
 }
 
 // TestReloadConcurrentWithLogins: reloads while logins run serve every
@@ -434,7 +434,7 @@ func TestReloadConcurrentWithLogins(t *testing.T) {
 				if err == nil {
 					page, _, err = b.FollowPosts(page, nil)
 				}
-				if err != nil || !strings.Contains(page.Body, "Logged in") {
+				if err != nil || !strings.Contains(page.Body, demoLoggedIn) {
 					t.Errorf("a login during reloads failed: %v", err)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/flow"
+	"github.com/clavebridge/clavebridge/bridge/hsm"
 	"github.com/clavebridge/clavebridge/bridge/pairwise"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/seal"
@@ -64,6 +66,9 @@ type Options struct {
 	// MetadataFetcher fetches SP metadata URLs (nil: the default; tests
 	// inject their TLS server's certificate pool).
 	MetadataFetcher *metadata.Fetcher
+	// Tokens are the PKCS#11 token contexts of the process (nil: New opens
+	// its own, which Close closes); a Reloadable shares one across reloads.
+	Tokens *hsm.Tokens
 }
 
 // Server is an assembled bridge.
@@ -81,6 +86,12 @@ type Server struct {
 	// refresher refreshes the metadata of SPs given by URL (see
 	// Reloadable.RunMetadataRefresh).
 	refresher *metadata.Refresher
+	// gatewayTrust is what the connector trusts of the gateway: the static
+	// list, or gateway (the certificates document, refreshed), which a
+	// reload that leaves its keys unchanged keeps (gateway.go).
+	gatewayTrust upstream.GatewayTrust
+	gateway      *metadata.GatewaySource
+	gatewayKey   string
 	// demo is the demo SP; simKey and demoKey identify what the simulator
 	// and the demo SP were built from, so that a reload that leaves them
 	// unchanged keeps them, and their logins in flight (see reload.go).
@@ -90,6 +101,9 @@ type Server struct {
 	// is shared by the assemblies of one process.
 	keys     *keySet
 	draining *atomic.Bool
+	// tokens are the token contexts New opened for this server alone (nil
+	// when Options gave them): Close closes them.
+	tokens *hsm.Tokens
 }
 
 // Metadata returns the bridge's signed IdP metadata, or with upstream its
@@ -119,38 +133,71 @@ func (opts Options) withDefaults() Options {
 // New builds every part from cfg.
 func New(cfg *config.Config, log *zap.Logger, opts Options) (*Server, error) {
 	opts = opts.withDefaults()
-	keys, err := loadKeys(cfg)
-	if err != nil {
+	var own *hsm.Tokens
+	if opts.Tokens == nil {
+		own = hsm.NewTokens()
+		opts.Tokens = own
+	}
+	use := opts.Tokens.Begin()
+	fail := func(err error) (*Server, error) {
+		_ = opts.Tokens.Discard(use)
+		if own != nil {
+			_ = own.Close()
+		}
 		return nil, err
+	}
+	keys, err := loadKeys(cfg, use, opts.Rand)
+	if err != nil {
+		return fail(err)
 	}
 	st, err := newStore(cfg, opts)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	s, err := assemble(cfg, log, opts, keys, st, nil)
 	if err != nil {
 		_ = st.Close()
-		return nil, err
+		return fail(err)
 	}
+	if err := opts.Tokens.Keep(use); err != nil {
+		log.Warn("closing unused token contexts", zap.Error(err))
+	}
+	logKeyWarnings(log, keys)
+	s.tokens = own
 	return s, nil
 }
 
-// Close releases the store (a Redis connection pool).
-func (s *Server) Close() error { return s.Store.Close() }
+// Close releases the store (a Redis connection pool) and the token
+// contexts New opened.
+func (s *Server) Close() error {
+	err := s.Store.Close()
+	if s.tokens != nil {
+		err = errors.Join(err, s.tokens.Close())
+	}
+	return err
+}
 
 // assemble builds everything that sits on the keys and the store; prev is
 // the assembly a reload replaces (nil at startup).
 func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, st store.Store, prev *Server) (*Server, error) {
-	reg, err := metadata.NewRegistryWith(cfg, opts.Now(), opts.MetadataFetcher)
+	reg, err := metadata.NewServingRegistry(cfg, opts.Now(), opts.MetadataFetcher)
 	if err != nil {
 		return nil, err
 	}
 	reg.UseClock(opts.Now) // an SP whose metadata's validUntil passed is refused
 	base := cfg.Server.BaseURL
 	s := &Server{
-		Web: newWeb(cfg, log, opts), Store: st, Registry: reg, baseURL: base,
+		Web: newWeb(cfg, log, opts, reg), Store: st, Registry: reg, baseURL: base,
 		publisher: metadata.Publisher{Signer: keys.signer, EncryptionCert: keys.encCert, NextSigningCert: keys.nextSignCert,
-			NextEncryptionCert: keys.nextEncCert, Now: opts.Now, Rand: opts.Rand},
+			NextEncryptionCert: keys.nextEncCert, KeyTransports: keys.transports, Now: opts.Now, Rand: opts.Rand},
+	}
+	// The simulator first: the gateway's certificates start from its
+	// document, in process (gateway.go).
+	if err := s.mountSimulator(cfg, keys, log, opts, prev); err != nil {
+		return nil, err
+	}
+	if err := s.trustGateway(cfg, log, opts, prev); err != nil {
+		return nil, err
 	}
 	conn, err := s.upstream(cfg, keys, opts)
 	if err != nil {
@@ -185,9 +232,6 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	s.Web.MountLogoutConfirmation(s.Flow)
 	s.Web.Mount(web.Route{Method: http.MethodGet, Path: UpstreamMetadataPath, ContentType: "application/samlmetadata+xml",
 		Document: func() ([]byte, error) { return s.Metadata(true) }})
-	if err := s.mountSimulator(cfg, keys, log, opts, prev); err != nil {
-		return nil, err
-	}
 	if cfg.Demo.Enabled {
 		if err := s.mountDemo(cfg, keys, log, opts, prev); err != nil {
 			return nil, err
@@ -196,10 +240,27 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 	if err := s.mountMetrics(cfg, keys, opts, prev); err != nil {
 		return nil, err
 	}
+	s.meterGateway() // gateway.go
 	s.refresher = &metadata.Refresher{Registry: reg, Config: cfg, Fetch: opts.MetadataFetcher, Now: opts.Now, Meter: s.Metrics,
 		Log: func(sp string, err error) {
 			log.Warn("SP metadata", zap.String("sp", sp), zap.String("reason", err.Error()))
 		}}
+	for _, u := range reg.Unavailable() { // refused until a refresh gets its metadata
+		var spErr *metadata.SPError
+		if errors.As(u, &spErr) {
+			s.Metrics.MetadataRefreshFailed(spErr.ID)
+			log.Error("SP metadata", zap.String("sp", spErr.ID), zap.String("reason",
+				"the SP's requests are refused until its metadata can be had: "+spErr.Err.Error()))
+		}
+	}
+	for _, w := range reg.CacheWarnings() { // the SP serves; an offline restart would not
+		var spErr *metadata.SPError
+		if errors.As(w, &spErr) {
+			s.Metrics.MetadataCacheWriteFailed(spErr.ID)
+			log.Warn("SP metadata", zap.String("sp", spErr.ID), zap.String("reason",
+				"the copy fetched serves, but it could not be kept for an offline restart: "+spErr.Err.Error()))
+		}
+	}
 	s.mountHealth(keys, prev) // health.go
 	return s, nil
 }
@@ -210,12 +271,26 @@ const UpstreamMetadataPath = "/upstream/metadata"
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Web.ServeHTTP(w, r) }
 
-func newWeb(cfg *config.Config, log *zap.Logger, opts Options) *web.Server {
+func newWeb(cfg *config.Config, log *zap.Logger, opts Options, reg bridge.Lister) *web.Server {
 	return web.New(web.Options{
 		Log: log, Rand: opts.Rand, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		ReadTimeout: cfg.Server.ReadTimeout.D(), WriteTimeout: cfg.Server.WriteTimeout.D(),
 		Secure: strings.HasPrefix(cfg.Server.BaseURL, "https://"), BaseURL: cfg.Server.BaseURL,
+		AccessibilityURL: cfg.Server.AccessibilityURL, Services: services(reg),
 	})
+}
+
+// services names the registered SPs for the citizen's pages (display
+// name, home page), by entity id.
+func services(reg bridge.Lister) func(string) (web.Service, bool) {
+	return func(id string) (web.Service, bool) {
+		for _, sp := range reg.All() {
+			if sp.ID == id {
+				return web.Service{Name: sp.DisplayName, HomeURL: sp.HomeURL}, true
+			}
+		}
+		return web.Service{}, false
+	}
 }
 
 func newStore(cfg *config.Config, opts Options) (store.Store, error) {
@@ -244,24 +319,21 @@ func (s *Server) upstream(cfg *config.Config, k *keySet, opts Options) (*upstrea
 	}
 	signer := k.signer
 	signer.Method, signer.IncludeCert = method, true
-	gateway, err := gatewayCerts(cfg)
-	if err != nil {
-		return nil, err
-	}
 	return upstream.New(upstream.Config{
 		SSOURL: cfg.Upstream.SSOURL, ACSURL: cfg.Server.BaseURL + web.UpstreamACSPath, LogoutURL: cfg.Server.BaseURL + web.UpstreamSLOPath,
 		ProviderName: cfg.Upstream.ProviderName, Application: cfg.Upstream.Application,
-		Signer: signer, DecryptionKeys: k.decrypters, GatewayCerts: gateway,
+		Signer: signer, DecryptionKeys: k.decrypters, Gateway: s.gatewayTrust,
 		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now, Rand: opts.Rand,
 		Log: s.Web.Log(), // the audit lines of the gateway leg
 	})
 }
 
-// gatewayCerts are the configured gateway certificates, or, with the
-// simulator, the simulator's own certificate.
+// gatewayCerts are the configured gateway certificates (upstream.gateway_certs),
+// or, with the simulator and neither them nor a certificates document, the
+// simulator's own certificate.
 func gatewayCerts(cfg *config.Config) ([]*x509.Certificate, error) {
 	files := cfg.Upstream.GatewayCerts
-	if cfg.Upstream.Mode == "simulated" && len(files) == 0 {
+	if cfg.Upstream.Mode == "simulated" && len(files) == 0 && cfg.Upstream.GatewayCertificatesURL == "" {
 		files = []string{cfg.Simulator.Signing.Cert}
 	}
 	var out []*x509.Certificate
@@ -340,28 +412,48 @@ type keySet struct {
 	// nextSignCert and nextEncCert are the certificates of keys.next_*
 	// (nil when not configured): published, and their keys decrypt.
 	nextSignCert, nextEncCert *x509.Certificate
+	// transports are the key transports our metadata advertises (nil:
+	// both); warnings what a token key cannot do (tokenkeys.go).
+	transports []string
+	warnings   []keyWarning
 }
 
 type pair struct {
-	key  crypto.Signer
-	cert *x509.Certificate
+	key   crypto.Signer
+	cert  *x509.Certificate
+	token bool // the key is in a PKCS#11 token
 }
 
-func loadKeys(cfg *config.Config) (*keySet, error) {
-	sig, err := loadPair(cfg, cfg.Keys.Signing)
+// loadKeys loads the bridge's own keys (through use when in a token) and
+// probes the token keys (tokenkeys.go).
+func loadKeys(cfg *config.Config, use *hsm.Use, rnd io.Reader) (*keySet, error) {
+	sig, err := loadOwnPair(cfg, use, cfg.Keys.Signing)
 	if err != nil {
 		return nil, fmt.Errorf("keys.signing: %w", err)
 	}
-	enc, err := loadPair(cfg, cfg.Keys.Encryption)
-	if err != nil {
-		return nil, fmt.Errorf("keys.encryption: %w", err)
+	enc := sig
+	if cfg.Keys.Encryption != cfg.Keys.Signing {
+		if enc, err = loadOwnPair(cfg, use, cfg.Keys.Encryption); err != nil {
+			return nil, fmt.Errorf("keys.encryption: %w", err)
+		}
 	}
 	ks := &keySet{signer: samlxml.Signer{Key: sig.key, Cert: sig.cert}, encCert: enc.cert}
-	nextSig, err := loadNextPair(cfg, "keys.next_signing", cfg.Keys.NextSigning)
+	nextSig, err := loadNextPair(cfg, use, "keys.next_signing", cfg.Keys.NextSigning)
 	if err != nil {
 		return nil, err
 	}
-	nextEnc, err := loadNextPair(cfg, "keys.next_encryption", cfg.Keys.NextEncryption)
+	nextEnc := nextSig
+	if cfg.Keys.NextEncryption != cfg.Keys.NextSigning {
+		if nextEnc, err = loadNextPair(cfg, use, "keys.next_encryption", cfg.Keys.NextEncryption); err != nil {
+			return nil, err
+		}
+	}
+	ks.transports, ks.warnings, err = probeTokenKeys(cfg, []probed{
+		{path: "keys.signing", p: sig, signs: true, publish: enc == sig},
+		{path: "keys.encryption", p: enc, publish: true},
+		{path: "keys.next_signing", p: nextSig, signs: true, publish: nextEnc == nextSig},
+		{path: "keys.next_encryption", p: nextEnc, publish: true},
+	}, rnd)
 	if err != nil {
 		return nil, err
 	}
@@ -387,11 +479,11 @@ func loadKeys(cfg *config.Config) (*keySet, error) {
 
 // loadNextPair loads an optional next key pair (nil when not configured),
 // whose key must be its certificate's: its certificate is published.
-func loadNextPair(cfg *config.Config, path string, kp config.KeyPair) (*pair, error) {
+func loadNextPair(cfg *config.Config, use *hsm.Use, path string, kp config.KeyPair) (*pair, error) {
 	if kp == (config.KeyPair{}) {
 		return nil, nil
 	}
-	p, err := loadPair(cfg, kp)
+	p, err := loadOwnPair(cfg, use, kp)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

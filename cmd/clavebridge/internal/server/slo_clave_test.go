@@ -128,7 +128,7 @@ func TestSLOClave1InitiatorClave2Participant(t *testing.T) {
 		{"clave2", url.Values{"loa": {"low"}}},
 		{"stork", url.Values{"qaa": {"2"}}},
 	} {
-		if body := h.login(t, step.dialect, step.options); !strings.Contains(body, "Logged in") {
+		if body := h.login(t, step.dialect, step.options); !strings.Contains(body, demoLoggedIn) {
 			t.Fatalf("%s login: %.1500s", step.dialect, body)
 		}
 	}
@@ -228,7 +228,7 @@ func TestSLOClave1InitiatorClave2Participant(t *testing.T) {
 	}
 
 	// The session is gone: a new login authenticates again.
-	if body := h.login(t, "stork", url.Values{"qaa": {"2"}}); !strings.Contains(body, "Logged in") {
+	if body := h.login(t, "stork", url.Values{"qaa": {"2"}}); !strings.Contains(body, demoLoggedIn) {
 		t.Fatalf("login after logout: %.1500s", body)
 	}
 	if got := h.Server.Simulator.Logins(); got != 2 {

@@ -38,7 +38,7 @@ func demoLoginAll(t *testing.T, h *harness) {
 		{"clave2", url.Values{"loa": {"low"}}},
 		{"stork", url.Values{"qaa": {"2"}}},
 	} {
-		if body := h.login(t, s.dialect, s.options); !strings.Contains(body, "Logged in") {
+		if body := h.login(t, s.dialect, s.options); !strings.Contains(body, demoLoggedIn) {
 			t.Fatalf("%s login: %.1500s", s.dialect, body)
 		}
 	}
@@ -50,7 +50,10 @@ func demoLoginAll(t *testing.T, h *harness) {
 	}
 }
 
-var demoStateRE = regexp.MustCompile(`id="state-(\w+)">[^<]*<b>([^<]+)</b>`)
+var demoStateRE = regexp.MustCompile(`id="state-(\w+)" data-state="(in|out)"`)
+
+// demoStateNames are the states demoStates reports.
+var demoStateNames = map[string]string{"in": "logged in", "out": "not logged in"}
 
 // demoStates reads the demo home page: dialect → "logged in" or "not
 // logged in".
@@ -62,7 +65,7 @@ func demoStates(t *testing.T, b *browser.Browser, base string) map[string]string
 	}
 	out := map[string]string{}
 	for _, m := range demoStateRE.FindAllStringSubmatch(page.Body, -1) {
-		out[m[1]] = m[2]
+		out[m[1]] = demoStateNames[m[2]]
 	}
 	logoutButtons := 0
 	for _, f := range page.Forms() {
@@ -115,7 +118,7 @@ func followRecording(t *testing.T, b *browser.Browser, page *browser.Page) (*bro
 func assertAllLoggedOut(t *testing.T, h *harness) {
 	t.Helper()
 	page, err := h.Browser.Get(h.URL + "/session")
-	if err != nil || !strings.Contains(page.Body, "There is no session") {
+	if err != nil || !strings.Contains(page.Body, "No tiene ninguna sesión abierta") {
 		t.Errorf("/session after the logout: %v %.800s", err, page.Body)
 	}
 	if sloHasSessionCookie(h) {
@@ -124,7 +127,7 @@ func assertAllLoggedOut(t *testing.T, h *harness) {
 	if states := demoStates(t, h.Browser, h.URL); len(states) != 3 || slices.ContainsFunc(mapValues(states), func(s string) bool { return s != "not logged in" }) {
 		t.Errorf("demo home after the logout: %v", states)
 	}
-	if body := h.login(t, "clave2", url.Values{"loa": {"low"}}); !strings.Contains(body, "Logged in") {
+	if body := h.login(t, "clave2", url.Values{"loa": {"low"}}); !strings.Contains(body, demoLoggedIn) {
 		t.Fatalf("login after the logout: %.1500s", body)
 	}
 	if got := h.Server.Simulator.Logins(); got != 2 {
@@ -148,7 +151,7 @@ func TestDemoSingleLogout(t *testing.T) {
 				t.Fatal(err)
 			}
 			last, posted := followRecording(t, h.Browser, page)
-			if !strings.Contains(last.Body, "<h1>Logged out</h1>") || !strings.Contains(last.Body, "urn:oasis:names:tc:SAML:2.0:status:Success") ||
+			if !strings.Contains(last.Body, demoLoggedOut) || !strings.Contains(last.Body, "urn:oasis:names:tc:SAML:2.0:status:Success") ||
 				strings.Contains(last.Body, "PartialLogout") || last.URL.Path != demoLogoutURLs[initiator] {
 				t.Fatalf("the logout ended at %s (status %d), posted to %v:\n%.1500s", last.URL, last.Status, posted, last.Body)
 			}

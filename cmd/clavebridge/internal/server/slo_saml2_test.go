@@ -285,7 +285,7 @@ func TestPySAML2SingleLogout(t *testing.T) {
 			}
 			// The session is gone: the demo SP's next login authenticates.
 			h.Browser.Client.CheckRedirect = nil
-			if body := h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, "Logged in") {
+			if body := h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, demoLoggedIn) {
 				t.Fatalf("demo login after the logout: %.1500s", body)
 			}
 			if got := h.Server.Simulator.Logins(); got != 2 {

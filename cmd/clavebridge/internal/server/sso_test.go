@@ -65,7 +65,7 @@ func TestSSOAcrossDialects(t *testing.T) {
 	}
 	for i, s := range steps {
 		body := h.login(t, s.dialect, s.options)
-		if !strings.Contains(body, "Logged in") || !strings.Contains(body, s.want) {
+		if !strings.Contains(body, demoLoggedIn) || !strings.Contains(body, s.want) {
 			t.Fatalf("step %d (%s): %.1500s", i, s.dialect, body)
 		}
 		if got := h.Server.Simulator.Logins(); got != 1 {
@@ -108,7 +108,7 @@ func TestSSONewAuthentication(t *testing.T) {
 				edits = append(edits, tt.edit)
 			}
 			h := ssoHarness(t, edits...)
-			if body := h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, "Logged in") {
+			if body := h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}}); !strings.Contains(body, demoLoggedIn) {
 				t.Fatalf("first login: %.1500s", body)
 			}
 			h.login(t, tt.dialect, tt.second)
@@ -132,7 +132,7 @@ func TestForcedAuthenticationReplacesSession(t *testing.T) {
 	h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}, "force": {"true"}})
 	body := h.login(t, "clave2", url.Values{"loa": {"low"}})
 	started, replaced := h.Logs.FilterMessage("SSO session started").Len(), h.Logs.FilterMessage("SSO session replaced").Len()
-	if !strings.Contains(body, "Logged in") || h.Server.Simulator.Logins() != 2 || started != 1 || replaced != 1 {
+	if !strings.Contains(body, demoLoggedIn) || h.Server.Simulator.Logins() != 2 || started != 1 || replaced != 1 {
 		t.Fatalf("logins %d, sessions started %d, replaced %d: %.800s", h.Server.Simulator.Logins(), started, replaced, body)
 	}
 	// One record per SP: the saml2 demo's latest (the forced login's), and
@@ -203,16 +203,17 @@ func TestSSOSessionExpires(t *testing.T) {
 func TestSessionPage(t *testing.T) {
 	h := ssoHarness(t, autoLogin("AFIRMA", "99999999R", "dnie"))
 	page, err := h.Browser.Get(h.URL + "/session")
-	if err != nil || !strings.Contains(page.Body, "There is no session") {
+	if err != nil || !strings.Contains(page.Body, "No tiene ninguna sesión abierta") {
 		t.Fatalf("before login: %v %.500s", err, page.Body)
 	}
 	h.login(t, "saml2", url.Values{"loa": {"low"}, "binding": {"post"}})
 	h.login(t, "clave2", url.Values{"loa": {"low"}})
-	page, err = h.Browser.Get(h.URL + "/session")
+	page, err = h.Browser.Get(h.URL + "/session?lang=en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"AFIRMA", "high", "************99R", "/demo/saml2/metadata", "S2800000X_E00000001", "eidas"} {
+	// the services by their display names (config display_name, else name)
+	for _, want := range []string{"Electronic certificate or DNIe", "high", "************99R", "Servicio de demostración (SAML2)", "Demo SP (Cl@ve 2.0 kit)"} {
 		if !strings.Contains(page.Body, want) {
 			t.Errorf("session page lacks %q: %.1500s", want, page.Body)
 		}

@@ -17,7 +17,7 @@ import (
 func TestOneTraceIDPerLogin(t *testing.T) {
 	h := startHarness(t, autoLogin("AFIRMA", "99999999R", "dnie"))
 	page := h.demoLogin(t, url.Values{"loa": {"low"}, "binding": {"post"}})
-	if !strings.Contains(page.Body, "Logged in") {
+	if !strings.Contains(page.Body, demoLoggedIn) {
 		t.Fatalf("login failed: %.500s", page.Body)
 	}
 	var id string
@@ -60,7 +60,7 @@ func TestOneTraceIDPerLogin(t *testing.T) {
 	if page.Status != http.StatusBadRequest {
 		t.Fatalf("status %d", page.Status)
 	}
-	shown := regexp.MustCompile(`<code>([0-9a-f]{16})</code>`).FindStringSubmatch(page.Body)
+	shown := regexp.MustCompile(`<code[^>]*>([0-9a-f]{16})</code>`).FindStringSubmatch(page.Body)
 	if shown == nil {
 		t.Fatalf("the error page shows no trace id: %.500s", page.Body)
 	}
