@@ -90,3 +90,40 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("response: %+v, %v", r, err)
 	}
 }
+
+// certificatesSeed is the shape of a /Proxy2/Certificates document with a
+// stand-in certificate: the fuzzer explores the structure (a seed with a
+// real certificate's 2 KB of base64 stalls Go's mutator; the parser's
+// table tests cover real certificates).
+const certificatesSeed = `<md:IDPSSODescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">` +
+	`<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:KeyName>proxy_sign_1</ds:KeyName><ds:X509Data><ds:X509Certificate>AAAA</ds:X509Certificate></ds:X509Data>` +
+	`<ds:MgmtData>active</ds:MgmtData></ds:KeyInfo></md:KeyDescriptor>` +
+	`<md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:KeyName>proxy_cipher_2</ds:KeyName><ds:X509Data><ds:X509Certificate>AAAA</ds:X509Certificate></ds:X509Data>` +
+	`<ds:MgmtData>inactive</ds:MgmtData></ds:KeyInfo></md:KeyDescriptor></md:IDPSSODescriptor>`
+
+// FuzzParseCertificates: whatever the gateway's certificates URL serves,
+// the parser refuses it or returns entries within their bounds, each with
+// a certificate and a known use and state; it never panics.
+func FuzzParseCertificates(f *testing.F) {
+	f.Add([]byte(certificatesSeed))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := ParseCertificates(data)
+		if err != nil {
+			return
+		}
+		if len(entries) == 0 || len(entries) > MaxCertificateEntries {
+			t.Fatalf("%d entries accepted", len(entries))
+		}
+		for _, e := range entries {
+			if e.Cert == nil || len(e.Name) > MaxKeyNameBytes {
+				t.Fatalf("entry out of bounds: %+v", e)
+			}
+			if e.Use != "" && e.Use != UseSigning && e.Use != UseEncryption {
+				t.Fatalf("unknown use %q accepted", e.Use)
+			}
+			if e.State != "" && e.State != KeyActive && e.State != KeyInactive {
+				t.Fatalf("unknown state %q accepted", e.State)
+			}
+		}
+	})
+}
