@@ -80,7 +80,13 @@ func parseSPMetadata(data []byte, signers []*x509.Certificate, now time.Time) (*
 }
 
 func (md *spMetadata) readDescriptor(d *etree.Element) error {
-	md.AuthnRequestsSigned = d.SelectAttrValue("AuthnRequestsSigned", "false") == "true"
+	signed := strings.TrimSpace(d.SelectAttrValue("AuthnRequestsSigned", "false"))
+	if signed != "true" && signed != "false" && signed != "1" && signed != "0" {
+		// not an xs:boolean: refuse rather than guess whether the SP
+		// signs its requests
+		return fmt.Errorf("AuthnRequestsSigned=%q is not an xs:boolean", signed)
+	}
+	md.AuthnRequestsSigned = xsTrue(signed)
 	for _, acs := range defaultFirst(samlxml.Children(d, samlxml.NSMetadata, "AssertionConsumerService")) {
 		if acs.SelectAttrValue("Binding", "") != samlxml.BindingPOST {
 			continue // we answer by POST only
@@ -183,9 +189,12 @@ func defaultFirst(all []*etree.Element) []*etree.Element {
 			post = append(post, acs)
 		}
 	}
-	best := indexOf(post, func(acs *etree.Element) bool { return acs.SelectAttrValue("isDefault", "") == "true" })
+	best := indexOf(post, func(acs *etree.Element) bool { return xsTrue(acs.SelectAttrValue("isDefault", "")) })
 	if best < 0 {
-		best = indexOf(post, func(acs *etree.Element) bool { return acs.SelectAttrValue("isDefault", "") != "false" })
+		best = indexOf(post, func(acs *etree.Element) bool {
+			v := strings.TrimSpace(acs.SelectAttrValue("isDefault", ""))
+			return v != "false" && v != "0"
+		})
 	}
 	if best <= 0 {
 		return post
@@ -214,4 +223,12 @@ func parseIndex(s string) (int, error) {
 	var i int
 	_, err := fmt.Sscanf(s, "%d", &i)
 	return i, err
+}
+
+// xsTrue reports whether an xs:boolean attribute is true: "true" or "1"
+// (the Shibboleth SP writes AuthnRequestsSigned="1"), surrounding
+// whitespace collapsed as the schema type says.
+func xsTrue(v string) bool {
+	v = strings.TrimSpace(v)
+	return v == "true" || v == "1"
 }
