@@ -61,6 +61,8 @@ type ServiceProvider struct {
 	// StringValueTypes types eIDAS attribute values xs:string instead of
 	// eidas-natural:…Type, for SPs (pysaml2, SATOSA) that cannot read those.
 	StringValueTypes bool
+	// AttributeProfile is the saml2 dialect's naming: eidas or sir.
+	AttributeProfile string
 }
 
 // Verifier checks this SP's signatures: its registered certificates only,

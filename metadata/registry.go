@@ -180,7 +180,7 @@ func resolve(cfg *config.Config, c config.SPConfig, now time.Time, src *source) 
 	sp := &bridge.ServiceProvider{
 		ID: c.ID, Name: c.Name, Dialect: c.Dialect, Profile: c.Profile,
 		EncryptAssertions: c.EncryptAssertions, AllowSHA1: c.LegacySHA1, AttributeNames: c.AttributeNames,
-		SendUsedIdP: c.UsedIdP, StringValueTypes: c.StringValueTypes,
+		SendUsedIdP: c.UsedIdP, StringValueTypes: c.StringValueTypes, AttributeProfile: c.AttributeProfile,
 	}
 	if sp.Name == "" {
 		sp.Name = c.ID

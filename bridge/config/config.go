@@ -272,6 +272,9 @@ type SPConfig struct {
 	LegacySHA1          bool     `yaml:"legacy_sha1"`
 	AttributeNames      string   `yaml:"attribute_names"`    // friendly (default) or uri
 	StringValueTypes    bool     `yaml:"string_value_types"` // eidas: xs:string values
+	// AttributeProfile, for the saml2 dialect: eidas (the default) or sir
+	// (the SIR federation's LDAP/SCHAC names where one exists).
+	AttributeProfile string `yaml:"attribute_profile"`
 	// SSOLifetime overrides sso.lifetime for this SP; 0s: never reuse a session.
 	SSOLifetime *Duration `yaml:"sso_lifetime"`
 	// MetadataAllowHTTP lets this SP's metadata come over plain http.

@@ -403,6 +403,10 @@ func (r *reviewer) sp(path string, sp SPConfig) {
 		r.add(Warning, path+".string_value_types", "a legacy switch: eIDAS attribute values are typed xs:string, not as the eIDAS profile says",
 			"remove it once the SP reads eidas-natural types")
 	}
+	if sp.AttributeProfile == "sir" && len(sp.Attributes) == 0 {
+		r.add(Warning, path+".attribute_profile", "profile sir with no attributes list: every attribute is released, the DNI or NIE among them (as schacPersonalUniqueID)",
+			"list under attributes what the SP needs (without PersonIdentifier it gets no schacPersonalUniqueID)")
+	}
 	if sp.MetadataAllowHTTP {
 		r.add(Warning, path+".metadata_allow_http", "the SP's metadata may come over plain http (its signature is still checked)",
 			"publish the metadata over https and remove it")

@@ -253,6 +253,7 @@ func Unsupported(path string, sp SPConfig, keys ...string) []error {
 		"profile":            sp.Profile != "",
 		"used_idp":           sp.UsedIdP,
 		"string_value_types": sp.StringValueTypes,
+		"attribute_profile":  sp.AttributeProfile != "",
 	}
 	var errs []error
 	for _, k := range keys {

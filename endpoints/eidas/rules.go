@@ -60,7 +60,7 @@ func (Rules) Defaults(sp *config.SPConfig) {
 // certificate that checks its signature (for metadata from a URL the core
 // already demands that certificate). used_idp is Cl@ve 1's.
 func (Rules) ValidateSP(path string, sp config.SPConfig) []error {
-	errs := config.Unsupported(path, sp, "used_idp")
+	errs := config.Unsupported(path, sp, "used_idp", "attribute_profile")
 	switch sp.Profile {
 	case ProfileClave2:
 	case ProfileEIDAS:

@@ -103,6 +103,8 @@ func TestRulesValidateSP(t *testing.T) {
 		}},
 		{"used_idp", with(kit, func(sp *config.SPConfig) { sp.UsedIdP = true }),
 			[]string{"service_providers[3].used_idp: the eidas dialect has no used_idp"}},
+		{"attribute_profile", with(kit, func(sp *config.SPConfig) { sp.AttributeProfile = "sir" }),
+			[]string{"service_providers[3].attribute_profile: the eidas dialect has no attribute_profile"}},
 		{"everything wrong", with(eid, func(sp *config.SPConfig) { sp.UsedIdP, sp.Metadata, sp.MetadataSigningCert = true, "", "" }), []string{
 			"service_providers[3].used_idp: the eidas dialect has no used_idp",
 			"service_providers[3].metadata: an eIDAS-profile SP is registered by its signed metadata",

@@ -308,10 +308,13 @@ func TestRefusalsPostStatusToSP(t *testing.T) {
 		sub    string
 	}{
 		{"passive", func(a *clave2msg.AuthnRequest) { a.IsPassive = true }, "NoPassive"},
-		{"unknown LoA", func(a *clave2msg.AuthnRequest) {
-			a.LoAs = []string{"urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"}
+		{"unknown class", func(a *clave2msg.AuthnRequest) {
+			a.LoAs = []string{"https://refeds.org/profile/mfa"}
 		}, "NoAuthnContext"},
-		{"maximum comparison", func(a *clave2msg.AuthnRequest) { a.Comparison = "maximum" }, "NoAuthnContext"},
+		{"better than high", func(a *clave2msg.AuthnRequest) {
+			a.Comparison, a.LoAs = "better", []string{translate.LoAHigh.EIDAS()}
+		}, "NoAuthnContext"},
+		{"unknown comparison", func(a *clave2msg.AuthnRequest) { a.Comparison = "most" }, "NoAuthnContext"},
 		{"email NameID", func(a *clave2msg.AuthnRequest) {
 			a.NameIDFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 		}, "InvalidNameIDPolicy"},

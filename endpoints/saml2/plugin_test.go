@@ -157,7 +157,10 @@ func TestNormalizeKeepsState(t *testing.T) {
 	for name, change := range map[string]func(ar *clave2msg.AuthnRequest){
 		"accepted": func(*clave2msg.AuthnRequest) {},
 		"passive":  func(ar *clave2msg.AuthnRequest) { ar.IsPassive = true },
-		"bad LoA":  func(ar *clave2msg.AuthnRequest) { ar.Comparison = "maximum" },
+		"bad LoA": func(ar *clave2msg.AuthnRequest) {
+			ar.Comparison = "better"
+			ar.LoAs = []string{"http://eidas.europa.eu/LoA/high"}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)

@@ -13,7 +13,6 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/bridge/web"
-	"github.com/clavebridge/clavebridge/translate"
 )
 
 // maxRelayState is the SAML bindings limit on RelayState.
@@ -34,6 +33,9 @@ type inbound struct {
 type requestState struct {
 	// NameIDFormat is the NameID format the SP asked for ("" when none).
 	NameIDFormat string `json:"nameid_format,omitempty"`
+	// AuthnContext is what the answer must state, when the SP asked for
+	// exact or maximum classes (nil: the eIDAS level reached).
+	AuthnContext *authnContext `json:"authn_context,omitempty"`
 }
 
 // readRequest decodes either binding (a GET carries the Redirect binding,
@@ -188,7 +190,8 @@ func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request,
 		SP: in.sp.ID, Dialect: DialectName, ID: ar.ID, ReturnURL: in.acs.URL, RelayState: in.relayState,
 		ForceAuthn: ar.ForceAuthn,
 	}
-	state, err := bridge.EncodeState(requestState{NameIDFormat: ar.NameIDFormat})
+	loa, ac, acErr := readAuthnContext(ar)
+	state, err := bridge.EncodeState(requestState{NameIDFormat: ar.NameIDFormat, AuthnContext: ac})
 	if err != nil {
 		return req, err
 	}
@@ -202,9 +205,8 @@ func (e *Endpoint) normalize(ctx context.Context, in *inbound) (*bridge.Request,
 	if !supportedNameIDFormat(ar.NameIDFormat) {
 		return req, bridge.Deny(bridge.StatusInvalidNameID, "NameID format %q is not supported", ar.NameIDFormat)
 	}
-	loa, err := requestedLoA(ar)
-	if err != nil {
-		return req, bridge.Deny(bridge.StatusNoAuthnContext, "%v", err)
+	if acErr != nil {
+		return req, bridge.Deny(bridge.StatusNoAuthnContext, "%v", acErr)
 	}
 	req.MinLoA = loa
 	return req, nil
@@ -225,25 +227,4 @@ func (e *Endpoint) checkFreshness(ctx context.Context, in *inbound) error {
 		return e.cfg.Guard.CheckAge(in.sp.ID, ar.IssueInstant)
 	}
 	return e.cfg.Guard.Check(ctx, DialectName, in.sp.ID, ar.ID, ar.IssueInstant)
-}
-
-// requestedLoA reads RequestedAuthnContext: eIDAS LoA URIs only, and the
-// lowest listed level is the minimum (for "minimum" and "exact" alike, since
-// the gateway can only be asked for a minimum).
-func requestedLoA(ar *clave2msg.AuthnRequest) (translate.LoA, error) {
-	if len(ar.LoAs) == 0 {
-		return translate.LoANone, nil
-	}
-	if ar.Comparison != "minimum" && ar.Comparison != "exact" {
-		return translate.LoANone, fmt.Errorf("comparison %q is not supported", ar.Comparison)
-	}
-	lowest := translate.LoAHigh + 1
-	for _, uri := range ar.LoAs {
-		l, err := translate.LoAFromEIDAS(uri)
-		if err != nil {
-			return translate.LoANone, err
-		}
-		lowest = min(lowest, l)
-	}
-	return lowest, nil
 }

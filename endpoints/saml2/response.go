@@ -39,8 +39,8 @@ func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *
 	signer := e.cfg.Signer
 	signer.Method, signer.Digest = sp.SignatureAlgorithm, ""
 	var assertion *etree.Element
+	var nameID, format string
 	if res.Status.OK() {
-		var nameID, format string
 		switch nameID, format, err = e.nameID(req, res); {
 		case errors.Is(err, errNoPersistent):
 			res = bridge.Failure(bridge.StatusInvalidNameID, "no persistent NameID can be given to this service")
@@ -50,8 +50,21 @@ func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *
 			}
 		case err != nil:
 			return bridge.Outgoing{}, err
+		}
+	}
+	if res.Status.OK() {
+		var class string
+		switch class, err = e.authnClass(req, res); {
+		case errors.Is(err, errNoAuthnContext):
+			res = bridge.Failure(bridge.StatusNoAuthnContext, "the level of assurance reached is not one the service asked for")
+			if e.cfg.Log != nil {
+				trace.Logger(ctx, e.cfg.Log).Warn("login refused to the SP", zap.String("sp", sp.ID),
+					zap.String("status", string(res.Status.Code)), zap.String("reason", err.Error()))
+			}
+		case err != nil:
+			return bridge.Outgoing{}, err
 		default:
-			if assertion, err = e.assertion(sp, req, res, nameID, format, signer); err != nil {
+			if assertion, err = e.assertion(sp, req, res, nameID, format, class, signer); err != nil {
 				return bridge.Outgoing{}, err
 			}
 		}
@@ -82,7 +95,7 @@ func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *
 }
 
 // assertion builds, signs and optionally encrypts the success assertion.
-func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result, nameID, format string, signer samlxml.Signer) (*etree.Element, error) {
+func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, res bridge.Result, nameID, format, class string, signer samlxml.Signer) (*etree.Element, error) {
 	now := e.cfg.Now()
 	id, err := samlxml.NewID(e.cfg.Rand)
 	if err != nil {
@@ -98,7 +111,7 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 		ID: id, IssueInstant: now, Issuer: e.cfg.EntityID, NameID: nameID, NameIDFormat: format,
 		InResponseTo: req.ID, Recipient: req.ReturnURL, NotBefore: now.Add(-e.cfg.Guard.Skew),
 		NotOnOrAfter: now.Add(e.cfg.AssertionLifetime), Audience: sp.ID, AuthnInstant: res.AuthnInstant,
-		SessionIndex: session, LoA: res.LoA.EIDAS(), Attributes: attributes(sp, res),
+		SessionIndex: session, LoA: class, Attributes: attributes(sp, res),
 	}
 	el := a.Element()
 	if err := signer.Sign(el); err != nil {
@@ -113,6 +126,17 @@ func (e *Endpoint) assertion(sp *bridge.ServiceProvider, req *bridge.Request, re
 		return nil, fmt.Errorf("encrypt assertion: %w", err)
 	}
 	return encrypted, nil
+}
+
+// authnClass is the AuthnContextClassRef the assertion states: the eIDAS
+// level reached, or what the SP's exact or maximum request admits
+// (errNoAuthnContext when nothing it admits can be stated).
+func (e *Endpoint) authnClass(req *bridge.Request, res bridge.Result) (string, error) {
+	var st requestState
+	if err := bridge.DecodeState(req.State, &st); err != nil {
+		return "", err
+	}
+	return statedClass(st.AuthnContext, res.LoA)
 }
 
 // errNoPersistent: the SP asked for a persistent NameID and none may be
@@ -145,10 +169,22 @@ func (e *Endpoint) nameID(req *bridge.Request, res bridge.Result) (string, strin
 }
 
 // attributes names the released attributes the way the SP is configured:
-// eIDAS FriendlyNames with the basic name format, or eIDAS URIs.
+// eIDAS FriendlyNames with the basic name format, or eIDAS URIs; under the
+// sir attribute profile, the SIR names (NameFormat uri) of those that have
+// one. res holds only what the SP's policy releases, so a
+// schacPersonalUniqueID comes only with a released PersonIdentifier.
 func attributes(sp *bridge.ServiceProvider, res bridge.Result) []clave2msg.Attribute {
 	var out []clave2msg.Attribute
 	for _, at := range res.Attributes {
+		if at.Name == translate.AttrPersonIdentifier && !sp.Policy.ReleasesIdentifier() {
+			continue // never reaches here through the flow; fail closed all the same
+		}
+		if sp.AttributeProfile == translate.ProfileSIR {
+			if a, ok := sirAttribute(at); ok {
+				out = append(out, a)
+				continue
+			}
+		}
 		w, ok := translate.Wire(at.Name)
 		if !ok {
 			continue
@@ -160,4 +196,15 @@ func attributes(sp *bridge.ServiceProvider, res bridge.Result) []clave2msg.Attri
 		out = append(out, a)
 	}
 	return out
+}
+
+// sirAttribute names at as the SIR federation does, if it has a SIR name
+// (a PersonIdentifier only when it is a Spanish DNI or NIE).
+func sirAttribute(at bridge.Attribute) (clave2msg.Attribute, bool) {
+	w, values, ok := translate.SIRWire(at.Name, at.Values)
+	if !ok {
+		return clave2msg.Attribute{}, false
+	}
+	return clave2msg.Attribute{Name: w.Name, NameFormat: clave2msg.AttrNameFormat, FriendlyName: w.FriendlyName,
+		XSIType: "xs:string", Values: values}, true
 }

@@ -1,6 +1,12 @@
 package saml2
 
-import "github.com/clavebridge/clavebridge/bridge/config"
+import (
+	"slices"
+	"strings"
+
+	"github.com/clavebridge/clavebridge/bridge/config"
+	"github.com/clavebridge/clavebridge/translate"
+)
 
 // Default algorithms of plain SAML2 SPs, the ones stock SAML libraries
 // accept.
@@ -22,8 +28,12 @@ var _ config.DialectRules = Rules{}
 func (Rules) Name() string { return DialectName }
 
 // Defaults fills the algorithms an SP leaves unset: rsa-sha256 signatures
-// and rsa-oaep-mgf1p key transport. require_signed_requests stays unset.
+// and rsa-oaep-mgf1p key transport, and the eidas attribute profile.
+// require_signed_requests stays unset.
 func (Rules) Defaults(sp *config.SPConfig) {
+	if sp.AttributeProfile == "" {
+		sp.AttributeProfile = translate.ProfileEIDAS
+	}
 	if sp.SignatureAlgorithm == "" {
 		sp.SignatureAlgorithm = defaultSignatureAlgorithm
 	}
@@ -32,9 +42,15 @@ func (Rules) Defaults(sp *config.SPConfig) {
 	}
 }
 
-// ValidateSP refuses the keys of other dialects.
+// ValidateSP refuses the keys of other dialects and an unknown
+// attribute_profile.
 func (Rules) ValidateSP(path string, sp config.SPConfig) []error {
-	return config.Unsupported(path, sp, "profile", "used_idp", "string_value_types")
+	errs := config.Unsupported(path, sp, "profile", "used_idp", "string_value_types")
+	if sp.AttributeProfile != "" && !slices.Contains(translate.AttributeProfiles(), sp.AttributeProfile) {
+		errs = append(errs, config.FieldErrorf(path+".attribute_profile", "%q is not an attribute profile of the saml2 dialect (%s)",
+			sp.AttributeProfile, strings.Join(translate.AttributeProfiles(), " or ")))
+	}
+	return errs
 }
 
 // EncryptsToSigner is false: without an encryption certificate there is

@@ -74,6 +74,10 @@ func TestRulesValidateSP(t *testing.T) {
 		{"profile clave2", config.SPConfig{Dialect: "saml2", Profile: "clave2"}, []string{path + ".profile"}},
 		{"used_idp", config.SPConfig{Dialect: "saml2", UsedIdP: true}, []string{path + ".used_idp"}},
 		{"string_value_types", config.SPConfig{Dialect: "saml2", StringValueTypes: true}, []string{path + ".string_value_types"}},
+		{"attribute_profile sir", config.SPConfig{Dialect: "saml2", AttributeProfile: "sir"}, nil},
+		{"attribute_profile eidas", config.SPConfig{Dialect: "saml2", AttributeProfile: "eidas"}, nil},
+		{"attribute_profile unknown", config.SPConfig{Dialect: "saml2", AttributeProfile: "SIR"}, []string{path + ".attribute_profile"}},
+		{"attribute_profile ldap", config.SPConfig{Dialect: "saml2", AttributeProfile: "ldap"}, []string{path + ".attribute_profile"}},
 		{"all three", config.SPConfig{Dialect: "saml2", Profile: "eidas", UsedIdP: true, StringValueTypes: true},
 			[]string{path + ".profile", path + ".used_idp", path + ".string_value_types"}},
 	}
@@ -122,7 +126,7 @@ func TestRulesInConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp := cfg.ServiceProviders[0]
-	if sp.SignatureAlgorithm != "rsa-sha256" || sp.KeyTransport != "rsa-oaep-mgf1p" || sp.RequireSigned != nil {
+	if sp.SignatureAlgorithm != "rsa-sha256" || sp.KeyTransport != "rsa-oaep-mgf1p" || sp.RequireSigned != nil || sp.AttributeProfile != "eidas" {
 		t.Fatalf("defaults: signature_algorithm %q, key_transport %q, require_signed_requests %v", sp.SignatureAlgorithm, sp.KeyTransport, sp.RequireSigned)
 	}
 	if cfg.Dialect(DialectName) == nil {

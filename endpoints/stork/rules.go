@@ -29,7 +29,7 @@ func (Rules) Defaults(sp *config.SPConfig) {
 // ValidateSP refuses the keys Cl@ve 1 has no use for: profile and
 // string_value_types (used_idp is its own).
 func (Rules) ValidateSP(path string, sp config.SPConfig) []error {
-	return config.Unsupported(path, sp, "profile", "string_value_types")
+	return config.Unsupported(path, sp, "profile", "string_value_types", "attribute_profile")
 }
 
 // EncryptsToSigner is false: the Cl@ve 1 gateway never encrypted to the

@@ -63,6 +63,7 @@ func TestRulesValidateSP(t *testing.T) {
 		{"used_idp", config.SPConfig{UsedIdP: true}, nil},
 		{"profile", config.SPConfig{Profile: "clave2"}, []string{path + ".profile"}},
 		{"string_value_types", config.SPConfig{StringValueTypes: true}, []string{path + ".string_value_types"}},
+		{"attribute_profile", config.SPConfig{AttributeProfile: "sir"}, []string{path + ".attribute_profile"}},
 		{"both", config.SPConfig{Profile: "eidas", StringValueTypes: true, UsedIdP: true},
 			[]string{path + ".profile", path + ".string_value_types"}},
 	}

@@ -49,7 +49,7 @@ func (Rules) Defaults(sp *config.SPConfig) {
 
 // ValidateSP requires a display name and refuses the other dialects' keys.
 func (Rules) ValidateSP(path string, sp config.SPConfig) []error {
-	errs := config.Unsupported(path, sp, "profile", "used_idp", "string_value_types")
+	errs := config.Unsupported(path, sp, "profile", "used_idp", "string_value_types", "attribute_profile")
 	if sp.Name == "" {
 		errs = append(errs, config.FieldErrorf(path+".name", "a %s SP needs a name", Name))
 	}
