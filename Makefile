@@ -60,7 +60,7 @@ pkcs11:
 
 # Only the tests that drive peers we did not write.
 interop: deps
-	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -v -run 'PySAML2|Crewjam|Xmlsec|PythonCryptography|XMLCrypto|Clave2Kit|EIDASProfile|Stork' ./cmd/clavebridge/internal/server/ ./bridge/samlxml/
+	CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -v -run 'PySAML2|Crewjam|InteropMellon|InteropSimpleSAMLphp|InteropShibboleth|Xmlsec|PythonCryptography|XMLCrypto|Clave2Kit|EIDASProfile|Stork' ./cmd/clavebridge/internal/server/ ./bridge/samlxml/
 
 # Every fuzz target for FUZZTIME each (CI); `make fuzz` runs them for LONGFUZZ.
 fuzz-short:
