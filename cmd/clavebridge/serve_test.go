@@ -64,7 +64,9 @@ func TestServeLifecycleLogs(t *testing.T) {
 	}
 	lines := make(chan map[string]any, 256)
 	var other []string // what is not a log line (check's findings on stderr)
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		defer close(lines)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -77,7 +79,9 @@ func TestServeLifecycleLogs(t *testing.T) {
 		}
 	}()
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// Wait closes the pipe: only once everything written to it was read,
+	// or the last lines could be lost.
+	go func() { <-read; exited <- cmd.Wait() }()
 	defer func() { _ = cmd.Process.Kill() }()
 
 	var seen []map[string]any
