@@ -43,6 +43,11 @@ type Redis struct {
 	client redis.UniversalClient
 	prefix string
 	closed atomic.Bool
+	// waitReplicas > 0 makes TakePending and MarkSeen wait, after their
+	// write, until that many replicas acknowledged it (WAIT), at most
+	// waitTimeout (see OpenRedis).
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 var _ Store = (*Redis)(nil)
@@ -98,6 +103,12 @@ func redisOptions(address string) (*redis.Options, error) {
 	return &redis.Options{Addr: address}, nil
 }
 
+// ErrNotReplicated: a take-once or replay write reached the primary but
+// fewer replicas than RedisOptions.WaitReplicas acknowledged it within
+// RedisOptions.WaitTimeout. The write stands on the primary; the caller
+// fails closed (the login stops) rather than risk it vanishing at failover.
+var ErrNotReplicated = errors.New("store: write not acknowledged by enough replicas")
+
 // PutPending implements Store with SET <prefix>pending:<id> value PX ttl.
 func (r *Redis) PutPending(ctx context.Context, id string, value []byte, ttl time.Duration) error {
 	return r.set(ctx, "put pending", r.key(redisPendingSpace, id), value, ttl)
@@ -110,7 +121,12 @@ func (r *Redis) TakePending(ctx context.Context, id string) ([]byte, error) {
 	if err := r.begin(ctx, op); err != nil {
 		return nil, err
 	}
-	value, err := r.client.GetDel(ctx, r.key(redisPendingSpace, id)).Bytes()
+	key := r.key(redisPendingSpace, id)
+	cmd := redis.NewStringCmd(ctx, "getdel", key)
+	if err := r.process(ctx, key, cmd); err != nil {
+		return nil, r.fail(ctx, op, err)
+	}
+	value, err := cmd.Bytes()
 	if err != nil {
 		return nil, r.fail(ctx, op, err)
 	}
@@ -127,8 +143,9 @@ func (r *Redis) MarkSeen(ctx context.Context, key string, ttl time.Duration) (fi
 	if err := CheckTTL(ttl); err != nil {
 		return false, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	cmd := redis.NewStatusCmd(ctx, "set", r.key(redisSeenSpace, key), "1", "px", millis(ttl), "nx")
-	switch err := r.client.Process(ctx, cmd); {
+	k := r.key(redisSeenSpace, key)
+	cmd := redis.NewStatusCmd(ctx, "set", k, "1", "px", millis(ttl), "nx")
+	switch err := r.process(ctx, k, cmd); {
 	case err == nil:
 		return true, nil
 	case errors.Is(err, redis.Nil):
@@ -271,6 +288,45 @@ func (r *Redis) set(ctx context.Context, op, key string, value []byte, ttl time.
 	cmd := redis.NewStatusCmd(ctx, "set", key, value, "px", millis(ttl))
 	if err := r.client.Process(ctx, cmd); err != nil {
 		return r.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// process runs cmd, a write to key whose loss at a failover would let a
+// login or an assertion be used twice. With waitReplicas set it sends WAIT
+// right behind cmd on the same connection (a pipeline to the primary that
+// owns key) and fails with ErrNotReplicated when fewer replicas
+// acknowledged the write in time. A command that wrote nothing (a nil
+// reply: nothing to take, or a replay) needs no wait.
+func (r *Redis) process(ctx context.Context, key string, cmd redis.Cmder) error {
+	if r.waitReplicas <= 0 {
+		return r.client.Process(ctx, cmd)
+	}
+	var pipe redis.Pipeliner
+	switch c := r.client.(type) {
+	case *redis.ClusterClient:
+		node, err := c.MasterForKey(ctx, key)
+		if err != nil {
+			return fmt.Errorf("find the primary of the key's slot: %w", err)
+		}
+		pipe = node.Pipeline()
+	case *redis.Client:
+		pipe = c.Pipeline()
+	default:
+		return fmt.Errorf("wait for replicas: unsupported client %T", r.client)
+	}
+	wait := redis.NewIntCmd(ctx, "wait", r.waitReplicas, max(r.waitTimeout.Milliseconds(), 1))
+	_ = pipe.Process(ctx, cmd)
+	_ = pipe.Process(ctx, wait)
+	_, _ = pipe.Exec(ctx)
+	if err := cmd.Err(); err != nil {
+		return err
+	}
+	if err := wait.Err(); err != nil {
+		return fmt.Errorf("wait for replicas: %w", err)
+	}
+	if n := wait.Val(); n < int64(r.waitReplicas) {
+		return fmt.Errorf("%w: %d of %d within %v", ErrNotReplicated, n, r.waitReplicas, r.waitTimeout)
 	}
 	return nil
 }
