@@ -156,8 +156,14 @@ func Invalid(message string, err error) error {
 	return Refuse(ReasonBadRequest, "", message, err)
 }
 
-// Internal is a Refusal the bridge itself caused.
+// Internal is a Refusal the bridge itself caused; when err wraps an
+// unavailable Refusal (the store is down), it stays unavailable: a 503
+// page, "try again later", not a 500.
 func Internal(message string, err error) error {
+	var inner *Refusal
+	if errors.As(err, &inner) && inner.Reason == ReasonUnavailable {
+		return &Refusal{Kind: KindInternal, Reason: ReasonUnavailable, SP: inner.SP, Message: message, Err: err}
+	}
 	return &Refusal{Kind: KindInternal, Reason: ReasonInternal, Message: message, Err: err}
 }
 
