@@ -4,7 +4,7 @@ FUZZTIME  ?= 10s
 LONGFUZZ  ?= 5m
 PKGS      := ./...
 
-.PHONY: all build run check test deps vet unit pkcs11 browser interop fuzz-short fuzz bench load tidy security
+.PHONY: all build run check test deps vet unit pkcs11 browser ha interop fuzz-short fuzz bench load tidy security
 
 all: build
 
@@ -23,7 +23,7 @@ check:
 # the interop tests against real peers
 # (pysaml2, xmlsec1, python3-cryptography, node's xml-crypto, crewjam/saml),
 # which fail rather than skip when a peer is missing.
-test: deps vet fuzz-short security unit pkcs11 browser
+test: deps vet fuzz-short security unit pkcs11 browser ha
 
 # Installs xmlsec1, pysaml2, python3-cryptography, xml-crypto and starts a
 # Redis server on loopback when they are missing (Debian, as root).
@@ -35,7 +35,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 unit:
-	CLAVEBRIDGE_REQUIRE_PEERS=1 CLAVEBRIDGE_REDIS=127.0.0.1:6379 $(GO) test -count=1 -skip '^TestAttackSuite$$|^TestBrowserJourneys$$' $(PKGS)
+	CLAVEBRIDGE_REQUIRE_PEERS=1 CLAVEBRIDGE_REDIS=127.0.0.1:6379 $(GO) test -count=1 -skip '^TestAttackSuite$$|^TestBrowserJourneys$$|^TestHA' $(PKGS)
 
 # The browser suite: Debian's chromium, driven by playwright-core with the
 # keyboard only, through the demo logins of every dialect (JavaScript off
@@ -46,6 +46,16 @@ browser: deps
 	  CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -run '^TestBrowserJourneys$$' -v ./cmd/clavebridge/internal/server/ > /tmp/clavebridge-browser.log 2>&1; rc=$$?; \
 	  cat /tmp/clavebridge-browser.log; \
 	  echo "browser suite: $$(( $$(date +%s) - start )) s wall (log: /tmp/clavebridge-browser.log)"; exit $$rc
+
+# Replicas and faults (internal/hatest): two `clavebridge serve` behind
+# Debian's HAProxy on one Redis, the gateway and demo SP in a process of
+# their own; hops across replicas, SIGKILL and SIGTERM of a replica, Redis
+# down and back (docs/operations.md, Replicas). Budget: 3 minutes.
+ha: deps
+	@start=$$(date +%s); \
+	  CLAVEBRIDGE_REQUIRE_PEERS=1 $(GO) test -count=1 -timeout 3m -run '^TestHA' -v ./internal/hatest/ > /tmp/clavebridge-ha.log 2>&1; rc=$$?; \
+	  grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)' /tmp/clavebridge-ha.log; \
+	  echo "ha suite: $$(( $$(date +%s) - start )) s wall (log: /tmp/clavebridge-ha.log)"; exit $$rc
 
 # Keys in a hardware module: the tests behind the pkcs11 build tag (cgo),
 # each with a throwaway SoftHSM2 token (they fail when softhsm2 is missing).

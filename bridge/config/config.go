@@ -97,6 +97,9 @@ type ServerConfig struct {
 	// contact (RD 1112/2018), linked from every page citizens see;
 	// required in production.
 	AccessibilityURL string `yaml:"accessibility_url"`
+	// ReplicaID names this replica, opaquely, in the X-Clavebridge-Replica
+	// header of every response ("": a random 8-hex id drawn at start).
+	ReplicaID string `yaml:"replica_id"`
 }
 
 // MetricsConfig is the Prometheus listener, apart from the public one.
@@ -137,6 +140,8 @@ type KeysConfig struct {
 type StoreConfig struct {
 	Type    string `yaml:"type"` // memory (default) or redis
 	Address string `yaml:"address"`
+	// Redis: mode, servers, credentials, TLS, timeouts (see redis.go).
+	Redis RedisConfig `yaml:"redis"`
 	// Budgets cap each kind of state separately, so that one kind filling
 	// up never locks the others out.
 	Budgets StoreBudgets `yaml:"budgets"`
@@ -384,6 +389,7 @@ func (c *Config) applyDefaults() {
 	setIntDefault(&c.Store.Budgets.Pending, 10000)
 	setIntDefault(&c.Store.Budgets.Replay, 200000)
 	setIntDefault(&c.Store.Budgets.Sessions, 100000)
+	c.redisDefaults()
 	setDefault(&c.Upstream.Mode, "simulated")
 	if c.Upstream.Mode == "simulated" {
 		setDefault(&c.Upstream.SSOURL, c.Server.BaseURL+"/sim/Proxy2/ServiceProvider")

@@ -66,6 +66,7 @@ func (c *Config) review(now time.Time, written func(string) bool) []Finding {
 	r.keys(written)
 	r.gatewayCertificates() // gateway.go
 	r.secrets()
+	r.redis() // redis.go
 	for i, sp := range c.ServiceProviders {
 		r.sp(fmt.Sprintf("service_providers[%d]", i), sp)
 	}

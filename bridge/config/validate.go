@@ -46,6 +46,9 @@ func (c *Config) Validate() []error {
 	if c.Server.AccessibilityURL != "" {
 		add(c.checkPageURL("server.accessibility_url", c.Server.AccessibilityURL))
 	}
+	if id := c.Server.ReplicaID; id != "" && !replicaIDPattern.MatchString(id) {
+		add(fieldErr("server.replica_id", "%q is not 1 to 64 letters, digits, dots, dashes or underscores", id))
+	}
 	add(c.checkKeyPair("keys.signing", c.Keys.Signing))
 	add(c.checkKeyPair("keys.encryption", c.Keys.Encryption))
 	if c.Keys.NextSigning != (KeyPair{}) {
@@ -57,8 +60,8 @@ func (c *Config) Validate() []error {
 	if c.Store.Type != "memory" && c.Store.Type != "redis" {
 		add(fieldErr("store.type", "%q is not memory or redis", c.Store.Type))
 	}
-	if c.Store.Type == "redis" && c.Store.Address == "" {
-		add(fieldErr("store.address", "redis needs an address"))
+	if c.Store.Type == "redis" {
+		errs = append(errs, c.validateRedis()...) // redis.go
 	}
 	if r := c.MetadataRefresh; r.Min < 0 || r.Max < 0 || (r.Min > 0 && r.Max > 0 && r.Max < r.Min) {
 		add(fieldErr("metadata_refresh", "min %s and max %s: both must be positive, and max at least min", r.Min.D(), r.Max.D()))

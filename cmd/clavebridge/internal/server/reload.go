@@ -52,6 +52,9 @@ type Reloadable struct {
 	opts     Options     // its Store is the one store of every assembly
 	observer ReloadObserver
 
+	// replica is this process's replica id (replica.go), fixed at start.
+	replica string
+
 	mu  sync.Mutex // one reload at a time
 	cur atomic.Pointer[generation]
 }
@@ -86,7 +89,14 @@ func NewReloadable(cfg *config.Config, log *zap.Logger, opts Options, observer R
 		return nil, err
 	}
 	opts.Store = srv.Store
-	r := &Reloadable{log: log, note: log.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)), opts: opts, observer: observer}
+	replica, err := replicaID(cfg, opts.Rand)
+	if err != nil {
+		_ = srv.Close()
+		_ = opts.Tokens.Close()
+		return nil, err
+	}
+	r := &Reloadable{log: log, note: log.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)), opts: opts, observer: observer, replica: replica}
+	log.Info("replica", zap.String("replica_id", replica))
 	r.cur.Store(&generation{srv: srv, cfg: cfg, pairwise: pw, certs: ownCerts(srv)})
 	r.observe(true)
 	return r, nil
@@ -94,6 +104,7 @@ func NewReloadable(cfg *config.Config, log *zap.Logger, opts Options, observer R
 
 // ServeHTTP serves one request with the current assembly.
 func (r *Reloadable) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set(ReplicaHeader, r.replica)
 	r.cur.Load().srv.ServeHTTP(w, req)
 }
 
@@ -256,6 +267,7 @@ func restartOnly(old, next *config.Config) []string {
 		{"server.read_timeout", old.Server.ReadTimeout, next.Server.ReadTimeout},
 		{"server.write_timeout", old.Server.WriteTimeout, next.Server.WriteTimeout},
 		{"server.shutdown_timeout", old.Server.ShutdownTimeout, next.Server.ShutdownTimeout},
+		{"server.replica_id", old.Server.ReplicaID, next.Server.ReplicaID},
 		{"metrics.listen", old.Metrics.Listen, next.Metrics.Listen},
 		{"store", old.Store, next.Store},
 		{"log", old.Log, next.Log},

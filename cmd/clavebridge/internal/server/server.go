@@ -208,13 +208,13 @@ func assemble(cfg *config.Config, log *zap.Logger, opts Options, keys *keySet, s
 		return nil, err
 	}
 	s.Flow = &flow.Flow{
-		Store: st, Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
+		Store: withFaults(st), Upstream: conn, Registry: reg, Log: log, Now: opts.Now, Rand: opts.Rand,
 		PendingTTL: cfg.Upstream.RequestLifetime.D(), Seal: sealer, Pairwise: keyer,
-		Sessions: &session.Sessions{Store: st, Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand, Seal: sealer, Log: log},
+		Sessions: &session.Sessions{Store: withFaults(st), Lifetime: cfg.SSO.Lifetime.D(), Now: opts.Now, Rand: opts.Rand, Seal: sealer, Log: log},
 	}
 	deps := dialect.Deps{
 		Flow: s.Flow, Registry: reg, Signer: keys.signer, BaseURL: base,
-		Guard:              bridge.RequestGuard{Replay: st, Now: opts.Now, Skew: cfg.Upstream.ClockSkew.D()},
+		Guard:              bridge.RequestGuard{Replay: withFaults(st), Now: opts.Now, Skew: cfg.Upstream.ClockSkew.D()},
 		IdPMetadata:        s.publisher.IdP,
 		Clave2Certificates: s.publisher.Clave2Certificates,
 		Now:                opts.Now, Rand: opts.Rand, Log: log,
@@ -302,7 +302,7 @@ func newStore(cfg *config.Config, opts Options) (store.Store, error) {
 		b := cfg.Store.Budgets
 		return store.NewMemoryBudgets(opts.Now, store.Budgets{Pending: b.Pending, Replay: b.Replay, Sessions: b.Sessions}), nil
 	case "redis":
-		r, err := store.DialRedis(cfg.Store.Address)
+		r, err := openRedis(cfg) // redis.go
 		if err != nil {
 			return nil, err // not a nil *Redis in a non-nil Store
 		}
@@ -323,7 +323,7 @@ func (s *Server) upstream(cfg *config.Config, k *keySet, opts Options) (*upstrea
 		SSOURL: cfg.Upstream.SSOURL, ACSURL: cfg.Server.BaseURL + web.UpstreamACSPath, LogoutURL: cfg.Server.BaseURL + web.UpstreamSLOPath,
 		ProviderName: cfg.Upstream.ProviderName, Application: cfg.Upstream.Application,
 		Signer: signer, DecryptionKeys: k.decrypters, Gateway: s.gatewayTrust,
-		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: s.Store, Now: opts.Now, Rand: opts.Rand,
+		ClockSkew: cfg.Upstream.ClockSkew.D(), Replay: withFaults(s.Store), Now: opts.Now, Rand: opts.Rand, // storefault.go
 		Log: s.Web.Log(), // the audit lines of the gateway leg
 	})
 }
