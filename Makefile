@@ -4,7 +4,7 @@ FUZZTIME  ?= 10s
 LONGFUZZ  ?= 5m
 PKGS      := ./...
 
-.PHONY: all build run check test deps vet unit pkcs11 browser ha interop fuzz-short fuzz bench load tidy security
+.PHONY: all build run check test deps vet unit pkcs11 browser ha ha-load interop fuzz-short fuzz bench load tidy security
 
 all: build
 
@@ -35,7 +35,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 unit:
-	CLAVEBRIDGE_REQUIRE_PEERS=1 CLAVEBRIDGE_REDIS=127.0.0.1:6379 $(GO) test -count=1 -skip '^TestAttackSuite$$|^TestBrowserJourneys$$|^TestHA' $(PKGS)
+	CLAVEBRIDGE_REQUIRE_PEERS=1 CLAVEBRIDGE_REDIS=127.0.0.1:6379 $(GO) test -count=1 -skip '^TestAttackSuite$$|^TestBrowserJourneys$$|^TestHA|^TestLoadThroughHAProxy$$' $(PKGS)
 
 # The browser suite: Debian's chromium, driven by playwright-core with the
 # keyboard only, through the demo logins of every dialect (JavaScript off
@@ -89,6 +89,11 @@ bench:
 
 load:
 	$(GO) run ./cmd/clavebridge load -c config.example.yaml --logins 500 --workers 4
+
+# The README's replica figures: load --target through HAProxy, one replica
+# then three (internal/hatest/load_test.go; a measurement, run by hand).
+ha-load: deps
+	CLAVEBRIDGE_HA_LOAD=1 $(GO) test -count=1 -timeout 5m -run '^TestLoadThroughHAProxy$$' -v ./internal/hatest/
 
 # The executable attack suite against every inbound endpoint: prints the
 # attack class x entry point table (cells passed/total) and fails when any
