@@ -84,8 +84,17 @@ fuzz:
 	  done; \
 	done
 
+# Every benchmark; those with Login in their name are the bridge's side only
+# (cmd/clavebridge/internal/server/bridgebench_test.go). Then one line per
+# dialect: the process CPU per login over its private-key operations' CPU,
+# RSA-2048 keys made for the run, the committed RSA-3072 ones beside.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@$(GO) test -run '^$$' -bench . -benchmem $(PKGS) > /tmp/clavebridge-bench.log 2>&1; rc=$$?; \
+	  cat /tmp/clavebridge-bench.log; \
+	  awk '/^BenchmarkBridgeLogin\// { split($$1, n, "/"); sub(/-[0-9]+$$/, "", n[3]); \
+	    for (i = 2; i <= NF; i++) if ($$i == "cpu-ratio") r = $$(i-1); \
+	    print "CPU ratio " n[2] (n[3] == "rsa2048" ? "" : " (" toupper(n[3]) ")") ": " r }' /tmp/clavebridge-bench.log; \
+	  exit $$rc
 
 load:
 	$(GO) run ./cmd/clavebridge load -c config.example.yaml --logins 500 --workers 4

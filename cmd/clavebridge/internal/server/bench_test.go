@@ -14,11 +14,12 @@ import (
 	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
-// BenchmarkLogin is one complete login: demo SP request → bridge → upstream
+// BenchmarkRoundTrip is one complete login (simulator and demo SP included;
+// no Login in its name: bridgebench_test.go has the bridge-side ones): demo SP request → bridge → upstream
 // request → simulator (auto-login) → encrypted response → bridge → signed
 // answer → demo SP, over loopback HTTP in one process. It costs six RSA
 // private-key operations (demo SP, bridge ×3, simulator, one decryption).
-func BenchmarkLogin(b *testing.B) {
+func BenchmarkRoundTrip(b *testing.B) {
 	h := startHarness(b, autoLogin("AFIRMA", "99999999R", "dnie"))
 	options := url.Values{"loa": {"low"}, "binding": {"post"}}
 	b.ResetTimer()
@@ -31,10 +32,10 @@ func BenchmarkLogin(b *testing.B) {
 	}
 }
 
-// BenchmarkSSOLogin is a login answered from the browser's SSO session,
+// BenchmarkRoundTripSSO is a login answered from the browser's SSO session,
 // without going upstream: three RSA private-key operations (the demo SP's
 // request, the bridge's assertion and response).
-func BenchmarkSSOLogin(b *testing.B) {
+func BenchmarkRoundTripSSO(b *testing.B) {
 	h := startHarness(b, autoLogin("AFIRMA", "99999999R", "dnie"))
 	options := url.Values{"loa": {"low"}, "binding": {"post"}}
 	h.demoLogin(b, options)
