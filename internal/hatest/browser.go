@@ -16,6 +16,7 @@ type Hop struct {
 	Method, Path string
 	Status       int
 	Replica      string // the response's X-Clavebridge-Replica ("": not a bridge, e.g. the peers or HAProxy)
+	Trace        string // the response's X-Trace-Id (the bridge's error pages)
 }
 
 // Recorder is an http.RoundTripper that records every hop and may steer
@@ -41,7 +42,7 @@ func (rec *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	rec.mu.Lock()
-	rec.hops = append(rec.hops, Hop{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Replica: resp.Header.Get(ReplicaHeader)})
+	rec.hops = append(rec.hops, Hop{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Replica: resp.Header.Get(ReplicaHeader), Trace: resp.Header.Get("X-Trace-Id")})
 	rec.mu.Unlock()
 	return resp, nil
 }

@@ -78,6 +78,13 @@ type Options struct {
 	// ServerYAML is added under each replica's `server:` (indented by two
 	// spaces), after listen and base_url.
 	ServerYAML string
+	// HAProxyFromDocs runs HAProxy from the shipped example,
+	// docs/haproxy/haproxy.cfg, with the test's addresses and the checks in
+	// Checks (see haproxyFromDocs), instead of the built-in config.
+	HAProxyFromDocs bool
+	// Checks replaces the example's default-server line when
+	// HAProxyFromDocs is set ("": "default-server check inter 200ms fall 1 rise 1").
+	Checks string
 }
 
 // Cluster is a running set of replicas behind HAProxy.
@@ -89,6 +96,8 @@ type Cluster struct {
 	Redis    *Redis // nil when Options.StoreYAML was given
 	dir      string
 	opts     Options
+	store    string
+	runs     int // replica processes started, for their log names
 }
 
 // Replica is one `clavebridge serve`.
@@ -129,6 +138,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		}
 		store = "  type: redis\n  address: " + c.Redis.Addr + "\n"
 	}
+	c.store = store
 	c.Peers, err = startProcess(t, c.dir, "peers", opts.Bin.Peers, "-listen", "127.0.0.1:0", "-base", c.URL, "-root", opts.Bin.Root)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +151,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	for i := range opts.Replicas {
-		r, err := c.startReplica(t, i, store)
+		r, err := c.startReplica(t, i, "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,12 +164,29 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-func (c *Cluster) startReplica(t testing.TB, i int, store string) (*Replica, error) {
+// Restart starts replica i again (after Kill or Term and its exit) on the
+// same address, so HAProxy's server line finds it; it gets a new replica
+// id. The new Replica replaces c.Replicas[i] and is returned.
+func (c *Cluster) Restart(t testing.TB, i int) (*Replica, error) {
+	old := c.Replicas[i]
+	if !old.Exited() {
+		return nil, fmt.Errorf("hatest: %s is still running", old.Name)
+	}
+	r, err := c.startReplica(t, i, strings.TrimPrefix(old.URL, "http://"))
+	if err != nil {
+		return nil, err
+	}
+	c.Replicas[i] = r
+	return r, nil
+}
+
+func (c *Cluster) startReplica(t testing.TB, i int, listen string) (*Replica, error) {
+	store := c.store
 	root := c.opts.Bin.Root
 	td := func(p string) string { return filepath.Join(root, "testdata", p) }
 	cfg := fmt.Sprintf(`mode: development
 server:
-  listen: 127.0.0.1:0
+  listen: %[13]s
   base_url: %[1]s
   accessibility_url: %[1]s/demo/
   shutdown_timeout: %[2]s
@@ -193,14 +220,30 @@ service_providers:
     require_signed_requests: true
     min_loa: low
     signature_algorithm: rsa-sha256
+  - id: S2800000X_E00000001
+    name: Demo SP (Cl@ve 2.0 kit)
+    dialect: eidas
+    profile: clave2
+    certs: [%[12]s]
+    return_urls: [%[1]s/demo/clave2/acs]
+    logout_urls: [%[1]s/demo/clave2/logout]
+    min_loa: low
+  - id: demo_stork_sp
+    name: Demo SP (Cl@ve 1, STORK)
+    dialect: stork
+    certs: [%[12]s]
+    return_urls: [%[1]s/demo/stork/acs]
+    logout_urls: [%[1]s/demo/stork/logout]
+    min_loa: low
 `, c.URL, c.opts.ShutdownTimeout, c.opts.ServerYAML,
 		td("keys/bridge-sign.crt"), td("keys/bridge-sign.key"), td("keys/bridge-enc.crt"), td("keys/bridge-enc.key"),
-		store, td("secrets/state-test-1.key"), td("secrets/pairwise-test.key"), td("keys/simulator-sign.crt"), td("keys/demo-sp.crt"))
+		store, td("secrets/state-test-1.key"), td("secrets/pairwise-test.key"), td("keys/simulator-sign.crt"), td("keys/demo-sp.crt"), listen)
 	path := filepath.Join(c.dir, fmt.Sprintf("r%d.yaml", i))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	p, err := startProcess(t, c.dir, fmt.Sprintf("r%d", i), c.opts.Bin.Bridge, "serve", "-c", path)
+	c.runs++
+	p, err := startProcess(t, c.dir, fmt.Sprintf("r%d-%d", i, c.runs), c.opts.Bin.Bridge, "serve", "-c", path)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +275,9 @@ func (c *Cluster) startHAProxy(t testing.TB, port int, peersAddr string) (*Proce
 		fmt.Fprintf(&steer, "  use-server %s if { req.hdr(%s) -m str %s }\n", r.Name, SteerHeader, r.Name)
 	}
 	pages := filepath.Join(c.opts.Bin.Root, ErrorPages)
+	if c.opts.HAProxyFromDocs {
+		return c.runHAProxy(t, port, c.haproxyFromDocs(port, peersAddr, pages, steer.String(), servers.String()))
+	}
 	// As docs/haproxy/haproxy.cfg, with the test's ports, faster health
 	// checks, and the steering header (a test's way to choose a replica;
 	// never in production).
@@ -262,6 +308,53 @@ backend bridges
   http-check expect status 200
   default-server inter 200ms fastinter 100ms downinter 200ms fall 1 rise 1
 %[4]s%[5]s`, pages, port, peersAddr, steer.String(), servers.String())
+	return c.runHAProxy(t, port, cfg)
+}
+
+// haproxyFromDocs is docs/haproxy/haproxy.cfg with the test's addresses:
+// the front on loopback without TLS, logging to stderr, maxconn 256, the error pages of this
+// checkout, /sim/ and /demo/ routed to the peers, the replicas for the
+// example's servers, Options.Checks for its default-server line, and the
+// steering header. Everything else (timeouts, retries, retry-on,
+// redispatch, balance, the health check, the error pages) is the
+// example's own.
+func (c *Cluster) haproxyFromDocs(port int, peersAddr, pages, steer, servers string) string {
+	data, err := os.ReadFile(filepath.Join(c.opts.Bin.Root, "docs/haproxy/haproxy.cfg"))
+	if err != nil {
+		return "# " + err.Error()
+	}
+	checks := c.opts.Checks
+	if checks == "" {
+		checks = "default-server check inter 200ms fall 1 rise 1"
+	}
+	var out strings.Builder
+	for line := range strings.SplitSeq(string(data), "\n") {
+		trim := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trim, "log /dev/log"): // to the process's log file
+			out.WriteString("  log stderr format raw local0\n")
+		case strings.HasPrefix(trim, "bind :80"),
+			strings.HasPrefix(trim, "http-request redirect scheme https"),
+			strings.HasPrefix(trim, "http-request set-header X-Forwarded-Proto"),
+			strings.HasPrefix(trim, "server "):
+			continue
+		case strings.HasPrefix(trim, "maxconn "): // the test's fd limit
+			out.WriteString("  maxconn 256\n")
+		case strings.HasPrefix(trim, "bind :443"):
+			fmt.Fprintf(&out, "  bind 127.0.0.1:%d\n", port)
+		case strings.HasPrefix(trim, "default_backend "):
+			out.WriteString("  acl peers path_beg /sim/ /demo/\n  use_backend peers if peers\n" + line + "\n")
+		case strings.HasPrefix(trim, "default-server "):
+			out.WriteString("  " + checks + "\n" + steer + servers)
+		default:
+			out.WriteString(strings.ReplaceAll(line, "/etc/haproxy/errors/clavebridge", pages) + "\n")
+		}
+	}
+	fmt.Fprintf(&out, "backend peers\n  server peers %s\n", peersAddr)
+	return out.String()
+}
+
+func (c *Cluster) runHAProxy(t testing.TB, port int, cfg string) (*Process, error) {
 	path := filepath.Join(c.dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -273,13 +366,17 @@ backend bridges
 	if err != nil {
 		return nil, err
 	}
-	return p, waitFor(func() bool {
+	err = waitFor(func() bool {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
 			_ = conn.Close()
 		}
 		return err == nil
 	})
+	if err != nil {
+		return p, fmt.Errorf("haproxy is not listening: %w\n%s", err, cfg)
+	}
+	return p, nil
 }
 
 // SteerHeader is the request header with which a test asks HAProxy for a
