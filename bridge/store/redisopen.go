@@ -159,21 +159,7 @@ func redisClient(opts RedisOptions) (redis.UniversalClient, error) {
 		if err := hostPorts(opts.Addresses); err != nil {
 			return nil, err
 		}
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:            opts.MasterName,
-			SentinelAddrs:         opts.Addresses,
-			SentinelUsername:      opts.SentinelUsername,
-			SentinelPassword:      opts.SentinelPassword,
-			Username:              opts.Username,
-			Password:              opts.Password,
-			DB:                    opts.DB,
-			TLSConfig:             opts.TLS,
-			DialTimeout:           opts.DialTimeout,
-			ReadTimeout:           opts.ReadTimeout,
-			WriteTimeout:          opts.WriteTimeout,
-			PoolSize:              opts.PoolSize,
-			ContextTimeoutEnabled: true,
-		}), nil
+		return redis.NewUniversalClient(universalOptions(opts)), nil
 	case RedisCluster:
 		if opts.DB != 0 {
 			return nil, errors.New("cluster mode has only database 0")
@@ -181,17 +167,9 @@ func redisClient(opts RedisOptions) (redis.UniversalClient, error) {
 		if err := hostPorts(opts.Addresses); err != nil {
 			return nil, err
 		}
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:                 opts.Addresses,
-			Username:              opts.Username,
-			Password:              opts.Password,
-			TLSConfig:             opts.TLS,
-			DialTimeout:           opts.DialTimeout,
-			ReadTimeout:           opts.ReadTimeout,
-			WriteTimeout:          opts.WriteTimeout,
-			PoolSize:              opts.PoolSize,
-			ContextTimeoutEnabled: true,
-		}), nil
+		u := universalOptions(opts)
+		u.MasterName, u.IsClusterMode = "", true // a cluster even from one seed address
+		return redis.NewUniversalClient(u), nil
 	default:
 		return nil, fmt.Errorf("mode %q is not %s, %s or %s", opts.Mode, RedisSingle, RedisSentinel, RedisCluster)
 	}
@@ -209,5 +187,26 @@ func hostPorts(addrs []string) error {
 func setIfPositive(dst *time.Duration, v time.Duration) {
 	if v > 0 {
 		*dst = v
+	}
+}
+
+// universalOptions are go-redis's universal client options for a Sentinel
+// or Cluster deployment: NewUniversalClient makes a failover client when
+// MasterName is set, a cluster client when IsClusterMode is.
+func universalOptions(opts RedisOptions) *redis.UniversalOptions {
+	return &redis.UniversalOptions{
+		Addrs:                 opts.Addresses,
+		MasterName:            opts.MasterName,
+		SentinelUsername:      opts.SentinelUsername,
+		SentinelPassword:      opts.SentinelPassword,
+		Username:              opts.Username,
+		Password:              opts.Password,
+		DB:                    opts.DB,
+		TLSConfig:             opts.TLS,
+		DialTimeout:           opts.DialTimeout,
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		PoolSize:              opts.PoolSize,
+		ContextTimeoutEnabled: true,
 	}
 }
