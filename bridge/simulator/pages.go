@@ -58,7 +58,7 @@ func (s *Simulator) render(c echo.Context, status int, page *web.PageTemplate, t
 // catalogs) and a log line with the detail, which stays off the page.
 func (s *Simulator) refuse(c echo.Context, status int, reason bridge.Reason, detail error) error {
 	securityHeaders(c.Response().Header(), pageCSP)
-	return web.ShowProblem(c, s.log, web.Problem{Status: status, Reason: reason, Err: detail})
+	return web.ShowProblem(c, s.log, web.Problem{Status: status, Reason: reason, Err: detail, BodyClass: "cb-gateway"})
 }
 
 // renderStep shows the page of the step l stands at; errKey is the

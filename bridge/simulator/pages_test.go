@@ -138,6 +138,9 @@ func TestPagesInEachLanguage(t *testing.T) {
 				t.Errorf("a finished login answered %d", refused.Code)
 			}
 			checkPage(t, "refusal", l.Code, refused.Body.String())
+			if !strings.Contains(refused.Body.String(), `<body class="cb-gateway">`) {
+				t.Errorf("the gateway's refusal page lacks the gateway's look:\n%s", refused.Body)
+			}
 		})
 	}
 }

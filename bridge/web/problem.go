@@ -35,6 +35,9 @@ type Problem struct {
 	Reason bridge.Reason // "": internal
 	SP     string        // the SP's entity id, when known: the page links back to it
 	Err    error         // for the log only
+	// BodyClass is the look of the part that refuses (PageData.BodyClass:
+	// the simulated gateway's pages keep theirs).
+	BodyClass string
 }
 
 type problemView struct {
@@ -96,7 +99,7 @@ func renderProblem(c echo.Context, p Problem, traceID string) error {
 		cp.Switch = page.langs(&url.URL{Path: ErrorPath, RawQuery: q.Encode()})
 		page = &cp
 	}
-	return RenderPageCSP(c, p.Status, problemPage, PageData{TitleKey: "reason." + string(p.Reason) + ".title", Data: v, Page: page, Trace: traceID}, PageCSP)
+	return RenderPageCSP(c, p.Status, problemPage, PageData{TitleKey: "reason." + string(p.Reason) + ".title", BodyClass: p.BodyClass, Data: v, Page: page, Trace: traceID}, PageCSP)
 }
 
 // showError serves ErrorPath: the error page of a known reason, the SP's
