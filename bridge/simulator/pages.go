@@ -4,8 +4,11 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 
 	"github.com/clavebridge/clavebridge/bridge"
 	"github.com/clavebridge/clavebridge/bridge/web"
@@ -24,7 +27,7 @@ type pageData struct {
 	Login     string
 	IdPs      []option
 	Certs     []option
-	Countries []string
+	Countries []country
 	User      string
 	Mobile    string
 	Code      string
@@ -70,7 +73,7 @@ func (s *Simulator) renderStep(c echo.Context, id string, l login, errKey, typed
 	if errKey != "" {
 		data.Error = tr(errKey)
 	}
-	page, title := s.fillStep(tr, &data, l)
+	page, title := s.fillStep(tr, web.Page(c).Lang(), &data, l)
 	securityHeaders(c.Response().Header(), pageCSP)
 	// The switch posts the login id back: the same step, in the language
 	// chosen (handleLogin).
@@ -79,7 +82,7 @@ func (s *Simulator) renderStep(c echo.Context, id string, l login, errKey, typed
 }
 
 // fillStep completes data for l's step and returns its page and title key.
-func (s *Simulator) fillStep(tr translator, data *pageData, l login) (*web.PageTemplate, string) {
+func (s *Simulator) fillStep(tr translator, lang string, data *pageData, l login) (*web.PageTemplate, string) {
 	switch l.step {
 	case stepAfirma:
 		data.Certs = s.certLabels(tr, l.req.LoA)
@@ -95,7 +98,7 @@ func (s *Simulator) fillStep(tr translator, data *pageData, l login) (*web.PageT
 	case stepPin24H:
 		return pinPage, "sim.pin.title"
 	case stepEIDAS:
-		data.Countries = s.countries()
+		data.Countries = s.countries(lang)
 		return eidasPage, "sim.eidas.title"
 	case stepClaveMovil:
 		return mobilePage, "sim.clvmovil.title"
@@ -138,14 +141,36 @@ func kindLabel(k CertKind) string {
 }
 
 // countries lists the foreign countries of the EIDAS citizens.
-func (s *Simulator) countries() []string {
-	var out []string
+// country is one choice of the eIDAS page: its ISO 3166 code (the value
+// posted) and its name in the page's language.
+type country struct{ Code, Name string }
+
+// countries lists the countries of the test citizens who may log in with
+// eIDAS, named in lang (golang.org/x/text's CLDR names; the code itself
+// where it has none), sorted by name.
+func (s *Simulator) countries(lang string) []country {
+	names := display.Regions(language.Make(lang))
+	if names == nil { // no CLDR names for lang: Spanish, the pages' default
+		names = display.Regions(language.Spanish)
+	}
+	var out []country
 	for i := range s.citizens {
 		c := &s.citizens[i]
-		if c.allows(translate.IdPEIDAS) && !slices.Contains(out, c.EIDAS.Country) {
-			out = append(out, c.EIDAS.Country)
+		if !c.allows(translate.IdPEIDAS) {
+			continue
 		}
+		code := c.EIDAS.Country
+		if slices.ContainsFunc(out, func(o country) bool { return o.Code == code }) {
+			continue
+		}
+		name := code
+		if r, err := language.ParseRegion(code); err == nil {
+			if n := names.Name(r); n != "" {
+				name = n
+			}
+		}
+		out = append(out, country{Code: code, Name: name})
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b country) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

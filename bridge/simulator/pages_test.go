@@ -116,6 +116,18 @@ func TestPagesInEachLanguage(t *testing.T) {
 					page = do(form).Body.String()
 				}
 				checkPage(t, p.name, l.Code, page)
+				if p.name == "eidas" {
+					// countries by their names in the page's language, the code posted
+					opts := regexp.MustCompile(`<option value="([A-Z]{2})">([^<]+)</option>`).FindAllStringSubmatch(page, -1)
+					if len(opts) == 0 {
+						t.Errorf("eidas (%s): no country to choose", l.Code)
+					}
+					for _, o := range opts {
+						if o[2] == o[1] {
+							t.Errorf("eidas (%s): country %s shown by its code", l.Code, o[1])
+						}
+					}
+				}
 				if got := titleOf(page); got != tr(p.title) {
 					t.Errorf("%s: title %q, want %q", p.name, got, tr(p.title))
 				}

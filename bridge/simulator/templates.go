@@ -86,7 +86,7 @@ var (
 	eidasPage = stepPage("eidas", `{{template "open" .}}
 <div class="cb-field"><label for="country">{{T "sim.field.country"}}</label>
 <select id="country" name="country"{{template "invalid" .}} required>
-{{range .Data.Countries}}<option value="{{.}}">{{.}}</option>
+{{range .Data.Countries}}<option value="{{.Code}}">{{.Name}}</option>
 {{end}}</select></div>
 <div class="cb-field"><label for="identifier">{{T "sim.field.identifier"}}</label>
 <input type="text" id="identifier" name="identifier" value="{{.Data.User}}"{{template "invalid" .}} required></div>
