@@ -6,31 +6,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
-	"io"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
+	"github.com/clavebridge/clavebridge/internal/softhsmtest"
 )
-
-// sha1OnlyKey decrypts OAEP with SHA-1 only, as SoftHSM2 2.6 does.
-type sha1OnlyKey struct{ *rsa.PrivateKey }
-
-func (k sha1OnlyKey) Decrypt(r io.Reader, ct []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	if o, ok := opts.(*rsa.OAEPOptions); ok && o.Hash != crypto.SHA1 {
-		return nil, errors.New("CKR_ARGUMENTS_BAD")
-	}
-	return k.PrivateKey.Decrypt(r, ct, opts)
-}
-
-// noSignKey cannot sign.
-type noSignKey struct{ *rsa.PrivateKey }
-
-func (k noSignKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("CKR_MECHANISM_INVALID")
-}
 
 func TestProbe(t *testing.T) {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -50,9 +32,9 @@ func TestProbe(t *testing.T) {
 		message    string
 	}{
 		{"software RSA key can do everything", rsaKey, true, nil, KeyTransports, ""},
-		{"SHA-1-only OAEP", sha1OnlyKey{rsaKey}, true, []string{samlxml.RSAOAEP}, []string{samlxml.RSAOAEPMGF1P},
+		{"SHA-1-only OAEP", softhsmtest.OAEPOnly{PrivateKey: rsaKey, Hash: crypto.SHA1}, true, []string{samlxml.RSAOAEP}, []string{samlxml.RSAOAEPMGF1P},
 			"cannot decrypt xmlenc11#rsa-oaep (SHA-256, MGF1-SHA256): decrypt: CKR_ARGUMENTS_BAD; senders (the gateway) must use rsa-oaep-mgf1p"},
-		{"cannot sign", noSignKey{rsaKey}, false, []string{samlxml.RSASHA256, samlxml.RSASHA512}, nil, "cannot sign with rsa-sha256"},
+		{"cannot sign", softhsmtest.SignOnly{PrivateKey: rsaKey}, false, []string{samlxml.RSASHA256, samlxml.RSASHA512}, nil, "cannot sign with rsa-sha256"},
 		{"EC key signs ECDSA", ecKey, false, nil, nil, ""},
 	}
 	for _, tt := range tests {

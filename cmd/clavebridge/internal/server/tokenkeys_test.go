@@ -4,8 +4,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -13,37 +11,8 @@ import (
 	"github.com/clavebridge/clavebridge/bridge/config"
 	"github.com/clavebridge/clavebridge/bridge/samlxml"
 	"github.com/clavebridge/clavebridge/internal/samlxmltest"
+	"github.com/clavebridge/clavebridge/internal/softhsmtest"
 )
-
-// sha1OAEPOnly decrypts RSA-OAEP with SHA-1 only, as SoftHSM2 2.6.
-type sha1OAEPOnly struct{ *rsa.PrivateKey }
-
-func (k sha1OAEPOnly) Decrypt(r io.Reader, ct []byte, o crypto.DecrypterOpts) ([]byte, error) {
-	if oaep, ok := o.(*rsa.OAEPOptions); ok && oaep.Hash != crypto.SHA1 {
-		return nil, errors.New("CKR_ARGUMENTS_BAD")
-	}
-	return k.PrivateKey.Decrypt(r, ct, o)
-}
-
-// sha256OAEPOnly decrypts RSA-OAEP with SHA-256 only.
-type sha256OAEPOnly struct{ *rsa.PrivateKey }
-
-func (k sha256OAEPOnly) Decrypt(r io.Reader, ct []byte, o crypto.DecrypterOpts) ([]byte, error) {
-	if oaep, ok := o.(*rsa.OAEPOptions); ok && oaep.Hash != crypto.SHA256 {
-		return nil, errors.New("CKR_ARGUMENTS_BAD")
-	}
-	return k.PrivateKey.Decrypt(r, ct, o)
-}
-
-// sha256SignOnly signs with SHA-256 only.
-type sha256SignOnly struct{ *rsa.PrivateKey }
-
-func (k sha256SignOnly) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
-	if o.HashFunc() != crypto.SHA256 {
-		return nil, errors.New("CKR_MECHANISM_INVALID")
-	}
-	return k.PrivateKey.Sign(r, d, o)
-}
 
 // TestProbeTokenKeys: at start, a token signing key that cannot sign what
 // the configuration asks refuses the start; a key transport a decryption
@@ -63,23 +32,23 @@ func TestProbeTokenKeys(t *testing.T) {
 		transports []string
 	}{
 		{"files only", []probed{{path: "keys.signing", p: file, signs: true, publish: true}}, "", nil, nil},
-		{"SoftHSM2 2.6 for both", []probed{{path: "keys.signing", p: tokenPair(sha1OAEPOnly{k}), signs: true, publish: true}}, "",
+		{"SoftHSM2 2.6 for both", []probed{{path: "keys.signing", p: tokenPair(softhsmtest.OAEPOnly{PrivateKey: k, Hash: crypto.SHA1}), signs: true, publish: true}}, "",
 			[]string{"keys.signing: " + samlxml.RSAOAEP}, []string{samlxml.RSAOAEPMGF1P}},
-		{"signing key without the configured rsa-sha512", []probed{{path: "keys.signing", p: tokenPair(sha256SignOnly{k}), signs: true}},
+		{"signing key without the configured rsa-sha512", []probed{{path: "keys.signing", p: tokenPair(softhsmtest.SignOnly{PrivateKey: k, Hash: crypto.SHA256}), signs: true}},
 			"keys.signing.key: the key cannot sign with rsa-sha512", nil, nil},
 		{"encryption key that cannot sign is fine", []probed{
 			{path: "keys.signing", p: file, signs: true},
-			{path: "keys.encryption", p: tokenPair(sha256SignOnly{k}), publish: true}}, "", nil,
+			{path: "keys.encryption", p: tokenPair(softhsmtest.SignOnly{PrivateKey: k, Hash: crypto.SHA256}), publish: true}}, "", nil,
 			[]string{samlxml.RSAOAEPMGF1P, samlxml.RSAOAEP}},
 		{"published keys with no transport in common", []probed{
-			{path: "keys.encryption", p: tokenPair(sha1OAEPOnly{k}), publish: true},
-			{path: "keys.next_encryption", p: tokenPair(sha256OAEPOnly{k}), publish: true}},
+			{path: "keys.encryption", p: tokenPair(softhsmtest.OAEPOnly{PrivateKey: k, Hash: crypto.SHA1}), publish: true},
+			{path: "keys.next_encryption", p: tokenPair(softhsmtest.OAEPOnly{PrivateKey: k, Hash: crypto.SHA256}), publish: true}},
 			"keys.next_encryption.key: the published encryption keys have no key transport in common", nil, nil},
 		{"keys not configured", []probed{
 			{path: "keys.signing", p: nil, signs: true},
 		}, "", nil, nil},
 	}
-	shared := tokenPair(sha1OAEPOnly{k})
+	shared := tokenPair(softhsmtest.OAEPOnly{PrivateKey: k, Hash: crypto.SHA1})
 	tests = append(tests, struct {
 		name       string
 		pairs      []probed
