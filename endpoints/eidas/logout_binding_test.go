@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/clavebridge/clavebridge/bridge/clave2msg"
@@ -24,15 +23,7 @@ func newBindingFixture(t *testing.T) *sloFixture {
 // postFrom sends form to the SSO URL with the session cookie and the
 // Origin header a browser would send ("": none).
 func (f *sloFixture) postFrom(form url.Values, origin string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, SSOPath, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if origin != "" {
-		req.Header.Set("Origin", origin)
-	}
-	req.AddCookie(sloSessionCookie)
-	rec := httptest.NewRecorder()
-	f.web.ServeHTTP(rec, req)
-	return rec
+	return bridgetest.PostForm(f.web, SSOPath, form, origin, sloSessionCookie)
 }
 
 // TestClave2LogoutNotParticipant: a Cl@ve 2.0 LogoutRequest names only its

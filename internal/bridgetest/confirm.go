@@ -50,3 +50,19 @@ func AnswerConfirmation(t testing.TB, h http.Handler, rec *httptest.ResponseReco
 	h.ServeHTTP(out, req)
 	return out
 }
+
+// PostForm posts form to path on h as a browser would: form-encoded, with
+// cookies and, when origin is not "", that Origin header.
+func PostForm(h http.Handler, path string, form url.Values, origin string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
