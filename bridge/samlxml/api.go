@@ -83,7 +83,7 @@ type Signer struct {
 
 // Verified is what a successful verification gives the caller.
 type Verified struct {
-	Element *etree.Element    // the signed element, rebuilt from the verified bytes
+	Element *etree.Element    // the signed element: the canonical tree whose bytes were digested
 	Cert    *x509.Certificate // the configured certificate that verified it
 	Method  string            // the signature method used
 }

@@ -26,8 +26,17 @@ const autoSubmitScript = `HTMLFormElement.prototype.submit.call(document.forms[0
 // it survives the browser's parsing byte for byte (CR and LF included).
 func HiddenInputs(fields []Field) string {
 	var b strings.Builder
+	size := 0
 	for _, f := range fields {
-		fmt.Fprintf(&b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", attrEscape(f.Name), attrEscape(f.Value))
+		size += len(f.Name) + len(f.Value) + 48
+	}
+	b.Grow(size)
+	for _, f := range fields {
+		b.WriteString(`<input type="hidden" name="`)
+		writeAttrEscaped(&b, f.Name)
+		b.WriteString(`" value="`)
+		writeAttrEscaped(&b, f.Value)
+		b.WriteString("\">\n")
 	}
 	return b.String()
 }
@@ -88,7 +97,47 @@ func DecodePostValue(value string, maxBytes int) ([]byte, error) {
 // attrEscape escapes an attribute value, CR and LF included, so that a
 // value survives the browser's attribute-value normalisation byte for byte.
 func attrEscape(s string) string {
-	return strings.NewReplacer("\r", "&#13;", "\n", "&#10;").Replace(html.EscapeString(s))
+	if !strings.ContainsAny(s, attrSpecials) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	writeAttrEscaped(&b, s)
+	return b.String()
+}
+
+// attrSpecials are the bytes attrEscape replaces: html.EscapeString's five,
+// CR and LF.
+const attrSpecials = "&'<>\"\r\n"
+
+// writeAttrEscaped writes s escaped as attrEscape does, in one pass (a
+// base64 value, the common case, has nothing to escape).
+func writeAttrEscaped(b *strings.Builder, s string) {
+	for {
+		i := strings.IndexAny(s, attrSpecials)
+		if i < 0 {
+			b.WriteString(s)
+			return
+		}
+		b.WriteString(s[:i])
+		switch s[i] {
+		case '&':
+			b.WriteString("&amp;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&#34;")
+		case '\r':
+			b.WriteString("&#13;")
+		case '\n':
+			b.WriteString("&#10;")
+		}
+		s = s[i+1:]
+	}
 }
 
 // MessageFields are the fields of a POSTed message: name=value, and the

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"crypto/sha256"
 	"encoding/base64"
+	"html"
 	"net/url"
 	"regexp"
 	"strings"
@@ -250,5 +251,23 @@ func TestDecodePostValue(t *testing.T) {
 	} {
 		_, err := DecodePostValue(tt.value, tt.max)
 		wantErr(t, err, tt.want)
+	}
+}
+
+// TestAttrEscape: the one-pass escaper writes what html.EscapeString then
+// CR and LF as character references wrote, and hidden inputs carry it.
+func TestAttrEscape(t *testing.T) {
+	old := func(s string) string {
+		return strings.NewReplacer("\r", "&#13;", "\n", "&#10;").Replace(html.EscapeString(s))
+	}
+	for _, s := range []string{"", "PHNhbWw+Cg==", `a&b'c<d>e"f` + "\r\n\tg", "&&", "\n", "ñ€\"<"} {
+		if got := attrEscape(s); got != old(s) {
+			t.Errorf("attrEscape(%q) = %q, want %q", s, got, old(s))
+		}
+	}
+	got := HiddenInputs([]Field{{Name: `a"b`, Value: "x\ny"}, {Name: "RelayState", Value: "<r>"}})
+	want := `<input type="hidden" name="a&#34;b" value="x&#10;y">` + "\n" + `<input type="hidden" name="RelayState" value="&lt;r&gt;">` + "\n"
+	if got != want {
+		t.Errorf("HiddenInputs = %q, want %q", got, want)
 	}
 }

@@ -99,15 +99,6 @@ func gcmKeyLength(uri string) int {
 	return 0
 }
 
-// serializeEscaped writes el as a standalone element, escaping as c14n does so that
-// CR and attribute white space survive the round trip.
-func serializeEscaped(el *etree.Element) ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	doc.WriteSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalText: true}
-	return doc.WriteToBytes()
-}
-
 // sealGCM returns IV || ciphertext || tag.
 func sealGCM(r io.Reader, key, plaintext []byte) ([]byte, error) {
 	block, err := aes.NewCipher(key)

@@ -1,10 +1,15 @@
 package samlxml
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/beevik/etree"
 )
 
 func FuzzParse(f *testing.F) {
@@ -27,6 +32,9 @@ func FuzzParse(f *testing.F) {
 			if _, err := Parse(out, 1<<17); err != nil {
 				t.Fatalf("serialized parsed document does not parse again: %v\n%s", err, out)
 			}
+			if want := etreeSerialize(t, detach(root)); !bytes.Equal(out, want) {
+				t.Fatalf("serialized differently from etree's writer:\n got  %s\n want %s", out, want)
+			}
 		}
 	})
 }
@@ -48,6 +56,9 @@ func FuzzVerify(f *testing.F) {
 		}
 		if got.Element == nil || got.Cert == nil {
 			t.Fatal("Verify succeeded without an element or certificate")
+		}
+		if diff := verifiedTreeDiff(got.Element); diff != "" {
+			t.Fatalf("the verified tree is not what its canonical bytes parse to: %s", diff)
 		}
 		if a := find(got.Element, NSAssertion, "Assertion"); a != nil {
 			_, _ = v.Verify(a)
@@ -105,4 +116,105 @@ func FuzzDecrypt(f *testing.F) {
 			t.Fatal("Decrypt succeeded without an element")
 		}
 	})
+}
+
+// refusedByDesign reports whether Parse refused a document for a reason
+// the legacy parser did not have: a non-ASCII name.
+func refusedByDesign(err error) bool {
+	return strings.Contains(err.Error(), "non-ASCII names")
+}
+
+// FuzzParseDifferential holds Parse to the parser it replaced: the same
+// documents accepted and refused, and the same tree for those accepted.
+// The one intended difference: Parse refuses non-ASCII names (no SAML name
+// has one), which the legacy parser read.
+func FuzzParseDifferential(f *testing.F) {
+	for _, seed := range parseDifferentialSeeds {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Parse(data, 1<<16)
+		want, legacyErr := legacyParse(data, 1<<16)
+		switch {
+		case err != nil && legacyErr == nil && !refusedByDesign(err):
+			t.Fatalf("Parse refuses what the legacy parser accepted: %v\n%q", err, data)
+		case err == nil && legacyErr != nil:
+			t.Fatalf("Parse accepts what the legacy parser refused (%v)\n%q", legacyErr, data)
+		case err == nil:
+			if diff := treeDiff(&want.Element, &got.Element); diff != "" {
+				t.Fatalf("trees differ: %s\n%q", diff, data)
+			}
+		}
+	})
+}
+
+// FuzzCanonicalizeDifferential holds canonicalize to goxmldsig's transform,
+// which it replaced, on every element of every document Parse accepts, with
+// and without an enveloped child left out and with inclusive prefixes: the
+// same bytes, or both refusing. The one intended difference, an xmlns=""
+// the old transform wrote where no default namespace was rendered above
+// (TestXmlsec1CanonicalizationEdgeCases shows xmlsec1 agrees with the new
+// form), is allowed. The canonical tree must parse back from its bytes.
+func FuzzCanonicalizeDifferential(f *testing.F) {
+	for _, seed := range parseDifferentialSeeds {
+		f.Add([]byte(seed), "xs")
+	}
+	f.Add([]byte(`<r><c ID="_c"><d xmlns=""><e xmlns="urn:e"><f xmlns=""/></e></d></c></r>`), "")
+	f.Add([]byte(`<p:r xmlns:p="urn:p" xmlns:xs="urn:xs" xmlns="urn:d"><p:c xmlns:q="urn:q" q:a="1" b="2"><x xmlns:xs="urn:xs2">xs:string</x><!--c--><?pi d?></p:c></p:r>`), "xs q")
+	f.Fuzz(func(t *testing.T, data []byte, prefixes string) {
+		doc, err := Parse(data, 1<<14)
+		if err != nil || len(prefixes) > 64 {
+			return
+		}
+		checked := 0
+		_ = walkElements(doc.Root(), func(el *etree.Element) error {
+			if checked++; checked > 64 {
+				return errors.New("enough")
+			}
+			var omit *etree.Element
+			if kids := el.ChildElements(); len(kids) > 0 {
+				omit = kids[len(kids)-1]
+			}
+			for _, o := range []*etree.Element{nil, omit} {
+				got, err := canonicalize(el, prefixes, o)
+				want, legacyErr := legacyCanonicalize(el, prefixes, o)
+				if (err == nil) != (legacyErr == nil) {
+					t.Fatalf("<%s>: error %v, legacy error %v", el.FullTag(), err, legacyErr)
+				}
+				if err != nil {
+					continue
+				}
+				if !bytes.Equal(got, want) && !onlySuperfluousEmptyDefaults(got, want) {
+					t.Fatalf("<%s> prefixes %q:\n got  %s\n want %s", el.FullTag(), prefixes, got, want)
+				}
+				tree, canon, err := canonicalTree(el, prefixes, o)
+				if err != nil || !bytes.Equal(canon, got) {
+					t.Fatalf("canonicalTree: %v, bytes differ: %v", err, !bytes.Equal(canon, got))
+				}
+				if diff := verifiedTreeDiff(tree); diff != "" {
+					t.Fatalf("<%s>: the canonical tree is not what its bytes parse to: %s", el.FullTag(), diff)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// onlySuperfluousEmptyDefaults reports whether want is got with extra
+// xmlns="" declarations (the old transform's known divergence).
+func onlySuperfluousEmptyDefaults(got, want []byte) bool {
+	return len(want) > len(got) && bytes.Equal(bytes.ReplaceAll(want, []byte(` xmlns=""`), nil), bytes.ReplaceAll(got, []byte(` xmlns=""`), nil))
+}
+
+// etreeSerialize is what Serialize wrote before it wrote trees itself:
+// etree's writer with canonical escaping.
+func etreeSerialize(t *testing.T, el *etree.Element) []byte {
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	doc.WriteSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalText: true}
+	out, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

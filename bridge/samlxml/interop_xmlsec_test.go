@@ -279,6 +279,14 @@ func TestXmlsec1CanonicalizationEdgeCases(t *testing.T) {
 			idNode: "urn:d:c", path: []int{0, 0},
 		},
 		{
+			// goxmldsig's transform, used before issue 17, wrote xmlns="" on
+			// <d> here, which xmlsec1 (and the spec) do not: nothing above
+			// it in the output declares a default namespace.
+			name:   "empty default namespace declared where none is in force",
+			doc:    `<r><c ID="_c"><d xmlns=""><e xmlns="urn:e"><f xmlns=""/></e></d></c></r>`,
+			idNode: "c", path: []int{0},
+		},
+		{
 			name:   "inclusive prefix used only in content",
 			doc:    `<r xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><c ID="_c"><v xsi:type="xs:string">x</v></c></r>`,
 			idNode: "c", path: []int{0}, prefixes: []string{"xs"},

@@ -1,15 +1,11 @@
 package samlxml
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/beevik/etree"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 )
 
 // Structural limits on every document Parse accepts.
@@ -20,88 +16,151 @@ const (
 
 const nsXML = "http://www.w3.org/XML/1998/namespace"
 
-// Parse reads one XML document from data with the hardened settings: at most
-// maxBytes, no DOCTYPE, the round-trip validator, and one etree document.
+// Parse reads one XML document from data with the hardened settings, in a
+// single pass: our tokenizer (encoding/xml's strict grammar, see scanner:
+// no DTD, no entities beyond the five predefined, UTF-8 only, ASCII names)
+// feeds the etree tree, and every check runs on each token as it arrives,
+// so a refused document is never built whole and never tokenized twice.
 //
-// It also refuses any other directive, declared encodings other than UTF-8,
-// nesting deeper than 64 elements, more than 10000 elements, duplicate
-// attributes, undeclared namespace prefixes, text outside the root element and
+// It refuses documents over maxBytes, DOCTYPE and every other directive,
+// declared encodings other than UTF-8, nesting deeper than 64 elements, more
+// than 10000 elements, invalid qualified names (empty parts, a second colon,
+// non-ASCII), duplicate attributes (as written and after namespace
+// resolution), undeclared namespace prefixes, the bindings Namespaces in
+// XML forbids, mismatched end tags, text outside the root element and
 // documents without exactly one root element. Comments and processing
-// instructions are kept (Verifier.Verify refuses them inside signed content).
+// instructions are kept (Verifier.Verify refuses them inside signed
+// content).
 func Parse(data []byte, maxBytes int) (*etree.Document, error) {
 	if len(data) > maxBytes {
 		return nil, fmt.Errorf("samlxml: document of %d bytes exceeds the %d byte limit", len(data), maxBytes)
 	}
-	if err := scanTokens(data); err != nil {
-		return nil, fmt.Errorf("samlxml: rejected XML: %w", err)
-	}
-	if err := xrv.Validate(bytes.NewReader(data)); err != nil {
-		return nil, fmt.Errorf("samlxml: XML does not survive an encoding/xml round trip: %w", err)
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxDepth, PreserveDuplicateAttrs: true}
-	if err := doc.ReadFromBytes(data); err != nil {
-		return nil, fmt.Errorf("samlxml: parsing XML: %w", err)
-	}
-	if err := checkDocument(doc); err != nil {
+	doc, err := buildTree(data)
+	if err != nil {
 		return nil, fmt.Errorf("samlxml: rejected XML: %w", err)
 	}
 	return doc, nil
 }
 
-// scanTokens runs a strict decoder over data before any tree is built. It
-// refuses directives (so no DOCTYPE and no entity declarations reach a
-// parser), encodings other than UTF-8 (the decoder has no CharsetReader), and
-// documents that are too deep or have too many elements.
-func scanTokens(data []byte) error {
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
-	depth, elements := 0, 0
+// buildTree is Parse's single pass.
+func buildTree(data []byte) (*etree.Document, error) {
+	s := scanner{src: string(data)}
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxDepth, PreserveDuplicateAttrs: true}
+	top := &doc.Element
+	depth, elements, roots := 0, 0, 0
+	var t token
 	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
+		if err := s.next(&t); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch t.kind {
+		case tokenEOF:
+			if depth != 0 {
+				return nil, fmt.Errorf("the document ends inside <%s>", top.FullTag())
+			}
+			if roots != 1 {
+				return nil, fmt.Errorf("%d root elements, want exactly one", roots)
+			}
+			return doc, nil
+		case tokenStart:
 			depth++
 			elements++
-			if depth > maxDepth {
-				return fmt.Errorf("elements nested deeper than %d", maxDepth)
+			switch {
+			case depth > maxDepth:
+				return nil, fmt.Errorf("elements nested deeper than %d", maxDepth)
+			case elements > maxElements:
+				return nil, fmt.Errorf("more than %d elements", maxElements)
+			case depth == 1:
+				if roots++; roots > 1 {
+					return nil, fmt.Errorf("%d root elements, want exactly one", roots)
+				}
 			}
-			if elements > maxElements {
-				return fmt.Errorf("more than %d elements", maxElements)
+			el, err := addElement(top, &t)
+			if err != nil {
+				return nil, err
 			}
-		case xml.EndElement:
+			top = el
+			if t.selfClosing {
+				depth--
+				top = top.Parent()
+			}
+		case tokenEnd:
+			if depth == 0 || top.Space != t.space || top.Tag != t.local {
+				return nil, fmt.Errorf("end tag </%s> does not close the open element", fullName(t.space, t.local))
+			}
 			depth--
-		case xml.Directive:
-			return fmt.Errorf("DOCTYPE and other directives are not allowed (found <!%.20s)", t)
+			top = top.Parent()
+		case tokenText:
+			if depth == 0 && !isXMLSpace(t.text) {
+				return nil, errors.New("text outside the root element")
+			}
+			top.CreateText(t.text).SetData(t.text) // SetData records white space, as etree's reader does
+		case tokenComment:
+			top.CreateComment(t.text)
+		case tokenProcInst:
+			top.CreateProcInst(t.local, t.text)
 		}
 	}
 }
 
-// checkDocument enforces one root element and checks every element.
-func checkDocument(doc *etree.Document) error {
-	roots := 0
-	for _, tok := range doc.Child {
-		switch t := tok.(type) {
-		case *etree.Element:
-			roots++
-		case *etree.CharData:
-			if !t.IsWhitespace() {
-				return errors.New("text outside the root element")
-			}
-		case *etree.Directive:
-			return errors.New("directives are not allowed")
+// addElement appends the element t starts to parent and checks it with its
+// ancestors in place (namespace declarations are inherited).
+func addElement(parent *etree.Element, t *token) (*etree.Element, error) {
+	el := parent.CreateElement("x")
+	el.Space, el.Tag = t.space, t.local
+	if !validLocalName(el.Tag) {
+		return nil, fmt.Errorf("element name %q is not a valid qualified name", fullName(t.space, t.local))
+	}
+	if len(t.attrs) > 0 {
+		el.Attr = make([]etree.Attr, 0, len(t.attrs))
+	}
+	for _, a := range t.attrs {
+		if !validLocalName(a.local) {
+			return nil, fmt.Errorf("attribute name %q on <%s> is not a valid qualified name", fullName(a.space, a.local), el.FullTag())
+		}
+		if attrWritten(el, a.space, a.local) {
+			return nil, fmt.Errorf("duplicate attribute %s on <%s>", fullName(a.space, a.local), el.FullTag())
+		}
+		if a.space != "" && attrWritten(el, "", a.local) {
+			// CreateAttr would take the prefixed name for the unprefixed one
+			el.CreateAttr(a.space+":"+a.local, a.value)
+			continue
+		}
+		el.CreateAttr(a.local, a.value).Space = a.space
+	}
+	if err := checkElement(el); err != nil {
+		return nil, err
+	}
+	return el, nil
+}
+
+// attrWritten reports whether el already has the attribute space:local.
+func attrWritten(el *etree.Element, space, local string) bool {
+	for _, a := range el.Attr {
+		if a.Space == space && a.Key == local {
+			return true
 		}
 	}
-	if roots != 1 {
-		return fmt.Errorf("%d root elements, want exactly one", roots)
+	return false
+}
+
+// fullName is a name as written: prefix:local or local.
+func fullName(space, local string) string {
+	if space == "" {
+		return local
 	}
-	return walkElements(doc.Root(), checkElement)
+	return space + ":" + local
+}
+
+// isXMLSpace reports whether s is only XML white space.
+func isXMLSpace(s string) bool {
+	for _, c := range []byte(s) {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // walkElements calls fn for el and each of its descendant elements.
@@ -134,29 +193,69 @@ func checkElement(el *etree.Element) error {
 	if el.Space != "" && lookupNS(el, el.Space) == "" {
 		return fmt.Errorf("element <%s> uses an undeclared namespace prefix", el.FullTag())
 	}
-	seen := make(map[attrName]bool, 2*len(el.Attr))
+	var uriBuf [smallAttrs]string
+	uris := uriBuf[:0] // each attribute's namespace URI ("" if unprefixed or a declaration)
 	for _, a := range el.Attr {
 		if !validLocalName(a.Key) {
 			return fmt.Errorf("attribute name %q on <%s> is not a valid qualified name", a.FullKey(), el.FullTag())
 		}
-		names := []attrName{{space: a.Space, key: a.Key}}
-		if _, isDecl := nsDeclPrefix(a); !isDecl {
-			uri := ""
-			if a.Space != "" {
-				if uri = lookupNS(el, a.Space); uri == "" {
-					return fmt.Errorf("attribute %s on <%s> uses an undeclared namespace prefix", a.FullKey(), el.FullTag())
-				}
+		uri := ""
+		if p, isDecl := nsDeclPrefix(a); isDecl {
+			if err := checkBinding(p, a.Value); err != nil {
+				return fmt.Errorf("<%s>: %w", el.FullTag(), err)
 			}
-			names = append(names, attrName{resolved: true, space: uri, key: a.Key})
-		}
-		for _, n := range names {
-			if seen[n] {
-				return fmt.Errorf("duplicate attribute %s on <%s>", a.FullKey(), el.FullTag())
+		} else if a.Space != "" {
+			if uri = lookupNS(el, a.Space); uri == "" {
+				return fmt.Errorf("attribute %s on <%s> uses an undeclared namespace prefix", a.FullKey(), el.FullTag())
 			}
-			seen[n] = true
 		}
+		uris = append(uris, uri)
+	}
+	if dup := duplicateAttr(el, uris); dup >= 0 {
+		return fmt.Errorf("duplicate attribute %s on <%s>", el.Attr[dup].FullKey(), el.FullTag())
 	}
 	return nil
+}
+
+// smallAttrs is how many attributes duplicateAttr compares pairwise; above
+// it, a map (a hostile element may carry thousands).
+const smallAttrs = 16
+
+// duplicateAttr returns the index of an attribute of el that repeats an
+// earlier one, as written or after namespace resolution (a:x and b:x with
+// a and b bound to the same URI are the same attribute), or -1. uris are
+// the attributes' namespace URIs; declarations have no resolved name.
+func duplicateAttr(el *etree.Element, uris []string) int {
+	attrs := el.Attr
+	if len(attrs) <= smallAttrs {
+		for j := 1; j < len(attrs); j++ {
+			_, jDecl := nsDeclPrefix(attrs[j])
+			for i := range j {
+				if attrs[i].Space == attrs[j].Space && attrs[i].Key == attrs[j].Key {
+					return j
+				}
+				if _, iDecl := nsDeclPrefix(attrs[i]); !iDecl && !jDecl && uris[i] == uris[j] && attrs[i].Key == attrs[j].Key {
+					return j
+				}
+			}
+		}
+		return -1
+	}
+	seen := make(map[attrName]bool, 2*len(attrs))
+	for j, a := range attrs {
+		names := [2]attrName{{space: a.Space, key: a.Key}}
+		n := 1
+		if _, isDecl := nsDeclPrefix(a); !isDecl {
+			names[1], n = attrName{resolved: true, space: uris[j], key: a.Key}, 2
+		}
+		for _, name := range names[:n] {
+			if seen[name] {
+				return j
+			}
+			seen[name] = true
+		}
+	}
+	return -1
 }
 
 // validLocalName refuses the empty and colon-bearing local names that

@@ -53,6 +53,9 @@ func TestSignVerifyAllMethods(t *testing.T) {
 				if find(got.Element, NSDSig, "Signature") != nil && got == assertion {
 					t.Error("the verified Assertion still holds its Signature")
 				}
+				if diff := verifiedTreeDiff(got.Element); diff != "" {
+					t.Errorf("the verified tree is not what its canonical bytes parse to: %s", diff)
+				}
 			}
 			nameID := find(assertion.Element, NSAssertion, "NameID")
 			if nameID == nil || nameID.Text() != "alice@example.com" {

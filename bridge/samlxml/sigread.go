@@ -53,8 +53,8 @@ func signatureChildren(sig *etree.Element) ([]*etree.Element, error) {
 	return dsSequence(sig, "SignedInfo", "SignatureValue")
 }
 
-// readCanonicalSignedInfo canonicalizes si in place, re-reads the result and
-// takes every value from it.
+// readCanonicalSignedInfo canonicalizes si and takes every value from the
+// canonical tree (the one the signed bytes serialize), never from si.
 func readCanonicalSignedInfo(si *etree.Element, policy AlgorithmPolicy) (*signatureData, error) {
 	cms := si.ChildElements()
 	if len(cms) == 0 {
@@ -64,15 +64,11 @@ func readCanonicalSignedInfo(si *etree.Element, policy AlgorithmPolicy) (*signat
 	if err != nil {
 		return nil, err
 	}
-	canon, err := canonicalize(si, prefixes, nil)
+	tree, canon, err := canonicalTree(si, prefixes, nil)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := Parse(canon, len(canon))
-	if err != nil {
-		return nil, fmt.Errorf("re-reading the canonical SignedInfo: %w", err)
-	}
-	sd, err := readSignedInfo(doc.Root(), policy)
+	sd, err := readSignedInfo(tree, policy)
 	if err != nil {
 		return nil, err
 	}

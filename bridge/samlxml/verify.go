@@ -56,7 +56,7 @@ func (v Verifier) verify(el *etree.Element) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	canon, err := canonicalize(el, sd.refPrefixes, sig)
+	tree, canon, err := canonicalTree(el, sd.refPrefixes, sig)
 	if err != nil {
 		return nil, err
 	}
@@ -67,11 +67,7 @@ func (v Verifier) verify(el *etree.Element) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := Parse(canon, len(canon))
-	if err != nil {
-		return nil, fmt.Errorf("re-reading the verified bytes: %w", err)
-	}
-	return &Verified{Element: doc.Root(), Cert: cert, Method: sd.method}, nil
+	return &Verified{Element: tree, Cert: cert, Method: sd.method}, nil
 }
 
 // VerifyBytes checks a detached signature over data (Redirect binding).

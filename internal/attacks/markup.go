@@ -244,6 +244,12 @@ func differentialVariants() []Variant {
 			parent.InsertChildAt(nameID.Index(), evil)
 			return nil
 		})},
+		{ParserDifferential, "xml prefix rebound inside the signed element", mutate(func(m *message) error {
+			return forbiddenBinding(m, "xmlns:xml", "urn:evil:"+EvilMarker)
+		})},
+		{ParserDifferential, "prefix undeclared with xmlns:p=\"\" inside the signed element", mutate(func(m *message) error {
+			return forbiddenBinding(m, "xmlns:saml", "")
+		})},
 		{ParserDifferential, "attribute duplicated via two prefixes bound to the same URI", mutate(func(m *message) error {
 			if _, err := m.rootSignature(); err != nil {
 				return err
@@ -261,6 +267,22 @@ func differentialVariants() []Variant {
 			return nil
 		})},
 	}
+}
+
+// forbiddenBinding declares a binding Namespaces in XML forbids where no
+// digest covers it (the root signature's SignatureValue, or an unsigned
+// root), so only the parser can refuse it: readers resolve such bindings
+// differently, and one that let it through would hand the canonicalizer
+// and the reader two views of one name.
+func forbiddenBinding(m *message, attr, uri string) error {
+	target := m.root
+	if sig, err := m.rootSignature(); err == nil {
+		if sv := samlxml.Children(sig, samlxml.NSDSig, "SignatureValue"); len(sv) > 0 {
+			target = sv[0]
+		}
+	}
+	target.CreateAttr(attr, uri)
+	return nil
 }
 
 // evilizeFirstAssertion puts the marker into the first Assertion, or onto
