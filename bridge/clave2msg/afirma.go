@@ -23,9 +23,16 @@ type AfirmaInfo struct {
 	Fields map[string]string
 }
 
-// ReadPartialAfirma decodes a base64 PartialAfirma value and collects its
-// afxp:ReadableField identities and values, wherever they sit.
-func ReadPartialAfirma(value string) (*AfirmaInfo, error) {
+// PartialAfirma is a decoded Cl@ve 2.0 PartialAfirma value, read once for
+// everything the bridge derives from it.
+type PartialAfirma struct {
+	value string // as received (base64)
+	doc   *etree.Document
+}
+
+// DecodePartialAfirma decodes a base64 PartialAfirma value through the
+// hardened parser.
+func DecodePartialAfirma(value string) (*PartialAfirma, error) {
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value))
 	if err != nil {
 		return nil, fmt.Errorf("PartialAfirma is not base64: %w", err)
@@ -34,8 +41,24 @@ func ReadPartialAfirma(value string) (*AfirmaInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("PartialAfirma: %w", err)
 	}
+	return &PartialAfirma{value: value, doc: doc}, nil
+}
+
+// ReadPartialAfirma decodes a base64 PartialAfirma value and collects its
+// afxp:ReadableField identities and values, wherever they sit.
+func ReadPartialAfirma(value string) (*AfirmaInfo, error) {
+	pa, err := DecodePartialAfirma(value)
+	if err != nil {
+		return nil, err
+	}
+	return pa.Info()
+}
+
+// Info collects the afxp:ReadableField identities and values, wherever
+// they sit.
+func (pa *PartialAfirma) Info() (*AfirmaInfo, error) {
 	info := &AfirmaInfo{Fields: map[string]string{}}
-	for _, rf := range doc.FindElements("//ReadableField") {
+	for _, rf := range pa.doc.FindElements("//ReadableField") {
 		if rf.NamespaceURI() != NSAfirmaXSS {
 			continue
 		}
@@ -54,24 +77,26 @@ func ReadPartialAfirma(value string) (*AfirmaInfo, error) {
 // NSDSS is the namespace of the OASIS DSS core schema @firma answers in.
 const NSDSS = "urn:oasis:names:tc:dss:1.0:core:schema"
 
-// AfirmaVerifyResponse turns a Cl@ve 2.0 PartialAfirma value (dss:Result
-// and afxp:ReadableCertificateInfo under a Partial_Afirma_Response root)
-// into the @firma answer Cl@ve 1 sent as afirmaResponse: a dss:VerifyResponse
+// AfirmaVerifyResponse is DecodePartialAfirma then VerifyResponse.
+func AfirmaVerifyResponse(partial string) (string, error) {
+	pa, err := DecodePartialAfirma(partial)
+	if err != nil {
+		return "", err
+	}
+	return pa.VerifyResponse()
+}
+
+// VerifyResponse turns a Cl@ve 2.0 PartialAfirma value (dss:Result and
+// afxp:ReadableCertificateInfo under a Partial_Afirma_Response root) into
+// the @firma answer Cl@ve 1 sent as afirmaResponse: a dss:VerifyResponse
 // with the Result and, inside dss:OptionalOutputs, the readable certificate
 // fields, which Cl@ve 1 SPs read at
 // VerifyResponse/OptionalOutputs/ReadableCertificateInfo/ReadableField. A
 // value that already is a VerifyResponse is returned unchanged.
-func AfirmaVerifyResponse(partial string) (string, error) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(partial))
-	if err != nil {
-		return "", fmt.Errorf("PartialAfirma is not base64: %w", err)
-	}
-	doc, err := samlxml.Parse(raw, samlxml.DefaultMaxMessageBytes)
-	if err != nil {
-		return "", fmt.Errorf("PartialAfirma: %w", err)
-	}
+func (pa *PartialAfirma) VerifyResponse() (string, error) {
+	doc := pa.doc
 	if samlxml.Is(doc.Root(), NSDSS, "VerifyResponse") {
-		return partial, nil
+		return pa.value, nil
 	}
 	out := etree.NewElement("dss:VerifyResponse")
 	out.CreateAttr("xmlns:dss", NSDSS)

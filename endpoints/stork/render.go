@@ -47,7 +47,7 @@ func (e *Endpoint) Render(ctx context.Context, sp *bridge.ServiceProvider, req *
 	}
 	var ans *answer
 	if res.Status.OK() {
-		ans = newAnswer(&res)
+		ans = newAnswer(&res, afirmaNeedsOf(st))
 		if name, missing := missingRequired(st.Attributes, ans); missing {
 			res, ans = bridge.Failure(bridge.StatusInvalidAttr, "required attribute "+name+" is not available"), nil
 		}

@@ -52,7 +52,7 @@ func TestStorkSurnameSplit(t *testing.T) {
 			if tt.firstSurname != "" {
 				kv = append(kv, string(translate.AttrFirstSurname), tt.firstSurname)
 			}
-			a := newAnswer(ptr(success(translate.IdPSegSoc, translate.LoASubstantial, "ES/ES/00000000T", attrs(kv...)...)))
+			a := newAnswer(ptr(success(translate.IdPSegSoc, translate.LoASubstantial, "ES/ES/00000000T", attrs(kv...)...)), allAfirma)
 			if a.values["surname"] != tt.wantSurname || a.values["inheritedFamilyName"] != tt.wantInherited {
 				t.Fatalf("surname %q, inheritedFamilyName %q", a.values["surname"], a.values["inheritedFamilyName"])
 			}
@@ -87,7 +87,7 @@ func TestStorkIdentifiersAndIssuers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAnswer(ptr(success(tt.idp, tt.loa, tt.subject)))
+			a := newAnswer(ptr(success(tt.idp, tt.loa, tt.subject)), allAfirma)
 			if a.values["eIdentifier"] != tt.eID || a.issuer != tt.iss || a.values["usedIdP"] != tt.iss || a.values["citizenQAALevel"] != tt.citizenQAA {
 				t.Fatalf("eIdentifier %q, issuer %q, usedIdP %q, citizenQAALevel %q", a.values["eIdentifier"], a.issuer, a.values["usedIdP"], a.values["citizenQAALevel"])
 			}
@@ -117,7 +117,7 @@ func TestStorkIsDNIe(t *testing.T) {
 			if tt.pa != "" {
 				kv = append(kv, string(translate.AttrPartialAfirma), tt.pa)
 			}
-			a := newAnswer(ptr(success(tt.idp, translate.LoAHigh, "ES/ES/99999999R", attrs(kv...)...)))
+			a := newAnswer(ptr(success(tt.idp, translate.LoAHigh, "ES/ES/99999999R", attrs(kv...)...)), allAfirma)
 			if a.values["isdnie"] != tt.want {
 				t.Fatalf("isdnie = %q, want %q", a.values["isdnie"], tt.want)
 			}
@@ -189,7 +189,7 @@ func TestStorkLegalPerson(t *testing.T) {
 	// A bare CIF from upstream gets the ES/ES/ prefix too.
 	bare := legalResult(t)
 	bare.Attributes[0].Values = []string{"B00000000"}
-	if a := newAnswer(&bare); a.values["eIdentifier"] != "ES/ES/B00000000" || a.oid != oidLegal || !a.legalPerson {
+	if a := newAnswer(&bare, allAfirma); a.values["eIdentifier"] != "ES/ES/B00000000" || a.oid != oidLegal || !a.legalPerson {
 		t.Errorf("bare CIF: eIdentifier %q, oid %q, legal %v", a.values["eIdentifier"], a.oid, a.legalPerson)
 	}
 
@@ -386,4 +386,45 @@ func verifyResponseField(root *etree.Element, id string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// TestStorkPartialAfirmaOnlyWhenAsked: PartialAfirma is decoded only for
+// the values the SP asked for (afirmaResponse, isdnie, the legal person's
+// oid for allowLegalPerson SPs); an SP that asked for none gets none of them.
+func TestStorkPartialAfirmaOnlyWhenAsked(t *testing.T) {
+	tests := []struct {
+		name  string
+		st    requestState
+		want  afirmaNeeds
+		keys  []string // values present
+		nokey []string // values absent
+	}{
+		{"nothing asked", requestState{Attributes: []RequestedAttribute{{Name: "eIdentifier"}}}, afirmaNeeds{}, nil, []string{"afirmaResponse", "isdnie"}},
+		{"afirmaResponse", requestState{Attributes: []RequestedAttribute{{Name: "afirmaResponse"}}}, afirmaNeeds{response: true}, []string{"afirmaResponse"}, []string{"isdnie"}},
+		{"isdnie", requestState{Attributes: []RequestedAttribute{{Name: "isdnie", Required: true}}}, afirmaNeeds{dnie: true}, []string{"isdnie"}, []string{"afirmaResponse"}},
+		{"allowLegalPerson", requestState{AllowLegalPerson: true}, afirmaNeeds{oid: true}, nil, []string{"afirmaResponse", "isdnie"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			need := afirmaNeedsOf(tt.st)
+			if need != tt.want {
+				t.Fatalf("needs %+v, want %+v", need, tt.want)
+			}
+			res := legalResult(t) // with a PartialAfirma
+			a := newAnswer(&res, need)
+			for _, k := range tt.keys {
+				if _, ok := a.values[k]; !ok {
+					t.Errorf("%s missing from %v", k, a.values)
+				}
+			}
+			for _, k := range tt.nokey {
+				if _, ok := a.values[k]; ok {
+					t.Errorf("%s derived though not asked: %v", k, a.values)
+				}
+			}
+			if need.oid && a.oid != oidLegal || need == (afirmaNeeds{}) && a.oid != "" {
+				t.Errorf("oid %q with needs %+v", a.oid, need)
+			}
+		})
+	}
 }

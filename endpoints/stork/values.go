@@ -31,8 +31,30 @@ func storkIssuer(res *bridge.Result) string {
 	return string(res.IdP)
 }
 
+// afirmaNeeds are the answer's values derived from PartialAfirma that the
+// SP asked for: the @firma answer itself, isdnie, the legal person's
+// certificate policy OID. PartialAfirma is decoded only if one is.
+type afirmaNeeds struct{ response, dnie, oid bool }
+
+// allAfirma derives every value (tests).
+var allAfirma = afirmaNeeds{response: true, dnie: true, oid: true}
+
+// afirmaNeedsOf reads the needs from the SP's request.
+func afirmaNeedsOf(st requestState) afirmaNeeds {
+	n := afirmaNeeds{oid: st.AllowLegalPerson}
+	for _, a := range st.Attributes {
+		switch a.Name {
+		case "afirmaResponse":
+			n.response = true
+		case "isdnie":
+			n.dnie = true
+		}
+	}
+	return n
+}
+
 // newAnswer translates a canonical result into STORK attribute values.
-func newAnswer(res *bridge.Result) *answer {
+func newAnswer(res *bridge.Result, need afirmaNeeds) *answer {
 	a := &answer{issuer: storkIssuer(res), values: map[string]string{}, legalPerson: res.LegalPerson}
 	set := func(name, value string) {
 		if value != "" {
@@ -40,12 +62,19 @@ func newAnswer(res *bridge.Result) *answer {
 		}
 	}
 	var afirma *clave2msg.AfirmaInfo
-	if pa := res.Value(translate.AttrPartialAfirma); pa != "" {
-		afirma, _ = clave2msg.ReadPartialAfirma(pa)
-		if vr, err := clave2msg.AfirmaVerifyResponse(pa); err == nil {
-			pa = vr
+	if pa := res.Value(translate.AttrPartialAfirma); pa != "" && need != (afirmaNeeds{}) {
+		decoded, err := clave2msg.DecodePartialAfirma(pa)
+		if err == nil && (need.dnie || need.oid) {
+			afirma, _ = decoded.Info()
 		}
-		set("afirmaResponse", pa)
+		if need.response {
+			if err == nil {
+				if vr, err := decoded.VerifyResponse(); err == nil {
+					pa = vr
+				}
+			}
+			set("afirmaResponse", pa)
+		}
 	}
 	if res.LegalPerson {
 		// A legal-person certificate fills eIdentifier and givenName with the
@@ -59,7 +88,9 @@ func newAnswer(res *bridge.Result) *answer {
 		a.naturalPerson(res, set)
 	}
 	set("citizenQAALevel", itoa(res.LoA.QAA()))
-	set("isdnie", boolString(res.IdP == translate.IdPAfirma && afirma != nil && afirma.IsDNIe()))
+	if need.dnie {
+		set("isdnie", boolString(res.IdP == translate.IdPAfirma && afirma != nil && afirma.IsDNIe()))
+	}
 	set("usedIdP", a.issuer)
 	set("eMail", res.Value(translate.AttrEmailAddress))
 	return a
