@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -128,7 +129,12 @@ const layout = `{{define "layout"}}<!DOCTYPE html>
 {{end}}`
 
 // PageTemplate is a page: the layout around a "content" template.
-type PageTemplate struct{ t *template.Template }
+type PageTemplate struct {
+	t *template.Template
+	// bound holds, per Localizer (one per language and bundle), a clone of
+	// t with T and lang bound to it: cloned and escaped once, not per page.
+	bound sync.Map // *i18n.Localizer -> *template.Template
+}
 
 // placeholderFuncs let templates parse; each render binds them to the
 // request's language.
@@ -165,13 +171,25 @@ func MustPageTemplate(name, content string) *PageTemplate {
 
 // Execute renders the page into w with l's language.
 func (p *PageTemplate) execute(w interface{ Write([]byte) (int, error) }, data PageData) error {
-	t, err := p.t.Clone()
+	t, err := p.forLocalizer(data.Page.L)
 	if err != nil {
 		return err
 	}
-	l := data.Page.L
-	t.Funcs(template.FuncMap{"T": l.T, "lang": l.Lang})
 	return t.ExecuteTemplate(w, "layout", data)
+}
+
+// forLocalizer is the page's template bound to l.
+func (p *PageTemplate) forLocalizer(l *i18n.Localizer) (*template.Template, error) {
+	if t, ok := p.bound.Load(l); ok {
+		return t.(*template.Template), nil
+	}
+	t, err := p.t.Clone()
+	if err != nil {
+		return nil, err
+	}
+	t.Funcs(template.FuncMap{"T": l.T, "lang": l.Lang})
+	got, _ := p.bound.LoadOrStore(l, t)
+	return got.(*template.Template), nil
 }
 
 // Page is the request's PageContext (Spanish, no switch, when the request

@@ -51,10 +51,11 @@ type Language struct {
 
 // Bundle is a set of complete catalogs.
 type Bundle struct {
-	catalogs map[string]map[string]string
-	langs    []Language
-	matcher  language.Matcher
-	tags     []string // codes in matcher order
+	catalogs   map[string]map[string]string
+	localizers map[string]*Localizer // one per catalog, shared (immutable)
+	langs      []Language
+	matcher    language.Matcher
+	tags       []string // codes in matcher order
 }
 
 var embedded = sync.OnceValues(func() (*Bundle, error) { return Load(shipped, "catalogs") })
@@ -98,6 +99,10 @@ func Load(fsys fs.FS, dir string) (*Bundle, error) {
 		b.langs = append(b.langs, Language{Code: c, Name: b.catalogs[c][nameKey]})
 	}
 	b.tags, b.matcher = codes, language.NewMatcher(tags)
+	b.localizers = make(map[string]*Localizer, len(codes))
+	for _, c := range codes {
+		b.localizers[c] = &Localizer{lang: c, msgs: b.catalogs[c]}
+	}
 	return b, nil
 }
 
@@ -183,7 +188,7 @@ func (b *Bundle) Localizer(code string) *Localizer {
 	if !b.Known(code) {
 		code = Default
 	}
-	return &Localizer{lang: code, msgs: b.catalogs[code]}
+	return b.localizers[code]
 }
 
 // Localizer is one language's messages.
