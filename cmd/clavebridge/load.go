@@ -26,6 +26,7 @@ import (
 
 func loadCommand() *cobra.Command {
 	var logins, workers int
+	var rate float64
 	var target string
 	var allowRemote bool
 	cmd := &cobra.Command{
@@ -36,6 +37,10 @@ func loadCommand() *cobra.Command {
 			if logins <= 0 || workers <= 0 {
 				return fmt.Errorf("load: --logins and --workers must be positive (got %d, %d)", logins, workers)
 			}
+			if rate < 0 || rate > maxRate {
+				return fmt.Errorf("load: --rate must be between 0 (closed loop) and %d logins/s (got %g)", maxRate, rate)
+			}
+			plan := loadPlan{logins: logins, workers: workers, rate: rate}
 			if target != "" {
 				if cmd.Flags().Changed("config") {
 					return errors.New("load: --target drives an external bridge; its configuration is its own, so -c is not used")
@@ -46,7 +51,7 @@ func loadCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return runLoadTarget(cmd.OutOrStdout(), base, allowRemote, logins, workers)
+				return runLoadTarget(cmd.OutOrStdout(), base, allowRemote, plan)
 			}
 			if allowRemote {
 				return errors.New("load: --allow-remote only applies with --target")
@@ -55,11 +60,12 @@ func loadCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runLoad(cmd.OutOrStdout(), cfg, logins, workers)
+			return runLoad(cmd.OutOrStdout(), cfg, plan)
 		},
 	}
 	cmd.Flags().IntVar(&logins, "logins", 500, "number of complete logins")
-	cmd.Flags().IntVar(&workers, "workers", 8, "concurrent browsers")
+	cmd.Flags().IntVar(&workers, "workers", 8, "concurrent browsers (with --rate: the most logins in flight)")
+	cmd.Flags().Float64Var(&rate, "rate", 0, "open loop: start this many logins a second whatever the answers (0: closed loop, each worker starts its next login when the last ends)")
 	cmd.Flags().StringVar(&target, "target", "", "base URL of a running bridge (or the load balancer in front of replicas) whose demo SPs and gateway auto-login are enabled; only loopback unless --allow-remote")
 	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "with --target, allow a target that is not on loopback (a load test is traffic someone pays for: only against your own test setup)")
 	return cmd
@@ -145,20 +151,38 @@ func targetTransport(allowRemote bool, workers int) *http.Transport {
 }
 
 // runLoadTarget times logins through the demo SPs of the bridge at base.
-func runLoadTarget(w io.Writer, base string, allowRemote bool, logins, workers int) error {
-	hops := &hopTimer{next: targetTransport(allowRemote, workers)}
+func runLoadTarget(w io.Writer, base string, allowRemote bool, plan loadPlan) error {
+	hops := &hopTimer{next: targetTransport(allowRemote, plan.workers)}
+	return runPlan(w, base, hops, plan, "the load client only; the bridge's own is in its metrics")
+}
+
+// runPlan drives plan's logins, then reports them, their hops and the
+// process's peak RSS (rssScope says what that process holds).
+func runPlan(w io.Writer, base string, hops *hopTimer, plan loadPlan, rssScope string) error {
 	start := time.Now()
-	durations, failures, firstErr := drive(base, hops, logins, workers)
-	report(w, durations, failures, workers, time.Since(start))
+	durations, failures, firstErr := drive(base, hops, plan)
+	report(w, durations, failures, plan, time.Since(start))
 	hops.report(w, len(durations)+failures)
+	if rss, err := peakRSS(); err == nil {
+		fmt.Fprintf(w, "peak RSS: %.1f MiB (%s)\n", float64(rss)/(1<<20), rssScope)
+	}
 	if failures > 0 {
-		return fmt.Errorf("%d of %d logins failed (first: %w)", failures, logins, firstErr)
+		return fmt.Errorf("%d of %d logins failed (first: %w)", failures, plan.logins, firstErr)
 	}
 	return nil
 }
 
+// peakRSS is this process's peak resident set size in bytes.
+func peakRSS() (int64, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, err
+	}
+	return ru.Maxrss << 10, nil // Linux reports KiB
+}
+
 // runLoad serves cfg on a loopback port with auto-login and times logins.
-func runLoad(w io.Writer, cfg *config.Config, logins, workers int) error {
+func runLoad(w io.Writer, cfg *config.Config, plan loadPlan) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -174,15 +198,8 @@ func runLoad(w io.Writer, cfg *config.Config, logins, workers int) error {
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 
-	hops := &hopTimer{next: &http.Transport{MaxIdleConnsPerHost: workers}}
-	start := time.Now()
-	durations, failures, firstErr := drive(base, hops, logins, workers)
-	report(w, durations, failures, workers, time.Since(start))
-	hops.report(w, len(durations)+failures)
-	if failures > 0 {
-		return fmt.Errorf("%d of %d logins failed (first: %w)", failures, logins, firstErr)
-	}
-	return nil
+	hops := &hopTimer{next: &http.Transport{MaxIdleConnsPerHost: plan.workers}}
+	return runPlan(w, base, hops, plan, "bridge, simulator, demo SPs and the load client in one process")
 }
 
 // rebase moves every URL of the configuration from its base URL to base.
@@ -210,19 +227,38 @@ func rebase(cfg *config.Config, base string) {
 	}
 }
 
-func drive(base string, transport http.RoundTripper, logins, workers int) ([]time.Duration, int, error) {
-	jobs := make(chan struct{})
+// loadPlan is what to run: logins in all, by workers browsers in a closed
+// loop, or, with rate > 0, started rate times a second (open loop) with at
+// most workers in flight.
+type loadPlan struct {
+	logins, workers int
+	rate            float64
+}
+
+// maxRate bounds --rate (a typo must not make a flood).
+const maxRate = 10000
+
+// drive runs plan's logins. A login's time counts from when it was due: in
+// the open loop that is its slot in the schedule, so a login that waits
+// for a free worker because earlier ones are slow shows the wait (the
+// percentiles see the backlog instead of hiding it).
+func drive(base string, transport http.RoundTripper, plan loadPlan) ([]time.Duration, int, error) {
+	type job struct{ due time.Time }
+	jobs := make(chan job)
 	var mu sync.Mutex
 	var durations []time.Duration
 	var firstErr error
 	failures := 0
 	var wg sync.WaitGroup
-	for range workers {
+	for range plan.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range jobs {
-				start := time.Now()
+			for j := range jobs {
+				due := j.due
+				if due.IsZero() {
+					due = time.Now()
+				}
 				err := oneLogin(base, transport)
 				mu.Lock()
 				if err != nil {
@@ -231,14 +267,20 @@ func drive(base string, transport http.RoundTripper, logins, workers int) ([]tim
 						firstErr = err
 					}
 				} else {
-					durations = append(durations, time.Since(start))
+					durations = append(durations, time.Since(due))
 				}
 				mu.Unlock()
 			}
 		}()
 	}
-	for range logins {
-		jobs <- struct{}{}
+	start := time.Now()
+	for i := range plan.logins {
+		var j job
+		if plan.rate > 0 {
+			j.due = start.Add(time.Duration(float64(i) / plan.rate * float64(time.Second)))
+			time.Sleep(time.Until(j.due))
+		}
+		jobs <- j
 	}
 	close(jobs)
 	wg.Wait()
@@ -261,13 +303,17 @@ func oneLogin(base string, transport http.RoundTripper) error {
 	return nil
 }
 
-func report(w io.Writer, d []time.Duration, failures, workers int, wall time.Duration) {
+func report(w io.Writer, d []time.Duration, failures int, plan loadPlan, wall time.Duration) {
 	if len(d) == 0 {
 		fmt.Fprintf(w, "no successful logins, %d failures\n", failures)
 		return
 	}
 	slices.Sort(d)
-	fmt.Fprintf(w, "logins: %d ok, %d failed, %d workers, %v\n", len(d), failures, workers, wall.Round(time.Millisecond))
+	mode := "closed loop"
+	if plan.rate > 0 {
+		mode = fmt.Sprintf("open loop at %g logins/s, at most %d in flight", plan.rate, plan.workers)
+	}
+	fmt.Fprintf(w, "logins: %d ok, %d failed, %d workers, %s, %v\n", len(d), failures, plan.workers, mode, wall.Round(time.Millisecond))
 	fmt.Fprintf(w, "throughput: %.1f logins/s\n", float64(len(d))/wall.Seconds())
 	fmt.Fprintf(w, "latency: p50 %v  p90 %v  p99 %v  max %v\n",
 		d[len(d)/2].Round(time.Microsecond), d[len(d)*9/10].Round(time.Microsecond),

@@ -153,6 +153,8 @@ func TestLoadCommandFlags(t *testing.T) {
 		{"allow-remote without target", []string{"load", "--allow-remote"}, "only applies with --target"},
 		{"no logins", []string{"load", "--target", "http://127.0.0.1:1", "--logins", "0"}, "positive"},
 		{"no workers", []string{"load", "--target", "http://127.0.0.1:1", "--workers", "-1"}, "positive"},
+		{"negative rate", []string{"load", "--target", "http://127.0.0.1:1", "--rate", "-1"}, "--rate must be between"},
+		{"flooding rate", []string{"load", "--target", "http://127.0.0.1:1", "--rate", "1e6"}, "--rate must be between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,26 +213,35 @@ func TestLoadTarget(t *testing.T) {
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
 
-	cmd := rootCommand()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"load", "--target", base + "/", "--logins", "6", "--workers", "2"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("load --target: %v\n%s", err, out.String())
-	}
-	for _, want := range []string{
-		`(?m)^logins: 6 ok, 0 failed, 2 workers, `,
-		`(?m)^throughput: [0-9.]+ logins/s$`,
-		`(?m)^latency: p50 \S+  p90 \S+  p99 \S+  max \S+$`,
-		`(?m)^hops: [0-9]+ \([0-9.]+ a login\): p50 \S+  p90 \S+  p99 \S+  max \S+$`,
-		`(?m)^  POST /demo/saml2/login +6 hops  p50 \S+  p99 \S+$`,
-		`(?m)^  POST /saml2/sso +6 hops  p50 \S+  p99 \S+$`,
-		`(?m)^  POST /upstream/acs +6 hops  p50 \S+  p99 \S+$`,
-		`(?m)^bridge hops by replica: feedc0de [0-9]+$`,
+	for _, loop := range []struct {
+		args []string
+		mode string
+	}{
+		{nil, "closed loop"},
+		{[]string{"--rate", "60"}, `open loop at 60 logins/s, at most 2 in flight`}, // six logins in 0.1 s
 	} {
-		if !regexp.MustCompile(want).MatchString(out.String()) {
-			t.Errorf("output does not match %s:\n%s", want, out.String())
+		cmd := rootCommand()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(append([]string{"load", "--target", base + "/", "--logins", "6", "--workers", "2"}, loop.args...))
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("load --target %v: %v\n%s", loop.args, err, out.String())
+		}
+		for _, want := range []string{
+			`(?m)^logins: 6 ok, 0 failed, 2 workers, ` + loop.mode + `, `,
+			`(?m)^throughput: [0-9.]+ logins/s$`,
+			`(?m)^latency: p50 \S+  p90 \S+  p99 \S+  max \S+$`,
+			`(?m)^hops: [0-9]+ \([0-9.]+ a login\): p50 \S+  p90 \S+  p99 \S+  max \S+$`,
+			`(?m)^  POST /demo/saml2/login +6 hops  p50 \S+  p99 \S+$`,
+			`(?m)^  POST /saml2/sso +6 hops  p50 \S+  p99 \S+$`,
+			`(?m)^  POST /upstream/acs +6 hops  p50 \S+  p99 \S+$`,
+			`(?m)^bridge hops by replica: feedc0de [0-9]+$`,
+			`(?m)^peak RSS: [0-9.]+ MiB \(the load client only; `,
+		} {
+			if !regexp.MustCompile(want).MatchString(out.String()) {
+				t.Errorf("output does not match %s:\n%s", want, out.String())
+			}
 		}
 	}
 }
