@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
@@ -47,6 +48,27 @@ func canonicalTree(el *etree.Element, prefixList string, omit *etree.Element) (*
 	return c.root, c.out, nil
 }
 
+// canonicalBuffers recycles the buffers canonical forms are written into:
+// nearly every one is hashed or signed, then dropped. A caller done with
+// the bytes of canonicalize or canonicalTree may hand them back with
+// releaseCanonical; one that keeps them simply does not.
+var canonicalBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// maxPooledCanonical keeps an unusually large canonical form's buffer out
+// of the pool.
+const maxPooledCanonical = 256 << 10
+
+func canonicalBuffer() []byte { return (*canonicalBuffers.Get().(*[]byte))[:0] }
+
+// releaseCanonical hands a canonical form's buffer back; the caller must
+// not use b afterwards.
+func releaseCanonical(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooledCanonical {
+		b = b[:0]
+		canonicalBuffers.Put(&b)
+	}
+}
+
 // nsBinding is a namespace prefix ("" for the default namespace) bound to
 // a URI ("" for no default namespace).
 type nsBinding struct{ prefix, uri string }
@@ -75,7 +97,7 @@ func newCanonicalizer(el *etree.Element, prefixList string, omit *etree.Element,
 		inclusive: strings.Fields(prefixList),
 		omit:      omit,
 		build:     build,
-		out:       make([]byte, 0, 4096),
+		out:       canonicalBuffer(),
 		scope:     append(make([]nsBinding, 0, 32), implicitBindings...),
 		rendered:  append(make([]nsBinding, 0, 16), implicitBindings...),
 	}

@@ -49,7 +49,9 @@ func (s Signer) Sign(el *etree.Element) error {
 	if err != nil {
 		return fmt.Errorf("samlxml: sign: %w", err)
 	}
-	sig := s.signatureTemplate(p, id, hashData(p.digestHash, canon))
+	digest := hashData(p.digestHash, canon)
+	releaseCanonical(canon)
+	sig := s.signatureTemplate(p, id, digest)
 	insertSignature(el, sig)
 	if err := s.fillSignatureValue(sig, p); err != nil {
 		el.RemoveChild(sig)
@@ -180,6 +182,7 @@ func (s Signer) fillSignatureValue(sig *etree.Element, p signParams) error {
 		return err
 	}
 	value, err := signData(s.Key, p.alg, canon)
+	releaseCanonical(canon)
 	if err != nil {
 		return err
 	}

@@ -60,10 +60,14 @@ func (v Verifier) verify(el *etree.Element) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare(hashData(sd.digestHash, canon), sd.digestValue) != 1 {
+	digestOK := subtle.ConstantTimeCompare(hashData(sd.digestHash, canon), sd.digestValue) == 1
+	releaseCanonical(canon) // the tree does not share its bytes
+	if !digestOK {
 		return nil, errors.New("digest mismatch: the signed content was changed")
 	}
 	cert, err := verifyWithAny(certs, sd.alg, sd.signedInfo, sd.signatureValue)
+	releaseCanonical(sd.signedInfo)
+	sd.signedInfo = nil
 	if err != nil {
 		return nil, err
 	}
