@@ -107,3 +107,19 @@ func legacyAttrNamespace(el *etree.Element, a etree.Attr) string {
 	}
 	return lookupNS(el, a.Space)
 }
+
+// lookupNS resolves prefix ("" for the default namespace) at el by walking
+// up its ancestors. Unlike etree's Attr.NamespaceURI it also works on copies.
+func lookupNS(el *etree.Element, prefix string) string {
+	if prefix == "xml" {
+		return nsXML
+	}
+	for e := el; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if p, ok := nsDeclPrefix(a); ok && p == prefix {
+				return a.Value
+			}
+		}
+	}
+	return ""
+}

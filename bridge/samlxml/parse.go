@@ -12,6 +12,11 @@ import (
 const (
 	maxDepth    = 64
 	maxElements = 10000
+	// maxAttrs bounds one element's attributes, and maxScopeDecls the
+	// namespace declarations in force at once (SAML uses about ten of
+	// each): name resolution then stays linear in the document's size.
+	maxAttrs      = 256
+	maxScopeDecls = 256
 )
 
 const nsXML = "http://www.w3.org/XML/1998/namespace"
@@ -49,6 +54,10 @@ func buildTree(data []byte) (*etree.Document, error) {
 	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxDepth, PreserveDuplicateAttrs: true}
 	top := &doc.Element
 	depth, elements, roots := 0, 0, 0
+	// scope holds the namespace declarations in force, innermost last;
+	// marks where each open element's own begin.
+	scope := append(make([]nsBinding, 0, 32), nsBinding{"xml", nsXML})
+	marks := make([]int, 0, maxDepth)
 	var t token
 	for {
 		if err := s.next(&t); err != nil {
@@ -76,7 +85,8 @@ func buildTree(data []byte) (*etree.Document, error) {
 					return nil, fmt.Errorf("%d root elements, want exactly one", roots)
 				}
 			}
-			el, err := addElement(top, &t)
+			marks = append(marks, len(scope))
+			el, err := addElement(top, &t, &scope)
 			if err != nil {
 				return nil, err
 			}
@@ -84,6 +94,7 @@ func buildTree(data []byte) (*etree.Document, error) {
 			if t.selfClosing {
 				depth--
 				top = top.Parent()
+				scope, marks = scope[:marks[len(marks)-1]], marks[:len(marks)-1]
 			}
 		case tokenEnd:
 			if depth == 0 || top.Space != t.space || top.Tag != t.local {
@@ -91,6 +102,7 @@ func buildTree(data []byte) (*etree.Document, error) {
 			}
 			depth--
 			top = top.Parent()
+			scope, marks = scope[:marks[len(marks)-1]], marks[:len(marks)-1]
 		case tokenText:
 			if depth == 0 && !isXMLSpace(t.text) {
 				return nil, errors.New("text outside the root element")
@@ -104,13 +116,16 @@ func buildTree(data []byte) (*etree.Document, error) {
 	}
 }
 
-// addElement appends the element t starts to parent and checks it with its
-// ancestors in place (namespace declarations are inherited).
-func addElement(parent *etree.Element, t *token) (*etree.Element, error) {
+// addElement appends the element t starts to parent, pushes its namespace
+// declarations onto scope (those of its ancestors are there) and checks it.
+func addElement(parent *etree.Element, t *token, scope *[]nsBinding) (*etree.Element, error) {
 	el := parent.CreateElement("x")
 	el.Space, el.Tag = t.space, t.local
 	if !validLocalName(el.Tag) {
 		return nil, fmt.Errorf("element name %q is not a valid qualified name", fullName(t.space, t.local))
+	}
+	if len(t.attrs) > maxAttrs {
+		return nil, fmt.Errorf("more than %d attributes on <%s>", maxAttrs, el.FullTag())
 	}
 	if len(t.attrs) > 0 {
 		el.Attr = make([]etree.Attr, 0, len(t.attrs))
@@ -129,7 +144,15 @@ func addElement(parent *etree.Element, t *token) (*etree.Element, error) {
 		}
 		el.CreateAttr(a.local, a.value).Space = a.space
 	}
-	if err := checkElement(el); err != nil {
+	for _, a := range el.Attr {
+		if p, ok := nsDeclPrefix(a); ok {
+			*scope = append(*scope, nsBinding{p, a.Value})
+		}
+	}
+	if len(*scope) > maxScopeDecls+1 {
+		return nil, fmt.Errorf("more than %d namespace declarations in force at <%s>", maxScopeDecls, el.FullTag())
+	}
+	if err := checkElement(el, *scope); err != nil {
 		return nil, err
 	}
 	return el, nil
@@ -183,14 +206,16 @@ type attrName struct {
 	space, key string
 }
 
-// checkElement refuses undeclared prefixes and duplicate attributes, both as
-// written and after namespace resolution (a:x and b:x with a and b bound to
-// the same URI are the same attribute).
-func checkElement(el *etree.Element) error {
+// checkElement refuses undeclared prefixes, forbidden namespace bindings
+// and duplicate attributes, both as written and after namespace resolution
+// (a:x and b:x with a and b bound to the same URI are the same attribute).
+// scope is the declarations in force at el, its own included, innermost
+// last.
+func checkElement(el *etree.Element, scope []nsBinding) error {
 	if !validLocalName(el.Tag) {
 		return fmt.Errorf("element name %q is not a valid qualified name", el.FullTag())
 	}
-	if el.Space != "" && lookupNS(el, el.Space) == "" {
+	if el.Space != "" && scopeURI(scope, el.Space) == "" {
 		return fmt.Errorf("element <%s> uses an undeclared namespace prefix", el.FullTag())
 	}
 	var uriBuf [smallAttrs]string
@@ -205,7 +230,7 @@ func checkElement(el *etree.Element) error {
 				return fmt.Errorf("<%s>: %w", el.FullTag(), err)
 			}
 		} else if a.Space != "" {
-			if uri = lookupNS(el, a.Space); uri == "" {
+			if uri = scopeURI(scope, a.Space); uri == "" {
 				return fmt.Errorf("attribute %s on <%s> uses an undeclared namespace prefix", a.FullKey(), el.FullTag())
 			}
 		}
@@ -215,6 +240,12 @@ func checkElement(el *etree.Element) error {
 		return fmt.Errorf("duplicate attribute %s on <%s>", el.Attr[dup].FullKey(), el.FullTag())
 	}
 	return nil
+}
+
+// scopeURI is the URI prefix is bound to in scope ("" if none).
+func scopeURI(scope []nsBinding, prefix string) string {
+	uri, _ := lookup(scope, prefix)
+	return uri
 }
 
 // smallAttrs is how many attributes duplicateAttr compares pairwise; above
@@ -262,22 +293,6 @@ func duplicateAttr(el *etree.Element, uris []string) int {
 // encoding/xml lets through (Namespaces in XML allows one colon per name).
 func validLocalName(s string) bool {
 	return s != "" && !strings.Contains(s, ":")
-}
-
-// lookupNS resolves prefix ("" for the default namespace) at el by walking
-// up its ancestors. Unlike etree's Attr.NamespaceURI it also works on copies.
-func lookupNS(el *etree.Element, prefix string) string {
-	if prefix == "xml" {
-		return nsXML
-	}
-	for e := el; e != nil; e = e.Parent() {
-		for _, a := range e.Attr {
-			if p, ok := nsDeclPrefix(a); ok && p == prefix {
-				return a.Value
-			}
-		}
-	}
-	return ""
 }
 
 // nsDeclPrefix reports whether a declares a namespace, and for which prefix

@@ -47,7 +47,7 @@ func legacyParse(data []byte, maxBytes int) (*etree.Document, error) {
 	if roots != 1 {
 		return nil, fmt.Errorf("%d root elements", roots)
 	}
-	return doc, walkElements(doc.Root(), checkElement)
+	return doc, walkElements(doc.Root(), legacyCheckElement)
 }
 
 func legacyScanTokens(data []byte) error {
@@ -75,4 +75,22 @@ func legacyScanTokens(data []byte) error {
 			return errors.New("directive")
 		}
 	}
+}
+
+// legacyCheckElement is checkElement with the declarations in scope read
+// from el's ancestors, as the legacy parser resolved prefixes.
+func legacyCheckElement(el *etree.Element) error {
+	var chain []*etree.Element
+	for e := el; e != nil; e = e.Parent() {
+		chain = append(chain, e)
+	}
+	scope := []nsBinding{{"xml", nsXML}}
+	for i := len(chain) - 1; i >= 0; i-- {
+		for _, a := range chain[i].Attr {
+			if p, ok := nsDeclPrefix(a); ok {
+				scope = append(scope, nsBinding{p, a.Value})
+			}
+		}
+	}
+	return checkElement(el, scope)
 }

@@ -1,6 +1,7 @@
 package samlxml
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,13 @@ func TestParseRejects(t *testing.T) {
 		{name: "undeclared element prefix", doc: `<p:a/>`, want: "undeclared"},
 		{name: "undeclared attribute prefix", doc: `<a p:x="1"/>`, want: "undeclared"},
 		{name: "unknown entity", doc: `<a>&xxe;</a>`, want: "rejected XML"},
+		{name: "too many attributes", doc: `<a` + strings.Repeat(` x="1"`, 1) + manyAttrs(maxAttrs) + `/>`, want: "more than 256 attributes"},
+		{name: "too many declarations in force", doc: `<a` + manyDecls(0, 200) + `><b` + manyDecls(200, 100) + `/></a>`, want: "more than 256 namespace declarations"},
+		{name: "xml prefix rebound", doc: `<a xmlns:xml="urn:x"/>`, want: "xml prefix bound to another namespace"},
+		{name: "xmlns prefix declared", doc: `<a xmlns:xmlns="urn:x"/>`, want: "xmlns prefix declared"},
+		{name: "XML namespace bound to another prefix", doc: `<a xmlns:p="http://www.w3.org/XML/1998/namespace"/>`, want: "XML namespace bound to another prefix"},
+		{name: "prefix undeclared", doc: `<a xmlns:p=""/>`, want: "undeclared (not allowed in XML 1.0)"},
+		{name: "non-ASCII element name", doc: `<é/>`, want: "non-ASCII names"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,4 +73,41 @@ func TestParseRejects(t *testing.T) {
 			wantErr(t, err, tt.want)
 		})
 	}
+}
+
+// manyAttrs is n distinct attributes a0="1" … .
+func manyAttrs(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ` a%d="1"`, i)
+	}
+	return b.String()
+}
+
+// manyDecls declares prefixes p<from> … p<from+n-1>.
+func manyDecls(from, n int) string {
+	var b strings.Builder
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&b, ` xmlns:p%d="urn:%d"`, i, i)
+	}
+	return b.String()
+}
+
+// TestParseRefusesResolutionBlowUp: the document that made prefix
+// resolution quadratic (9000 declarations on the root, 9000 prefixed
+// attributes on its child, 250 KB: seconds of CPU before these bounds) is
+// refused at its first element.
+func TestParseRefusesResolutionBlowUp(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<r")
+	for i := range 9000 {
+		fmt.Fprintf(&b, ` xmlns:p%d="u"`, i)
+	}
+	b.WriteString("><c")
+	for i := range 9000 {
+		fmt.Fprintf(&b, ` p%d:a="1"`, i)
+	}
+	b.WriteString("/></r>")
+	_, err := Parse([]byte(b.String()), DefaultMaxMessageBytes)
+	wantErr(t, err, "more than 256 attributes on <r>")
 }

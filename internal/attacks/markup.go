@@ -154,6 +154,16 @@ func sizeVariants() []Variant {
 			el.SetText(EvilMarker)
 			return nil
 		})},
+		{Size, "2000 declarations and 2000 prefixed attributes inside Extensions (name resolution blow-up)", mutate(func(m *message) error {
+			ext := extensions(m)
+			el := ext.CreateElement("evil:e")
+			for i := range 2000 {
+				ext.CreateAttr(fmt.Sprintf("xmlns:e%d", i), "urn:evil")
+				el.CreateAttr(fmt.Sprintf("e%d:a", 1999-i), EvilMarker)
+			}
+			el.CreateAttr("xmlns:evil", "urn:evil")
+			return nil
+		})},
 		{Size, "300 KiB text node inside Extensions", mutate(func(m *message) error {
 			el := extensions(m).CreateElement("evil:padding")
 			el.CreateAttr("xmlns:evil", "urn:evil")
