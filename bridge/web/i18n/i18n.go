@@ -211,11 +211,41 @@ func (l *Localizer) T(key string, args ...string) string {
 	if len(args) < 2 {
 		return msg
 	}
-	pairs := make([]string, 0, len(args))
-	for i := 0; i+1 < len(args); i += 2 {
-		pairs = append(pairs, "{"+args[i]+"}", args[i+1])
+	return fill(msg, args)
+}
+
+// fill replaces each {name} of msg whose name args pairs with a value, in
+// one pass: a value is never scanned for placeholders itself.
+func fill(msg string, args []string) string {
+	var b strings.Builder
+	b.Grow(len(msg) + 32)
+	for {
+		open := strings.IndexByte(msg, '{')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(msg[open:], '}')
+		if end < 0 {
+			break
+		}
+		name, value, found := msg[open+1:open+end], "", false
+		for i := 0; i+1 < len(args); i += 2 {
+			if args[i] == name {
+				value, found = args[i+1], true
+				break
+			}
+		}
+		if !found {
+			b.WriteString(msg[:open+1])
+			msg = msg[open+1:]
+			continue
+		}
+		b.WriteString(msg[:open])
+		b.WriteString(value)
+		msg = msg[open+end+1:]
 	}
-	return strings.NewReplacer(pairs...).Replace(msg)
+	b.WriteString(msg)
+	return b.String()
 }
 
 // Has reports whether the catalog has key.

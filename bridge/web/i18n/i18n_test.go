@@ -130,3 +130,27 @@ func TestLocalizer(t *testing.T) {
 		t.Fatalf("%s %q %q %q", l.Lang(), l.T("a", "n", "<1>"), l.T("b"), l.T("nope"))
 	}
 }
+
+// TestFill: placeholders are filled in one pass (a value that looks like a
+// placeholder stays as it is), unknown ones and stray braces are kept.
+func TestFill(t *testing.T) {
+	tests := []struct {
+		msg  string
+		args []string
+		want string
+	}{
+		{"plain", nil, "plain"},
+		{"{a} and {b}", []string{"a", "1", "b", "2"}, "1 and 2"},
+		{"{a}{a}", []string{"a", "x"}, "xx"},
+		{"{a} {b}", []string{"a", "{b}", "b", "2"}, "{b} 2"},
+		{"{unknown} {a}", []string{"a", "1"}, "{unknown} 1"},
+		{"{ {a} }", []string{"a", "1"}, "{ 1 }"},
+		{"open { only", []string{"a", "1"}, "open { only"},
+		{"{a", []string{"a", "1"}, "{a"},
+	}
+	for _, tt := range tests {
+		if got := fill(tt.msg, tt.args); got != tt.want {
+			t.Errorf("fill(%q, %q) = %q, want %q", tt.msg, tt.args, got, tt.want)
+		}
+	}
+}
