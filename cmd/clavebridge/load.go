@@ -160,7 +160,7 @@ func runLoadTarget(w io.Writer, base string, allowRemote bool, plan loadPlan) er
 // process's peak RSS (rssScope says what that process holds).
 func runPlan(w io.Writer, base string, hops *hopTimer, plan loadPlan, rssScope string) error {
 	start := time.Now()
-	durations, failures, firstErr := drive(base, hops, plan)
+	durations, failures, firstErr := drive(plan, func() error { return oneLogin(base, hops) })
 	report(w, durations, failures, plan, time.Since(start))
 	hops.report(w, len(durations)+failures)
 	if rss, err := peakRSS(); err == nil {
@@ -238,11 +238,11 @@ type loadPlan struct {
 // maxRate bounds --rate (a typo must not make a flood).
 const maxRate = 10000
 
-// drive runs plan's logins. A login's time counts from when it was due: in
-// the open loop that is its slot in the schedule, so a login that waits
-// for a free worker because earlier ones are slow shows the wait (the
-// percentiles see the backlog instead of hiding it).
-func drive(base string, transport http.RoundTripper, plan loadPlan) ([]time.Duration, int, error) {
+// drive runs plan's logins (each a call of login). A login's time counts
+// from when it was due: in the open loop that is its slot in the schedule,
+// so a login that waits for a free worker because earlier ones are slow
+// shows the wait (the percentiles see the backlog instead of hiding it).
+func drive(plan loadPlan, login func() error) ([]time.Duration, int, error) {
 	type job struct{ due time.Time }
 	jobs := make(chan job)
 	var mu sync.Mutex
@@ -259,7 +259,7 @@ func drive(base string, transport http.RoundTripper, plan loadPlan) ([]time.Dura
 				if due.IsZero() {
 					due = time.Now()
 				}
-				err := oneLogin(base, transport)
+				err := login()
 				mu.Lock()
 				if err != nil {
 					failures++

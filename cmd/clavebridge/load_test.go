@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,5 +262,33 @@ func TestHopTimerBounded(t *testing.T) {
 	if len(h.byPath) != maxHopKinds || len(h.byPath["other"]) != 2*maxHopKinds+1 || len(h.hops) != 3*maxHopKinds {
 		t.Fatalf("%d kinds, %d other, %d hops; want %d, %d, %d", len(h.byPath), len(h.byPath["other"]), len(h.hops),
 			maxHopKinds, 2*maxHopKinds+1, 3*maxHopKinds)
+	}
+}
+
+// TestDriveOpenLoopCountsTheWait: in the open loop a login's time runs
+// from its slot in the schedule, so logins queued behind slower ones show
+// the wait. Five logins due 1 ms apart, one worker, 4 ms each: the last
+// ends at least 20 ms after the start and was due at 4 ms, so it counts at
+// least 16 ms (a lower bound only: a busy machine can only add to it).
+// Failures are counted, the first one kept.
+func TestDriveOpenLoopCountsTheWait(t *testing.T) {
+	const n, work = 5, 4 * time.Millisecond
+	calls := 0
+	var mu sync.Mutex
+	login := func() error {
+		time.Sleep(work)
+		mu.Lock()
+		defer mu.Unlock()
+		if calls++; calls == 2 {
+			return errors.New("second login refused")
+		}
+		return nil
+	}
+	d, failures, firstErr := drive(loadPlan{logins: n, workers: 1, rate: 1000}, login)
+	if len(d) != n-1 || failures != 1 || firstErr == nil || firstErr.Error() != "second login refused" {
+		t.Fatalf("%d timed, %d failures (%v), want %d and 1", len(d), failures, firstErr, n-1)
+	}
+	if last := slices.Max(d); last < n*work-(n-1)*time.Millisecond {
+		t.Fatalf("the slowest login counted %v: the wait behind the others is missing", last)
 	}
 }
