@@ -33,7 +33,8 @@ const nsXML = "http://www.w3.org/XML/1998/namespace"
 // non-ASCII), duplicate attributes (as written and after namespace
 // resolution), undeclared namespace prefixes, the bindings Namespaces in
 // XML forbids, mismatched end tags, text outside the root element and
-// documents without exactly one root element. Comments and processing
+// documents without exactly one root element, more than 256 attributes on
+// an element or 256 namespace declarations in force. Comments and processing
 // instructions are kept (Verifier.Verify refuses them inside signed
 // content).
 func Parse(data []byte, maxBytes int) (*etree.Document, error) {
