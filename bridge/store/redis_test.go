@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/clavebridge/clavebridge/bridge/store"
 	"github.com/clavebridge/clavebridge/bridge/store/internal/storetest"
+	"github.com/clavebridge/clavebridge/internal/peertest"
 )
 
 // newMiniredis returns a Redis store with prefix over a fresh in-process
@@ -500,17 +502,12 @@ func realRedis(t *testing.T, address string) (*store.Redis, *redis.Client, strin
 	return r, client, prefix
 }
 
-// requireRedis stops the test when no redis-server is available: it fails
-// under CI (env CI non-empty) or with CLAVEBRIDGE_REQUIRE_PEERS=1, and skips
-// otherwise.
+// requireRedis stops the test when no redis-server is available
+// (peertest.Missing).
 func requireRedis(t *testing.T, format string, args ...any) {
 	t.Helper()
-	reason := "redis-server unavailable: " + format
-	if os.Getenv("CI") != "" || os.Getenv("CLAVEBRIDGE_REQUIRE_PEERS") == "1" {
-		t.Fatalf(reason+" (required here: CI or CLAVEBRIDGE_REQUIRE_PEERS=1; "+
-			"start redis-server and set CLAVEBRIDGE_REDIS=127.0.0.1:6379)", args...)
-	}
-	t.Skipf(reason+" (set CLAVEBRIDGE_REDIS=host:port to run; CLAVEBRIDGE_REQUIRE_PEERS=1 makes this a failure)", args...)
+	peertest.Missing(t, "redis-server unavailable: "+fmt.Sprintf(format, args...)+
+		" (start redis-server and set CLAVEBRIDGE_REDIS=127.0.0.1:6379)")
 }
 
 func BenchmarkRedisPutTake(b *testing.B) {

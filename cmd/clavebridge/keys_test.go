@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/clavebridge/clavebridge/internal/peertest"
 )
 
 // runClavebridge runs this test binary as the real command (TestMain) in
@@ -293,17 +295,12 @@ func TestKeysCSROpenSSL(t *testing.T) {
 	}
 }
 
-// requireOpenSSL stops the test when openssl is missing: a failure under
-// CI or CLAVEBRIDGE_REQUIRE_PEERS=1, a skip otherwise.
+// requireOpenSSL stops the test when openssl is missing (peertest.Missing).
 func requireOpenSSL(t *testing.T) {
 	t.Helper()
-	if err := exec.Command("openssl", "version").Run(); err == nil {
-		return
+	if err := exec.Command("openssl", "version").Run(); err != nil {
+		peertest.Missing(t, "openssl does not run (Debian: apt-get install openssl)")
 	}
-	if os.Getenv("CI") != "" || os.Getenv("CLAVEBRIDGE_REQUIRE_PEERS") == "1" {
-		t.Fatal("openssl is required here (CI or CLAVEBRIDGE_REQUIRE_PEERS=1) but does not run (Debian: apt-get install openssl)")
-	}
-	t.Skip("openssl is not installed (Debian: apt-get install openssl); set CLAVEBRIDGE_REQUIRE_PEERS=1 to make this a failure")
 }
 
 // TestKeysTestdata: keys never writes into a testdata directory that --out

@@ -7,7 +7,7 @@
 // child of the test, is waited for until it answers HTTP, and is stopped at
 // the end of the test; when the test fails its error log is written to the
 // test log. When apache2 is not installed the test is skipped, or fails
-// when CLAVEBRIDGE_REQUIRE_PEERS=1.
+// under CI (peertest).
 //
 // Use it in two steps, because an SP's own configuration names the port
 // (its entityID and endpoint URLs): New reserves the port and makes the
@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clavebridge/clavebridge/internal/peertest"
 )
 
 // Binary and ModulesDir are where Debian installs Apache.
@@ -95,32 +97,24 @@ type Server struct {
 	waitErr error
 }
 
-// Require returns the apache2 binary, or skips the test (fails it when
-// CLAVEBRIDGE_REQUIRE_PEERS=1) when Apache is not installed.
+// Require returns the apache2 binary, or stops the test when Apache is not
+// installed (peertest.Missing).
 func Require(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
-		missing(t, "apache2 is not installed (Debian: apt-get install apache2; .ci/deps installs it)")
+		peertest.Missing(t, "apache2 is not installed (Debian: apt-get install apache2; .ci/deps installs it)")
 	}
 	return Binary
 }
 
-// RequireModule skips the test (fails it when CLAVEBRIDGE_REQUIRE_PEERS=1)
+// RequireModule stops the test (peertest.Missing)
 // when ModulesDir has no such file (e.g. "mod_shib.so"), naming the
 // Debian package that brings it.
 func RequireModule(t testing.TB, file, debianPackage string) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(ModulesDir, file)); err != nil {
-		missing(t, fmt.Sprintf("Apache module %s is not installed (Debian: apt-get install %s; .ci/deps installs it)", file, debianPackage))
+		peertest.Missing(t, fmt.Sprintf("Apache module %s is not installed (Debian: apt-get install %s; .ci/deps installs it)", file, debianPackage))
 	}
-}
-
-func missing(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CLAVEBRIDGE_REQUIRE_PEERS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // New reserves a free port on 127.0.0.1 and makes the server's folder

@@ -2,8 +2,8 @@
 // in a hardware module: each test gets its own token directory and
 // configuration (SOFTHSM2_CONF, set for the test only), a token initialised
 // with a known PIN, and the test keys of testdata imported into it. When
-// SoftHSM2 is not installed the test is skipped, or fails when
-// CLAVEBRIDGE_REQUIRE_PEERS=1.
+// SoftHSM2 is not installed the test is skipped, or fails under CI
+// (peertest).
 package softhsmtest
 
 import (
@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/clavebridge/clavebridge/internal/peertest"
 )
 
 // PIN and SOPIN are the PINs of every test token.
@@ -50,11 +52,7 @@ func New(t testing.TB, label string) *Token {
 		}
 	}
 	if err != nil || module == "" {
-		msg := "SoftHSM2 is not installed (Debian: apt-get install softhsm2; .ci/deps installs it)"
-		if os.Getenv("CLAVEBRIDGE_REQUIRE_PEERS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		peertest.Missing(t, "SoftHSM2 is not installed (Debian: apt-get install softhsm2; .ci/deps installs it)")
 	}
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")

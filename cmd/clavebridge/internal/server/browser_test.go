@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clavebridge/clavebridge/internal/peertest"
 )
 
 // The browser suite: testdata/browser/journeys.mjs drives Debian's chromium
@@ -98,11 +100,7 @@ func requireBrowserPeers(t *testing.T) (node, chromium, dir string) {
 	if len(missing) == 0 {
 		return node, chromium, dir
 	}
-	msg := "browser suite peers missing: " + strings.Join(missing, ", ") + "; bash .ci/deps installs them"
-	if os.Getenv("CI") != "" || os.Getenv("CLAVEBRIDGE_REQUIRE_PEERS") == "1" {
-		t.Fatal(msg + " (required here: CI or CLAVEBRIDGE_REQUIRE_PEERS=1)")
-	}
-	t.Skip(msg + "; set CLAVEBRIDGE_REQUIRE_PEERS=1 to make this a failure")
+	peertest.Missing(t, "browser suite peers missing: "+strings.Join(missing, ", ")+"; bash .ci/deps installs them")
 	return "", "", ""
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/clavebridge/clavebridge/internal/browser"
+	"github.com/clavebridge/clavebridge/internal/peertest"
 	"github.com/clavebridge/clavebridge/internal/samlxmltest"
 )
 
@@ -31,18 +32,12 @@ const (
 	python3Bin = "/usr/bin/python3" // Debian's, with python3-pysaml2 and python3-cryptography
 )
 
-// requirePeer stops the test when a peer is missing: it fails under CI (env
-// CI non-empty) or with CLAVEBRIDGE_REQUIRE_PEERS=1, and skips otherwise.
+// requirePeer stops the test when a peer is missing (peertest.Missing).
 func requirePeer(t *testing.T, name string, check func() bool) {
 	t.Helper()
-	if check() {
-		return
+	if !check() {
+		peertest.Missing(t, "interop peer "+name+" is not installed (Debian: apt-get install xmlsec1 python3-pysaml2 python3-cryptography)")
 	}
-	if os.Getenv("CI") != "" || os.Getenv("CLAVEBRIDGE_REQUIRE_PEERS") == "1" {
-		t.Fatalf("interop peer %s is required here (CI or CLAVEBRIDGE_REQUIRE_PEERS=1) but is not installed", name)
-	}
-	t.Skipf("interop peer %s is not installed (Debian: apt-get install xmlsec1 python3-pysaml2 python3-cryptography); "+
-		"set CLAVEBRIDGE_REQUIRE_PEERS=1 to make this a failure", name)
 }
 
 // peerRuns reports whether name runs with args and exits 0.
