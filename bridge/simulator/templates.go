@@ -33,6 +33,10 @@ const pageCommon = `
 {{end}}
 
 {{define "invalid"}}{{if .Data.Error}} aria-invalid="true" aria-describedby="error"{{end}}{{end}}
+
+{{define "user"}}<div class="cb-field"><label for="user">{{T "sim.field.user"}}</label>
+<p class="cb-hint" id="user-hint">{{T "sim.field.user_hint"}}</p>
+<input type="text" id="user" name="user" value="{{.Data.User}}" autocomplete="username" aria-describedby="user-hint{{if .Data.Error}} error{{end}}"{{if .Data.Error}} aria-invalid="true"{{end}} required></div>{{end}}
 `
 
 // stepPage is one page of the login: pageCommon plus its content.
@@ -58,9 +62,7 @@ var (
 {{template "close" .}}`)
 
 	segsocPage = stepPage("segsoc", `{{template "open" .}}
-<div class="cb-field"><label for="user">{{T "sim.field.user"}}</label>
-<p class="cb-hint" id="user-hint">{{T "sim.field.user_hint"}}</p>
-<input type="text" id="user" name="user" value="{{.Data.User}}" autocomplete="username" aria-describedby="user-hint{{if .Data.Error}} error{{end}}"{{if .Data.Error}} aria-invalid="true"{{end}} required></div>
+{{template "user" .}}
 <div class="cb-field"><label for="password">{{T "sim.field.password"}}</label>
 <input type="password" id="password" name="password" autocomplete="current-password"{{template "invalid" .}} required></div>
 <p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.next"}}</button></p>
@@ -75,9 +77,7 @@ var (
 {{template "close" .}}`)
 
 	pinPage = stepPage("pin24h", `{{template "open" .}}
-<div class="cb-field"><label for="user">{{T "sim.field.user"}}</label>
-<p class="cb-hint" id="user-hint">{{T "sim.field.user_hint"}}</p>
-<input type="text" id="user" name="user" value="{{.Data.User}}" autocomplete="username" aria-describedby="user-hint{{if .Data.Error}} error{{end}}"{{if .Data.Error}} aria-invalid="true"{{end}} required></div>
+{{template "user" .}}
 <div class="cb-field"><label for="pin">{{T "sim.field.pin"}}</label>
 <input type="password" id="pin" name="pin" autocomplete="one-time-code"{{template "invalid" .}} required></div>
 <p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.identify"}}</button></p>
@@ -94,9 +94,7 @@ var (
 {{template "close" .}}`)
 
 	mobilePage = stepPage("clvmovil", `{{template "open" .}}
-<div class="cb-field"><label for="user">{{T "sim.field.user"}}</label>
-<p class="cb-hint" id="user-hint">{{T "sim.field.user_hint"}}</p>
-<input type="text" id="user" name="user" value="{{.Data.User}}" autocomplete="username" aria-describedby="user-hint{{if .Data.Error}} error{{end}}"{{if .Data.Error}} aria-invalid="true"{{end}} required></div>
+{{template "user" .}}
 <p class="cb-actions"><button type="submit" name="next" value="1" class="cb-button">{{T "sim.clvmovil.submit"}}</button></p>
 {{template "close" .}}`)
 

@@ -159,6 +159,17 @@ func newBenchFlow(b *testing.B) *benchFlow {
 	return &benchFlow{jar: jar}
 }
 
+// startFlows is n fresh browsers, each about to post form to path.
+func startFlows(b *testing.B, n int, path string, form url.Values) []*benchFlow {
+	b.Helper()
+	flows := make([]*benchFlow, n)
+	for i := range flows {
+		flows[i] = newBenchFlow(b)
+		flows[i].start(b, path, form)
+	}
+	return flows
+}
+
 // start sets the flow's first request: a form posted to the demo SP.
 func (f *benchFlow) start(b *testing.B, path string, form url.Values) {
 	b.Helper()
@@ -364,11 +375,7 @@ func BenchmarkBridgeLogin(b *testing.B) {
 				b.StopTimer()
 				b.ResetTimer()
 				for done := 0; done < b.N; done += benchBatch {
-					flows := make([]*benchFlow, min(benchBatch, b.N-done))
-					for i := range flows {
-						flows[i] = newBenchFlow(b)
-						flows[i].start(b, d.path, d.form)
-					}
+					flows := startFlows(b, min(benchBatch, b.N-done), d.path, d.form)
 					runFlows(b, srv, flows, true, &cpu)
 					expectFinal(b, flows, demoLoggedIn)
 					cpu.floorBatch(b, keys, d.signatures, d.unwraps, len(flows))
@@ -387,11 +394,7 @@ func BenchmarkBridgeSSOLogin(b *testing.B) {
 		b.Run(keys.name, func(b *testing.B) {
 			srv := newBenchServer(b, keys)
 			d := benchDialects[0]
-			flows := make([]*benchFlow, benchBatch)
-			for i := range flows {
-				flows[i] = newBenchFlow(b)
-				flows[i].start(b, d.path, d.form)
-			}
+			flows := startFlows(b, benchBatch, d.path, d.form)
 			runFlows(b, srv, flows, false, nil)
 			expectFinal(b, flows, demoLoggedIn)
 			upstream := srv.Simulator.Logins()
@@ -427,11 +430,7 @@ func BenchmarkBridgeLogout(b *testing.B) {
 			b.StopTimer()
 			b.ResetTimer()
 			for done := 0; done < b.N; done += benchBatch {
-				flows := make([]*benchFlow, min(benchBatch, b.N-done))
-				for i := range flows {
-					flows[i] = newBenchFlow(b)
-					flows[i].start(b, d.path, d.form)
-				}
+				flows := startFlows(b, min(benchBatch, b.N-done), d.path, d.form)
 				runFlows(b, srv, flows, false, nil)
 				expectFinal(b, flows, demoLoggedIn)
 				for _, f := range flows {
