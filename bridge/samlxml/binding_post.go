@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
 	"strings"
 )
 
@@ -41,23 +40,8 @@ func HiddenInputs(fields []Field) string {
 	return b.String()
 }
 
-// PostForm renders the HTTP-POST binding page: an auto-submitting form (one
-// constant inline script, allowed by hash in PostFormCSP) that also works with
-// JavaScript off. Everything is HTML-escaped.
-func PostForm(action string, fields []Field) []byte {
-	var b strings.Builder
-	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue</title></head>\n<body>\n")
-	fmt.Fprintf(&b, "<form method=\"post\" action=\"%s\">\n", html.EscapeString(action))
-	for _, f := range fields {
-		fmt.Fprintf(&b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">\n",
-			attrEscape(f.Name), attrEscape(f.Value))
-	}
-	b.WriteString("<noscript><button type=\"submit\">Continue</button></noscript>\n</form>\n")
-	b.WriteString("<script>" + autoSubmitScript + "</script>\n</body>\n</html>\n")
-	return []byte(b.String())
-}
-
-// PostFormCSP is the Content-Security-Policy header value for PostForm pages.
+// PostFormCSP is the Content-Security-Policy of a POST binding page: its one
+// script (AutoSubmitScript) by hash, forms to anywhere over http(s).
 func PostFormCSP() string {
 	sum := sha256.Sum256([]byte(autoSubmitScript))
 	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
@@ -94,24 +78,14 @@ func DecodePostValue(value string, maxBytes int) ([]byte, error) {
 	return data, nil
 }
 
-// attrEscape escapes an attribute value, CR and LF included, so that a
-// value survives the browser's attribute-value normalisation byte for byte.
-func attrEscape(s string) string {
-	if !strings.ContainsAny(s, attrSpecials) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 16)
-	writeAttrEscaped(&b, s)
-	return b.String()
-}
-
-// attrSpecials are the bytes attrEscape replaces: html.EscapeString's five,
-// CR and LF.
+// attrSpecials are the bytes writeAttrEscaped replaces: html.EscapeString's
+// five, CR and LF.
 const attrSpecials = "&'<>\"\r\n"
 
-// writeAttrEscaped writes s escaped as attrEscape does, in one pass (a
-// base64 value, the common case, has nothing to escape).
+// writeAttrEscaped writes s escaped for an attribute value, CR and LF
+// included, so that it survives the browser's attribute-value
+// normalisation byte for byte; in one pass (a base64 value, the common
+// case, has nothing to escape).
 func writeAttrEscaped(b *strings.Builder, s string) {
 	for {
 		i := strings.IndexAny(s, attrSpecials)

@@ -75,7 +75,7 @@ func newPagesFixture(t *testing.T) *pagesFixture {
 		web.Route{Method: http.MethodGet, Path: "/refuse", Handle: refuse},
 		web.Route{Method: http.MethodPost, Path: "/refuse", Handle: refuse},
 		web.Route{Method: http.MethodPost, Path: "/post", Handle: func(context.Context, *web.Input) (flow.Reply, error) {
-			return flow.Reply{Out: bridge.Outgoing{URL: "https://sp.example/acs", Fields: []samlxml.Field{
+			return flow.Reply{Out: bridge.Outgoing{URL: `https://sp.example/acs?a=1&b="2"`, Fields: []samlxml.Field{
 				{Name: "SAMLResponse", Value: "PHg+\r\nPC94Pg=="}, {Name: "RelayState", Value: `a"<b>`}}}}, nil
 		}},
 		web.Route{Method: http.MethodGet, Path: "/internal", Handle: func(context.Context, *web.Input) (flow.Reply, error) {
@@ -387,7 +387,7 @@ func TestPostFormPage(t *testing.T) {
 		t.Fatalf("CSP %q", rec.Header().Get("Content-Security-Policy"))
 	}
 	for _, want := range []string{
-		`<form method="post" action="https://sp.example/acs"`,
+		`<form method="post" action="https://sp.example/acs?a=1&amp;b=%222%22"`,
 		`<input type="hidden" name="SAMLResponse" value="PHg+&#13;&#10;PC94Pg==">`,
 		`<input type="hidden" name="RelayState" value="a&#34;&lt;b&gt;">`,
 		"<script>" + samlxml.AutoSubmitScript + "</script>",
@@ -396,6 +396,9 @@ func TestPostFormPage(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Fatalf("no %s: %.2000s", want, body)
 		}
+	}
+	if strings.Contains(body, `b="2"`) {
+		t.Fatalf("the action's quotes unescaped: %.2000s", body)
 	}
 	if strings.Count(body, "<script") != 1 || strings.Count(body, "<form") != 1 ||
 		strings.Index(body, "<form") > strings.Index(body, "<script") {
