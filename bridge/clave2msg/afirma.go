@@ -77,15 +77,6 @@ func (pa *PartialAfirma) Info() (*AfirmaInfo, error) {
 // NSDSS is the namespace of the OASIS DSS core schema @firma answers in.
 const NSDSS = "urn:oasis:names:tc:dss:1.0:core:schema"
 
-// AfirmaVerifyResponse is DecodePartialAfirma then VerifyResponse.
-func AfirmaVerifyResponse(partial string) (string, error) {
-	pa, err := DecodePartialAfirma(partial)
-	if err != nil {
-		return "", err
-	}
-	return pa.VerifyResponse()
-}
-
 // VerifyResponse turns a Cl@ve 2.0 PartialAfirma value (dss:Result and
 // afxp:ReadableCertificateInfo under a Partial_Afirma_Response root) into
 // the @firma answer Cl@ve 1 sent as afirmaResponse: a dss:VerifyResponse

@@ -287,13 +287,3 @@ func (r *Replica) Ready() bool {
 	_ = resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
-
-// ReplicaByID is the replica whose X-Clavebridge-Replica is id (nil: none).
-func (c *Cluster) ReplicaByID(id string) *Replica {
-	for _, r := range c.Replicas {
-		if r.ID == id {
-			return r
-		}
-	}
-	return nil
-}
