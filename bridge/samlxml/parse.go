@@ -53,12 +53,12 @@ func buildTree(data []byte) (*etree.Document, error) {
 	s := scanner{src: string(data)}
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxDepth, PreserveDuplicateAttrs: true}
-	top := &doc.Element
-	depth, elements, roots := 0, 0, 0
-	// scope holds the namespace declarations in force, innermost last;
-	// marks where each open element's own begin.
-	scope := append(make([]nsBinding, 0, 32), nsBinding{"xml", nsXML})
-	marks := make([]int, 0, maxDepth)
+	b := openElements{
+		top:   &doc.Element,
+		scope: append(make([]nsBinding, 0, 32), nsBinding{"xml", nsXML}),
+		marks: make([]int, 0, maxDepth),
+	}
+	elements, roots := 0, 0
 	var t token
 	for {
 		if err := s.next(&t); err != nil {
@@ -66,17 +66,16 @@ func buildTree(data []byte) (*etree.Document, error) {
 		}
 		switch t.kind {
 		case tokenEOF:
-			if depth != 0 {
-				return nil, fmt.Errorf("the document ends inside <%s>", top.FullTag())
+			if len(b.marks) != 0 {
+				return nil, fmt.Errorf("the document ends inside <%s>", b.top.FullTag())
 			}
 			if roots != 1 {
 				return nil, fmt.Errorf("%d root elements, want exactly one", roots)
 			}
 			return doc, nil
 		case tokenStart:
-			depth++
 			elements++
-			switch {
+			switch depth := len(b.marks) + 1; {
 			case depth > maxDepth:
 				return nil, fmt.Errorf("elements nested deeper than %d", maxDepth)
 			case elements > maxElements:
@@ -86,35 +85,54 @@ func buildTree(data []byte) (*etree.Document, error) {
 					return nil, fmt.Errorf("%d root elements, want exactly one", roots)
 				}
 			}
-			marks = append(marks, len(scope))
-			el, err := addElement(top, &t, &scope)
-			if err != nil {
+			if err := b.open(&t); err != nil {
 				return nil, err
 			}
-			top = el
 			if t.selfClosing {
-				depth--
-				top = top.Parent()
-				scope, marks = scope[:marks[len(marks)-1]], marks[:len(marks)-1]
+				b.close()
 			}
 		case tokenEnd:
-			if depth == 0 || top.Space != t.space || top.Tag != t.local {
+			if len(b.marks) == 0 || b.top.Space != t.space || b.top.Tag != t.local {
 				return nil, fmt.Errorf("end tag </%s> does not close the open element", fullName(t.space, t.local))
 			}
-			depth--
-			top = top.Parent()
-			scope, marks = scope[:marks[len(marks)-1]], marks[:len(marks)-1]
+			b.close()
 		case tokenText:
-			if depth == 0 && !isXMLSpace(t.text) {
+			if len(b.marks) == 0 && !isXMLSpace(t.text) {
 				return nil, errors.New("text outside the root element")
 			}
-			top.CreateText(t.text).SetData(t.text) // SetData records white space, as etree's reader does
+			b.top.CreateText(t.text).SetData(t.text) // SetData records white space, as etree's reader does
 		case tokenComment:
-			top.CreateComment(t.text)
+			b.top.CreateComment(t.text)
 		case tokenProcInst:
-			top.CreateProcInst(t.local, t.text)
+			b.top.CreateProcInst(t.local, t.text)
 		}
 	}
+}
+
+// openElements is where the parse stands: the innermost open element (the
+// document before the root), the namespace declarations in force
+// (innermost last), and for each open element where its own begin.
+type openElements struct {
+	top   *etree.Element
+	scope []nsBinding
+	marks []int
+}
+
+// open adds the element t starts under top and makes it top.
+func (b *openElements) open(t *token) error {
+	b.marks = append(b.marks, len(b.scope))
+	el, err := addElement(b.top, t, &b.scope)
+	if err != nil {
+		return err
+	}
+	b.top = el
+	return nil
+}
+
+// close ends top: its parent is top again, its declarations go.
+func (b *openElements) close() {
+	last := len(b.marks) - 1
+	b.top, b.scope, b.marks = b.top.Parent(), b.scope[:b.marks[last]], b.marks[:last]
 }
 
 // addElement appends the element t starts to parent, pushes its namespace
