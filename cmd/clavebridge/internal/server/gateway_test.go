@@ -40,31 +40,6 @@ func trusts(s *Server, c *x509.Certificate) bool {
 	return slices.ContainsFunc(s.GatewayCertificates(), c.Equal)
 }
 
-// gatewayMetric is the value of a clavebridge_ family without labels, or
-// the gateway series of the certificate expiry family for serial.
-func gatewayMetric(t *testing.T, m *metrics.Metrics, family, serial string) (float64, bool) {
-	t.Helper()
-	fams, err := m.Gatherer().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != family {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range s.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if serial == "" || (labels["role"] == metrics.RoleGateway && labels["serial"] == serial) {
-				return s.GetGauge().GetValue() + s.GetCounter().GetValue(), true
-			}
-		}
-	}
-	return 0, false
-}
-
 // TestGatewayCertificatesRotation: the simulated gateway announces a next
 // signing key, the bridge's refresh (its clock advanced past
 // gateway_certificates_refresh) picks it up from /sim/Proxy2/Certificates
@@ -105,10 +80,11 @@ func TestGatewayCertificatesRotation(t *testing.T) {
 	if n := h.Logs.FilterMessageSnippet("gateway certificates changed: added [proxy_sign_").Len(); n != 1 {
 		t.Errorf("%d log lines of the added key, want 1", n)
 	}
-	if v, ok := gatewayMetric(t, h.Server.Metrics, "clavebridge_gateway_certificates_age_seconds", ""); !ok || v != 0 {
+	if v, ok := series(t, h.Server.Metrics, "clavebridge_gateway_certificates_age_seconds")[""]; !ok || v != 0 {
 		t.Errorf("age after the refresh = %v (%v), want 0", v, ok)
 	}
-	if v, ok := gatewayMetric(t, h.Server.Metrics, "clavebridge_certificate_not_after_timestamp_seconds", metrics.Serial(next.Cert)); !ok || v != float64(next.Cert.NotAfter.Unix()) {
+	expiry := "role=" + metrics.RoleGateway + ",serial=" + metrics.Serial(next.Cert) + ",sp="
+	if v, ok := series(t, h.Server.Metrics, "clavebridge_certificate_not_after_timestamp_seconds")[expiry]; !ok || v != float64(next.Cert.NotAfter.Unix()) {
 		t.Errorf("the next key's expiry metric = %v (%v)", v, ok)
 	}
 

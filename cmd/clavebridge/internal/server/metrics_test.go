@@ -78,6 +78,31 @@ func flat(f *dto.MetricFamily) map[string]float64 {
 	return out
 }
 
+// registrySeries is a family's series as m's registry holds them now, in
+// flat's form (nil when the family has none).
+func registrySeries(m *metrics.Metrics, family string) (map[string]float64, error) {
+	fams, err := m.Gatherer().Gather()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fams {
+		if f.GetName() == family {
+			return flat(f), nil
+		}
+	}
+	return nil, nil
+}
+
+// series is registrySeries for a test: an unreadable registry fails it.
+func series(t *testing.T, m *metrics.Metrics, family string) map[string]float64 {
+	t.Helper()
+	s, err := registrySeries(m, family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // loginSeries is every clavebridge_logins_total series of the demo SPs
 // at 0, with the given counts.
 func loginSeries(base string, counts map[string]float64) map[string]float64 {

@@ -115,21 +115,8 @@ func TestMetadataRefreshServer(t *testing.T) {
 	}
 	metric := func(family string) float64 {
 		t.Helper()
-		fams, err := rl.Current().Metrics.Gatherer().Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range fams {
-			if f.GetName() != family {
-				continue
-			}
-			for _, m := range f.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "sp" && l.GetValue() == urlSP {
-						return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-					}
-				}
-			}
+		if v, ok := series(t, rl.Current().Metrics, family)["sp="+urlSP]; ok {
+			return v
 		}
 		return -1
 	}
@@ -211,20 +198,8 @@ func TestMetadataRefreshServer(t *testing.T) {
 			if len(lines) != 1 || !strings.Contains(lines[0].ContextMap()["reason"].(string), "offline restart") {
 				t.Errorf("log lines = %v, want one warning about the cache", lines)
 			}
-			fams, err := rl3.Current().Metrics.Gatherer().Gather()
-			if err != nil {
-				t.Fatal(err)
-			}
-			found := false
-			for _, f := range fams {
-				if f.GetName() == "clavebridge_metadata_cache_write_failures_total" {
-					for _, m := range f.GetMetric() {
-						found = found || m.GetCounter().GetValue() == 1
-					}
-				}
-			}
-			if !found {
-				t.Error("clavebridge_metadata_cache_write_failures_total did not count the failed write")
+			if v := series(t, rl3.Current().Metrics, "clavebridge_metadata_cache_write_failures_total")["sp="+urlSP]; v != 1 {
+				t.Errorf("clavebridge_metadata_cache_write_failures_total for the SP = %v, want the failed write counted", v)
 			}
 		}},
 		{"past validUntil the SP is refused, the others go on", func(t *testing.T) {
